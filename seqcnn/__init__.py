@@ -1,0 +1,28 @@
+"""seqcnn: convolutional neural networks for DNA sequence classification.
+
+The public Python API. Functions that need TensorFlow are imported on first use,
+so ``import seqcnn`` (and ``seqcnn encode``) stays fast.
+"""
+
+import importlib
+
+from ._version import __version__
+from .encoding import ALPHABET, decode, one_hot, reverse_complement, reverse_complement_seq
+from .errors import SeqcnnError
+from .readers import read_fasta, read_labels
+from .splits import stratified_split
+from .store import encode_fasta, open_dataset, write_dataset
+
+# name -> module, for the lazily imported (TensorFlow-using) parts of the API.
+_LAZY = {}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'seqcnn' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "ALPHABET", "SeqcnnError", "decode", "encode_fasta", "one_hot", "open_dataset",
+           "read_fasta", "read_labels", "reverse_complement", "reverse_complement_seq", "stratified_split",
+           "write_dataset"] + sorted(_LAZY)

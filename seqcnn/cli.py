@@ -1,0 +1,125 @@
+"""The ``seqcnn`` command line: a thin click shell over the library.
+
+Each verb parses options, calls one library function and prints a short summary.
+Bad input surfaces as ``SeqcnnError``: printed on one line, exit status 2.
+"""
+
+import json
+import shlex
+import sys
+
+import click
+
+from ._version import __version__
+from .errors import SeqcnnError
+
+
+def _command_line():
+    return " ".join(shlex.quote(a) for a in ["seqcnn"] + sys.argv[1:])
+
+
+class _Group(click.Group):
+    """A click group that turns ``SeqcnnError`` into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SeqcnnError as exc:
+            click.echo(f"seqcnn: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("seqcnn: interrupted; no output was written", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="seqcnn")
+def main():
+    """seqcnn: CNN classifiers of DNA sequences, with in-silico mutagenesis and motif export."""
+
+
+def _say(quiet, text):
+    if not quiet:
+        click.echo(text)
+
+
+@main.command()
+@click.argument("fasta", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--labels", "-l", type=click.Path(dir_okay=False), help="CSV/TSV label table (id + label columns).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output HDF5 file.")
+@click.option("--class-per-file", is_flag=True,
+              help="Each FASTA is one class (two files: first = 1, second = 0; more: multiclass).")
+@click.option("--id-column", default="id", show_default=True, help="Id column of the label table.")
+@click.option("--label-column", "label_columns", multiple=True,
+              help="Label column(s); repeat for multilabel. [default: label]")
+@click.option("--task", type=click.Choice(["binary", "multiclass", "multilabel"]),
+              help="Task type; inferred from the labels when omitted.")
+@click.option("--length", type=int, help="Pad (all-zero rows) or trim every sequence to this length.")
+@click.option("--pad-mode", type=click.Choice(["center", "left", "right"]), default="center", show_default=True,
+              help="Which part of a sequence is kept when padding/trimming.")
+@click.option("--allow-iupac", is_flag=True, help="Encode IUPAC ambiguity codes (R, Y, ...) as all-zero rows.")
+@click.option("--split", default="0.8,0.1,0.1", show_default=True, help="Train,val,test fractions (stratified).")
+@click.option("--split-column", help="Take train/val/test from this column of the label table.")
+@click.option("--holdout-chrom", help="Comma-separated chromosomes whose records form the test set.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random split.")
+@click.option("--drop-unlabelled", is_flag=True, help="Skip (and count) FASTA records missing from the labels.")
+@click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
+              help="HDF5 compression (lzf is faster but readable by h5py only).")
+@click.option("--compression-level", type=int, default=1, show_default=True, help="gzip level 0-9.")
+@click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
+def encode(fasta, labels, output, class_per_file, id_column, label_columns, task, length, pad_mode, allow_iupac,
+           split, split_column, holdout_chrom, seed, drop_unlabelled, compression, compression_level, force, quiet):
+    """Encode FASTA (+.gz) and labels into a one-hot HDF5 dataset with a recorded split."""
+    from .store import encode_fasta
+
+    report = encode_fasta(
+        list(fasta), output, labels, id_column=id_column, label_columns=label_columns or ("label",), task=task,
+        class_per_file=class_per_file, length=length, pad_mode=pad_mode, allow_iupac=allow_iupac, split=split,
+        split_column=split_column,
+        holdout_chrom=[c.strip() for c in holdout_chrom.split(",") if c.strip()] if holdout_chrom else None,
+        seed=seed, drop_unlabelled=drop_unlabelled, compression=compression, compression_level=compression_level,
+        force=force, progress=not quiet, command=_command_line())
+    splits = ", ".join(f"{k} {v}" for k, v in report["splits"].items())
+    dropped = report["dropped"]["unlabelled"]
+    _say(quiet, f"wrote {report['path']}: {report['records_written']} records x {report['length']} bp "
+                f"({report['task']}; {splits})")
+    _say(quiet, f"records read {report['records_read']} = written {report['records_written']} + dropped "
+                f"{dropped} (unlabelled)" + (f"; padded {report['padded']}, trimmed {report['trimmed']}"
+                                             if report["padded"] or report["trimmed"] else ""))
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def info(dataset, as_json):
+    """Describe an encoded HDF5 dataset: records, length, task, classes per split, provenance."""
+    from .store import open_dataset
+
+    with open_dataset(dataset) as ds:
+        summary = ds.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"{summary['path']}: {summary['records']} records x {summary['length']} bp, task {summary['task']}")
+    lens = summary["lengths"]
+    click.echo(f"original lengths {lens['min']}-{lens['max']} (pad mode {lens['pad_mode']})")
+    names = summary["class_names"] if summary["task"] != "binary" else ["0", "1"]
+    if summary["task"] == "multilabel":
+        names = summary["class_names"]
+    header = ["split", "n"] + list(names)
+    rows = [[name, str(row["n"])] + [str(row.get(c, "")) for c in names] for name, row in summary["splits"].items()]
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    for r in [header] + rows:
+        click.echo("  ".join(v.rjust(w) for v, w in zip(r, widths)))
+    prov = summary["provenance"]
+    click.echo(f"split: {prov['split_method']} (fractions {prov['split_fractions']}, seed {prov['split_seed']})")
+    click.echo(f"created {prov['created']} by seqcnn {prov['seqcnn_version']} (schema {prov['schema_version']})")
+    for src in prov["sources"] or []:
+        click.echo(f"source {src['path']} sha256 {src['sha256']}")
+    if prov["command"]:
+        click.echo(f"command: {prov['command']}")
+
+
+if __name__ == "__main__":
+    main()

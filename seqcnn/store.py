@@ -1,0 +1,624 @@
+"""The HDF5 dataset schema: write (streaming, atomic), open and validate, read in chunks.
+
+Only this module knows the layout (a public contract, documented in the README):
+
+- ``x``        uint8 ``[N, L, 4]``, one-hot in order A, C, G, T (all-zero rows for N/padding)
+- ``y``        ``[N]`` (binary: uint8 0/1; multiclass: int32 class index) or ``[N, T]`` uint8 (multilabel)
+- ``ids``      UTF-8 strings ``[N]``
+- ``split``    uint8 ``[N]``: 0 = train, 1 = val, 2 = test
+- ``lengths``  int64 ``[N]``: original sequence lengths before padding/trimming
+
+Root attributes: ``format`` ("seqcnn-dataset"), ``schema_version``, ``seqcnn_version``,
+``alphabet``, ``task``, ``class_names`` and ``label_names`` (JSON lists), ``length``,
+``pad_mode``, ``sources`` (JSON list of {path, sha256}), ``split_method``,
+``split_fractions``, ``split_seed``, ``created``, ``command``, and ``complete`` (written
+last; a file without it is refused). Chunks run along N (default 256 records, about
+one training batch), so readers read whole chunks.
+"""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from ._version import __version__
+from .errors import InputFormatError, OutputExistsError, SeqcnnError
+from .splits import split_code
+
+SCHEMA_VERSION = 1
+FORMAT = "seqcnn-dataset"
+COMPRESSIONS = ("gzip", "lzf", "none")
+_JSON_ATTRS = ("class_names", "label_names", "sources", "split_fractions", "split_counts", "dropped")
+
+
+def check_output(path, force=False):
+    """Refuse to overwrite an existing output unless ``force``."""
+    if os.path.exists(path) and not force:
+        raise OutputExistsError("already exists", path=path, hint="pass --force to overwrite it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise SeqcnnError("output folder does not exist", path=parent, hint="create it first")
+
+
+def _filter_args(compression, level):
+    if compression not in COMPRESSIONS:
+        raise SeqcnnError(f"unknown compression {compression!r}", hint=f"use one of {', '.join(COMPRESSIONS)}")
+    if compression == "none":
+        return {}
+    if compression == "lzf":
+        return {"compression": "lzf"}
+    level = 1 if level is None else int(level)
+    if not 0 <= level <= 9:
+        raise SeqcnnError(f"gzip compression level {level} is not in 0..9")
+    return {"compression": "gzip", "compression_opts": level}
+
+
+class DatasetWriter:
+    """Write a dataset to a temporary file beside ``path``; rename it into place on ``finish``.
+
+    ``x`` is appended block by block (memory stays bounded); the small per-record
+    arrays are written at the end. Used as a context manager, any exception (or
+    Ctrl-C) removes the temporary file, so no partial output is ever left.
+
+    Parameters
+    ----------
+    path : str
+    length : int
+        Sequence length ``L``.
+    compression : {'gzip', 'lzf', 'none'}
+        gzip (level 1 by default) is readable by every HDF5 tool; lzf is faster
+        but h5py-only.
+    chunk_records : int
+        Records per chunk along N.
+    """
+
+    def __init__(self, path, length, force=False, compression="gzip", compression_level=1, chunk_records=256):
+        import h5py
+
+        self.path = str(path)
+        check_output(self.path, force)
+        self.length = int(length)
+        self.filters = _filter_args(compression, compression_level)
+        self.chunk_records = int(chunk_records)
+        fd, self.tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp",
+                                             dir=os.path.dirname(os.path.abspath(self.path)))
+        os.close(fd)
+        self.n = 0
+        try:
+            self.h5 = h5py.File(self.tmp_path, "w")
+            self.x = self.h5.create_dataset("x", shape=(0, self.length, 4), maxshape=(None, self.length, 4),
+                                            dtype=np.uint8, chunks=(self.chunk_records, self.length, 4),
+                                            **self.filters)
+        except BaseException:
+            self.abort()
+            raise
+        self._pending = []
+        self._pending_n = 0
+
+    def append(self, x):
+        """Append a block of one-hot sequences, shape=(n, L, 4), uint8."""
+        x = np.asarray(x, dtype=np.uint8)
+        if x.ndim != 3 or x.shape[1:] != (self.length, 4):
+            raise SeqcnnError(f"block of shape {x.shape} does not fit ({self.length}, 4)")
+        # Buffer to whole chunks so each chunk is compressed once (h5py would otherwise
+        # re-read and re-compress a partly written chunk on the next append).
+        self._pending.append(x)
+        self._pending_n += len(x)
+        if self._pending_n >= self.chunk_records * 16:
+            self._flush(final=False)
+
+    def _flush(self, final):
+        if not self._pending:
+            return
+        block = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        cut = len(block) if final else (len(block) // self.chunk_records) * self.chunk_records
+        head, tail = block[:cut], block[cut:]
+        if len(head):
+            self.x.resize(self.n + len(head), axis=0)
+            self.x[self.n:self.n + len(head)] = head
+            self.n += len(head)
+        self._pending = [tail] if len(tail) else []
+        self._pending_n = len(tail)
+
+    def finish(self, y, ids, split, lengths, attrs):
+        """Write labels, ids, split, lengths and attributes; mark complete; rename into place.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape=(N,) or (N, T)
+        ids : sequence of str, shape=(N,)
+        split : np.ndarray, shape=(N,), uint8
+        lengths : np.ndarray, shape=(N,)
+        attrs : dict
+            Root attributes; lists/dicts are stored as JSON strings.
+        """
+        import h5py
+
+        try:
+            self._flush(final=True)
+            n = self.n
+            y = np.asarray(y)
+            for name, arr in (("y", y), ("ids", ids), ("split", split), ("lengths", lengths)):
+                if len(arr) != n:
+                    raise SeqcnnError(f"{name} has {len(arr)} entries for {n} sequences")
+            if n == 0:
+                raise SeqcnnError("no records to write", path=self.path)
+            small_chunk = (min(n, 1 << 14),)
+            self.h5.create_dataset("y", data=y, chunks=small_chunk + y.shape[1:], **self.filters)
+            self.h5.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype("utf-8"),
+                                   chunks=small_chunk, **self.filters)
+            self.h5.create_dataset("split", data=np.asarray(split, dtype=np.uint8), chunks=small_chunk,
+                                   **self.filters)
+            self.h5.create_dataset("lengths", data=np.asarray(lengths, dtype=np.int64), chunks=small_chunk,
+                                   **self.filters)
+            base = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "seqcnn_version": __version__,
+                    "alphabet": "ACGT", "length": self.length}
+            base.update(attrs)
+            for key, value in base.items():
+                if isinstance(value, (list, tuple, dict)) or value is None:
+                    value = json.dumps(value)
+                self.h5.attrs[key] = value
+            # Written last: a file without it was interrupted and is refused by open_dataset.
+            self.h5.attrs["complete"] = True
+            self.h5.close()
+            os.replace(self.tmp_path, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self):
+        """Close and delete the temporary file."""
+        try:
+            if getattr(self, "h5", None) is not None and self.h5.id.valid:
+                self.h5.close()
+        finally:
+            if os.path.exists(self.tmp_path):
+                os.remove(self.tmp_path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+        elif os.path.exists(self.tmp_path):
+            # finish() was never called: nothing complete to keep.
+            self.abort()
+        return False
+
+
+def write_dataset(path, x, y, ids, split=None, lengths=None, attrs=None, force=False, compression="gzip",
+                  compression_level=1, chunk_records=256):
+    """Write in-memory arrays as a seqcnn HDF5 dataset (atomically).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape=(N, L, 4), uint8
+    y : np.ndarray, shape=(N,) or (N, T)
+    ids : sequence of str
+    split : np.ndarray, shape=(N,), optional — defaults to all train.
+    lengths : np.ndarray, optional — defaults to L for every record.
+    attrs : dict — must include ``task`` and ``class_names``.
+    """
+    x = np.asarray(x, dtype=np.uint8)
+    n, length = x.shape[0], x.shape[1]
+    attrs = dict(attrs or {})
+    if "task" not in attrs or "class_names" not in attrs:
+        raise SeqcnnError("write_dataset needs attrs['task'] and attrs['class_names']")
+    split = np.zeros(n, np.uint8) if split is None else split
+    lengths = np.full(n, length, np.int64) if lengths is None else lengths
+    with DatasetWriter(path, length, force=force, compression=compression, compression_level=compression_level,
+                       chunk_records=chunk_records) as writer:
+        writer.append(x)
+        return writer.finish(y, ids, split, lengths, attrs)
+
+
+class SeqDataset:
+    """An open seqcnn HDF5 dataset. Small per-record arrays are loaded; ``x`` is read on demand.
+
+    Attributes
+    ----------
+    path : str
+    n, length : int
+    task : str — 'binary', 'multiclass' or 'multilabel'
+    class_names, label_names : list of str
+    n_outputs : int — 1 for binary, number of classes or labels otherwise.
+    ids : np.ndarray of str, shape=(N,)
+    y : np.ndarray, shape=(N,) or (N, T)
+    split : np.ndarray, shape=(N,), uint8
+    lengths : np.ndarray, shape=(N,)
+    attrs : dict — root attributes, JSON values decoded.
+    chunk_records : int
+    """
+
+    def __init__(self, path):
+        import h5py
+
+        self.path = str(path)
+        if not os.path.exists(self.path):
+            raise InputFormatError("file not found", path=self.path, hint="check the path")
+        try:
+            self.h5 = h5py.File(self.path, "r")
+        except OSError:
+            raise InputFormatError("not a readable HDF5 file (corrupted or another format)", path=self.path,
+                                   hint="re-create it with 'seqcnn encode'") from None
+        try:
+            self._load()
+        except SeqcnnError:
+            self.h5.close()
+            raise
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            self.h5.close()
+            raise InputFormatError(f"damaged seqcnn dataset ({' '.join(str(exc).split())})", path=self.path,
+                                   hint="re-create it with 'seqcnn encode'") from None
+
+    def _load(self):
+        attrs = {}
+        for key, value in self.h5.attrs.items():
+            if isinstance(value, bytes):
+                value = value.decode()
+            if key in _JSON_ATTRS and isinstance(value, str):
+                value = json.loads(value)
+            if isinstance(value, np.generic):
+                value = value.item()
+            attrs[key] = value
+        self.attrs = attrs
+        if attrs.get("format") != FORMAT:
+            raise InputFormatError("not a seqcnn dataset (no 'format' attribute)", path=self.path,
+                                   hint="create datasets with 'seqcnn encode'")
+        version = int(attrs.get("schema_version", 0))
+        if version > SCHEMA_VERSION:
+            raise InputFormatError(f"written with dataset schema {version}, newer than this seqcnn reads "
+                                   f"({SCHEMA_VERSION})", path=self.path, hint="upgrade seqcnn")
+        if not attrs.get("complete", False):
+            raise InputFormatError("incomplete dataset: writing it was interrupted", path=self.path,
+                                   hint="run 'seqcnn encode' again")
+        for name in ("x", "y", "ids", "split", "lengths"):
+            if name not in self.h5:
+                raise InputFormatError(f"not a seqcnn dataset: no '{name}' array", path=self.path)
+        self._x = self.h5["x"]
+        if self._x.ndim != 3 or self._x.shape[2] != 4:
+            raise InputFormatError(f"x has shape {self._x.shape}, expected (N, L, 4)", path=self.path)
+        self.n, self.length = int(self._x.shape[0]), int(self._x.shape[1])
+        self.ids = self.h5["ids"].asstr()[:].astype(object)
+        self.y = self.h5["y"][:]
+        self.split = self.h5["split"][:]
+        self.lengths = self.h5["lengths"][:]
+        for name, arr in (("y", self.y), ("ids", self.ids), ("split", self.split), ("lengths", self.lengths)):
+            if len(arr) != self.n:
+                raise InputFormatError(f"'{name}' has {len(arr)} entries but x has {self.n}", path=self.path)
+        self.task = attrs.get("task")
+        self.class_names = list(attrs.get("class_names") or [])
+        self.label_names = list(attrs.get("label_names") or [])
+        self.chunk_records = int(self._x.chunks[0]) if self._x.chunks else 256
+
+    @property
+    def n_outputs(self):
+        """Model outputs the task needs: 1 (binary), number of classes, or number of labels."""
+        if self.task == "binary":
+            return 1
+        if self.task == "multilabel":
+            return int(self.y.shape[1])
+        return len(self.class_names)
+
+    def indices(self, split=None):
+        """Record indices of a split ('train', 'val', 'test', a code, or None for all)."""
+        if split is None or split == "all":
+            return np.arange(self.n)
+        code = split if isinstance(split, (int, np.integer)) else split_code(split)
+        return np.flatnonzero(self.split == code)
+
+    def read_x(self, indices=None):
+        """Read one-hot sequences into memory, uint8 shape=(n, L, 4).
+
+        Reads whole chunks in order and selects rows from them, which is far faster
+        than fancy indexing rows in HDF5.
+        """
+        if indices is None:
+            return self._x[:]
+        indices = np.asarray(indices, dtype=np.int64)
+        if len(indices) == 0:
+            return np.zeros((0, self.length, 4), np.uint8)
+        order = np.argsort(indices, kind="stable")
+        sorted_idx = indices[order]
+        out = np.empty((len(indices), self.length, 4), np.uint8)
+        step = self.chunk_records * 16
+        starts = np.arange(sorted_idx[0] // step * step, sorted_idx[-1] + 1, step)
+        for start in starts:
+            lo, hi = np.searchsorted(sorted_idx, [start, start + step])
+            if lo == hi:
+                continue
+            block = self._x[start:min(start + step, self.n)]
+            out[order[lo:hi]] = block[sorted_idx[lo:hi] - start]
+        return out
+
+    def iter_chunks(self, split=None, shuffle=False, seed=None, records_per_read=None):
+        """Yield ``(x, y, indices)`` blocks of whole chunks, restricted to a split.
+
+        Parameters
+        ----------
+        split : str or int, optional
+        shuffle : bool
+            Visit chunk blocks in random order (rows within a block are not shuffled here).
+        records_per_read : int, optional
+            A multiple of the chunk size; defaults to the chunk size.
+        """
+        step = records_per_read or self.chunk_records
+        starts = np.arange(0, self.n, step)
+        if shuffle:
+            np.random.default_rng(seed).shuffle(starts)
+        mask = None if split is None else np.isin(np.arange(self.n), self.indices(split))
+        for start in starts:
+            stop = min(start + step, self.n)
+            rows = np.arange(start, stop)
+            if mask is not None:
+                keep = mask[start:stop]
+                if not keep.any():
+                    continue
+                x = self._x[start:stop][keep]
+                rows = rows[keep]
+            else:
+                x = self._x[start:stop]
+            yield x, self.y[rows], rows
+
+    def summary(self):
+        """A dict with records, length, task, classes with counts per split, and provenance."""
+        from .splits import split_counts
+
+        return {
+            "path": self.path, "records": self.n, "length": self.length, "task": self.task,
+            "class_names": self.class_names, "label_names": self.label_names,
+            "splits": split_counts(self.split, self.y, self.class_names if self.task != "binary" else None),
+            "lengths": {"min": int(self.lengths.min()), "max": int(self.lengths.max()),
+                        "pad_mode": self.attrs.get("pad_mode")},
+            "provenance": {k: self.attrs.get(k) for k in ("seqcnn_version", "schema_version", "created",
+                                                          "command", "sources", "split_method",
+                                                          "split_fractions", "split_seed")},
+        }
+
+    def close(self):
+        """Close the file."""
+        if self.h5.id.valid:
+            self.h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __len__(self):
+        return self.n
+
+    def __repr__(self):
+        return f"SeqDataset({self.path!r}, n={self.n}, length={self.length}, task={self.task!r})"
+
+
+def open_dataset(path):
+    """Open and validate a seqcnn HDF5 dataset.
+
+    Raises
+    ------
+    InputFormatError
+        If the file is missing, not HDF5, not seqcnn's, of a newer schema, or incomplete.
+    """
+    return SeqDataset(path)
+
+
+def _missing_id_hint(missing_id, label_ids):
+    """Point at a label id equal to ``missing_id`` up to case/whitespace, if any."""
+    key = missing_id.strip().lower()
+    for lid in label_ids:
+        if str(lid).strip().lower() == key:
+            return f"the label table has {lid!r}, which differs only in case or whitespace; ids must match exactly"
+    return "add it to the label table, or pass --drop-unlabelled to skip unlabelled records"
+
+
+def _file_label(path):
+    name = os.path.basename(str(path))
+    for ext in (".gz", ".fa", ".fasta", ".fna", ".fas", ".txt"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+    return name
+
+
+def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("label",), task=None,
+                 class_per_file=False, length=None, pad_mode="center", allow_iupac=False,
+                 split="0.8,0.1,0.1", split_column=None, holdout_chrom=None, seed=0, drop_unlabelled=False,
+                 compression="gzip", compression_level=1, chunk_records=256, force=False, progress=False,
+                 command=None):
+    """Encode FASTA file(s) and labels into a seqcnn HDF5 dataset, streaming and atomically.
+
+    Parameters
+    ----------
+    fasta : str or list of str
+        FASTA files, optionally gzip-compressed.
+    out : str
+        Output ``.h5`` path; never overwritten unless ``force``.
+    labels : str, optional
+        CSV/TSV label table (see :func:`seqcnn.readers.read_labels`).
+    class_per_file : bool
+        Each FASTA file is one class instead of a label table: with two files the
+        first is class 1 (binary), with more each file is a class (multiclass).
+    length : int, optional
+        Pad/trim every sequence to this length; required when lengths differ.
+    pad_mode : {'center', 'left', 'right'}
+    split : str or tuple
+        Train, val, test fractions for a label-stratified random split.
+    split_column : str, optional
+        Take the split from this column of the label table instead.
+    holdout_chrom : list of str, optional
+        Chromosomes whose records form the test set (from ids like ``chr1:100-300`` or a ``chrom`` column).
+    seed : int
+        Seed of the random split.
+    drop_unlabelled : bool
+        Skip FASTA records without a label (counted in the report) instead of failing.
+
+    Returns
+    -------
+    dict
+        Report: records read, written and dropped (with reasons), split counts, path.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .encoding import PAD_MODES, encode_block
+    from .readers import FastaReader, chrom_from_id, read_labels
+    from .splits import column_split, holdout_split, parse_fractions, split_counts, stratified_split
+
+    fastas = [fasta] if isinstance(fasta, (str, os.PathLike)) else list(fasta)
+    if not fastas:
+        raise SeqcnnError("no FASTA file given")
+    out = str(out)
+    check_output(out, force)
+    if pad_mode not in PAD_MODES:
+        raise SeqcnnError(f"unknown --pad-mode {pad_mode!r}", hint=f"use one of {', '.join(PAD_MODES)}")
+    if length is not None and int(length) <= 0:
+        raise SeqcnnError(f"--length must be positive, got {length}")
+    fractions = parse_fractions(split) if split_column is None else None
+    if split_column is None and holdout_chrom:
+        fractions = parse_fractions(split)
+    if labels is not None and class_per_file:
+        raise SeqcnnError("give either --labels or --class-per-file, not both")
+    if labels is None and not class_per_file:
+        raise SeqcnnError("no labels: give --labels TABLE, or --class-per-file with one FASTA per class")
+    if class_per_file and len(fastas) < 2:
+        raise SeqcnnError("--class-per-file needs at least two FASTA files (one per class)")
+    _filter_args(compression, compression_level)
+
+    table = None
+    if labels is not None:
+        if split_column and holdout_chrom:
+            raise SeqcnnError("give either --split-column or --holdout-chrom, not both")
+        table = read_labels(labels, id_column=id_column, label_columns=label_columns, task=task,
+                            split_column=split_column)
+        task_, class_names, label_names = table.task, table.class_names, table.label_names
+    else:
+        if split_column:
+            raise SeqcnnError("--split-column needs a label table (--labels)")
+        if len(fastas) == 2:
+            task_, class_names = "binary", ["0", "1"]
+            label_names = [f"{_file_label(fastas[0])} vs {_file_label(fastas[1])}"]
+        else:
+            task_ = "multiclass"
+            class_names = [_file_label(f) for f in fastas]
+            label_names = ["class"]
+
+    ids_all, rows_all, lengths_all, file_class = [], [], [], []
+    dropped = {"unlabelled": 0}
+    n_read = 0
+    sources = []
+    writer = None
+    L = None if length is None else int(length)
+    bar = tqdm(desc="encoding", unit=" rec", disable=not progress, mininterval=0.5, delay=1.0, leave=False)
+    try:
+        for file_index, path in enumerate(fastas):
+            reader = FastaReader(path)
+            for ids, seqs in reader:
+                n_read += len(ids)
+                if table is not None:
+                    rows = table.ids.get_indexer(ids)
+                    missing = rows < 0
+                    if missing.any():
+                        if not drop_unlabelled:
+                            k = int(np.argmax(missing))
+                            raise SeqcnnError(
+                                f"no label in {table.path} ({int(missing.sum())} record(s) of this block lack one)",
+                                path=path, record=ids[k], hint=_missing_id_hint(ids[k], table.ids))
+                        dropped["unlabelled"] += int(missing.sum())
+                        keep = np.flatnonzero(~missing)
+                        ids = [ids[i] for i in keep]
+                        seqs = [seqs[i] for i in keep]
+                        rows = rows[keep]
+                        if not ids:
+                            continue
+                    rows_all.append(rows)
+                else:
+                    cls = (1 - file_index) if task_ == "binary" else file_index
+                    file_class.append(np.full(len(ids), cls, dtype=np.int64))
+                if L is None:
+                    L = len(seqs[0])
+                if length is None:
+                    lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+                    if (lens != L).any():
+                        k = int(np.argmax(lens != L))
+                        raise SeqcnnError(f"length {lens[k]} differs from the first record's length {L}",
+                                          path=path, record=ids[k],
+                                          hint="pass --length N (and --pad-mode) to pad or trim to one length")
+                x, lens = encode_block(seqs, length=L, pad_mode=pad_mode, allow_iupac=allow_iupac, ids=ids,
+                                       path=path)
+                if writer is None:
+                    writer = DatasetWriter(out, L, force=force, compression=compression,
+                                           compression_level=compression_level, chunk_records=chunk_records)
+                writer.append(x)
+                ids_all.extend(ids)
+                lengths_all.append(lens)
+                bar.update(len(ids))
+            sources.append({"path": os.path.abspath(str(path)), "sha256": reader.sha256})
+        if table is not None:
+            sources.append({"path": os.path.abspath(table.path), "sha256": _sha256(table.path)})
+        if writer is None or not ids_all:
+            raise SeqcnnError("no records left to write" + (f" ({dropped['unlabelled']} unlabelled dropped)"
+                                                           if dropped["unlabelled"] else ""),
+                              path=fastas[0], hint="check that FASTA ids match the label table")
+        ids_arr = np.asarray(ids_all, dtype=object)
+        dup = pd.Index(ids_arr).duplicated()
+        if dup.any():
+            raise SeqcnnError("duplicate record id in the FASTA input", path=", ".join(map(str, fastas)),
+                              record=ids_arr[int(np.argmax(dup))], hint="ids (first word of headers) must be unique")
+        if table is not None:
+            rows = np.concatenate(rows_all)
+            y = table.y[rows]
+        else:
+            y = np.concatenate(file_class).astype(np.uint8 if task_ == "binary" else np.int32)
+        if split_column:
+            split_arr = column_split(table.split[rows], ids=ids_arr, path=table.path)
+            method = f"column:{split_column}"
+        elif holdout_chrom:
+            if table is not None and table.chrom is not None:
+                chroms = table.chrom[rows]
+            else:
+                chroms = [chrom_from_id(i) for i in ids_arr]
+            split_arr = holdout_split(chroms, list(holdout_chrom), y, fractions, seed)
+            method = f"holdout-chrom:{','.join(holdout_chrom)}"
+        else:
+            split_arr = stratified_split(y, fractions, seed)
+            method = "stratified-random"
+        counts = split_counts(split_arr)
+        attrs = {
+            "task": task_, "class_names": class_names, "label_names": label_names, "pad_mode": pad_mode,
+            "length_given": int(length) if length is not None else 0, "allow_iupac": bool(allow_iupac),
+            "sources": sources, "split_method": method, "split_fractions": list(fractions) if fractions else None,
+            "split_seed": int(seed), "split_counts": {k: v["n"] for k, v in counts.items()},
+            "dropped": dropped, "created": _now(), "command": command or "",
+        }
+        lengths = np.concatenate(lengths_all)
+        writer.finish(y, ids_arr, split_arr, lengths, attrs)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        bar.close()
+    n_written = len(ids_arr)
+    return {
+        "path": out, "records_read": n_read, "records_written": n_written, "dropped": dropped,
+        "labels_without_sequence": (len(table.ids) - n_written) if table is not None else 0,
+        "length": L, "task": task_, "class_names": class_names, "splits": {k: v["n"] for k, v in counts.items()},
+        "trimmed": int((lengths > L).sum()), "padded": int((lengths < L).sum()),
+    }
+
+
+def _sha256(path):
+    from .readers import sha256_file
+
+    return sha256_file(path)
+
+
+def _now():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
