@@ -14,7 +14,11 @@ from .splits import stratified_split
 from .store import encode_fasta, open_dataset, write_dataset
 
 # name -> module, for the lazily imported (TensorFlow-using) parts of the API.
-_LAZY = {}
+_LAZY = {
+    # models / training
+    "build_model": "models",
+    # interpretation
+}
 
 
 def __getattr__(name):

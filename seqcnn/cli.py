@@ -121,5 +121,14 @@ def info(dataset, as_json):
         click.echo(f"command: {prov['command']}")
 
 
+# --- models / train / evaluate / predict commands ---
+
+
+# --- mutagenesis / motifs commands ---
+
+
+# --- simulate command ---
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,158 @@
+"""Synthetic labelled sequence sets with planted motifs, for tests, examples and sanity checks.
+
+Motifs are position frequency matrices (``[K, 4]``, rows sum to 1, order A C G T),
+given as arrays or as JASPAR ids resolved offline with pyjaspar. Sites are sampled
+from the matrix and planted on a random strand at a random position; the planted
+sites are returned so tests can check what a model found.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SeqcnnError
+
+DESIGNS = ("binary", "multiclass", "multilabel")
+_LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
+
+
+def jaspar_pfm(motif_id, release="JASPAR2024"):
+    """A JASPAR motif as ``(name, pfm)`` with pfm shape=(K, 4), rows summing to 1 (from pyjaspar, offline)."""
+    from pyjaspar import jaspardb
+
+    motif = jaspardb(release=release).fetch_motif_by_id(motif_id)
+    if motif is None:
+        raise SeqcnnError(f"JASPAR motif {motif_id!r} not found in {release}", hint="check the matrix id, e.g. MA0139.1")
+    counts = np.array([motif.counts[b] for b in "ACGT"], dtype=float).T
+    return motif.name, counts / counts.sum(axis=1, keepdims=True)
+
+
+def _resolve(motif, release):
+    if isinstance(motif, str):
+        return jaspar_pfm(motif, release)
+    if isinstance(motif, tuple) and len(motif) == 2 and isinstance(motif[0], str):
+        name, pfm = motif
+    else:
+        name, pfm = "motif", motif
+    pfm = np.asarray(pfm, dtype=float)
+    if pfm.ndim != 2 or pfm.shape[1] != 4 or (pfm < 0).any():
+        raise SeqcnnError(f"motif {name!r} must be a non-negative matrix of shape (K, 4), got {pfm.shape}")
+    return name, pfm / pfm.sum(axis=1, keepdims=True)
+
+
+def _sample_codes(probs, n, rng):
+    """Sample base codes 0..3 from per-position probabilities, shape=(K, 4) → (n, K)."""
+    cum = np.cumsum(probs, axis=-1)
+    u = rng.random((n, probs.shape[0], 1))
+    return np.minimum((u > cum[None]).sum(-1), 3).astype(np.uint8)
+
+
+def background(n, length, rng, gc=0.41):
+    """Independent random bases with the given GC content (human genome ~0.41), codes shape=(n, L)."""
+    p = np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2])
+    return _sample_codes(np.tile(p, (length, 1)), n, rng)
+
+
+@dataclass
+class SimulatedSet:
+    """A simulated data set.
+
+    Attributes
+    ----------
+    ids : list of str
+    seqs : list of str
+    labels : pandas.DataFrame — ``id`` plus label column(s) as ``seqcnn encode`` reads them.
+    sites : pandas.DataFrame — ``id, motif, start, end, strand`` of every planted site (0-based, end exclusive).
+    motifs : dict — motif name → PFM, shape=(K, 4).
+    """
+
+    ids: list
+    seqs: list
+    labels: object
+    sites: object
+    motifs: dict
+
+    def write(self, fasta_path, labels_path):
+        """Write the FASTA and the label table (CSV, or TSV when the name ends in .tsv)."""
+        with open(fasta_path, "w") as fh:
+            for rid, seq in zip(self.ids, self.seqs):
+                fh.write(f">{rid}\n{seq}\n")
+        self.labels.to_csv(labels_path, index=False, sep="\t" if str(labels_path).endswith(".tsv") else ",")
+
+
+def simulate(n=1000, length=200, motifs=("MA0139.1",), design="binary", positive_fraction=0.5, sites_per_seq=1,
+             gc=0.41, seed=0, release="JASPAR2024", id_prefix="seq"):
+    """Simulate sequences with planted motifs.
+
+    Parameters
+    ----------
+    n, length : int
+    motifs : sequence of JASPAR ids, (name, pfm) pairs or pfm arrays.
+    design : {'binary', 'multiclass', 'multilabel'}
+        binary: positives (``positive_fraction``) carry motif 0, negatives none.
+        multiclass: class k carries motif k; class names are the motif names (equal shares).
+        multilabel: each motif is present in a sequence with probability ``positive_fraction``;
+        one 0/1 column per motif.
+    sites_per_seq : int — copies planted per carried motif.
+    gc : float — GC content of the background.
+
+    Returns
+    -------
+    SimulatedSet
+    """
+    import pandas as pd
+
+    if design not in DESIGNS:
+        raise SeqcnnError(f"unknown design {design!r}", hint=f"use one of {', '.join(DESIGNS)}")
+    resolved = [_resolve(m, release) for m in motifs]
+    names = []
+    for name, _ in resolved:
+        base, k = name, 2
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    pfms = dict(zip(names, (p for _, p in resolved)))
+    longest = max(p.shape[0] for p in pfms.values())
+    if longest * sites_per_seq * (len(pfms) if design == "multilabel" else 1) > length:
+        raise SeqcnnError(f"length {length} is too short to plant the motifs", hint="use longer sequences")
+    if design == "multiclass" and len(pfms) < 2:
+        raise SeqcnnError("a multiclass design needs at least two motifs")
+    rng = np.random.default_rng(seed)
+    codes = background(n, length, rng, gc)
+    carries = np.zeros((n, len(names)), dtype=bool)
+    if design == "binary":
+        pos = rng.permutation(n)[: int(round(positive_fraction * n))]
+        carries[pos, 0] = True
+        label_df = {"label": carries[:, 0].astype(int)}
+    elif design == "multiclass":
+        cls = rng.permutation(np.arange(n) % len(names))
+        carries[np.arange(n), cls] = True
+        label_df = {"label": [names[c] for c in cls]}
+    else:
+        carries = rng.random((n, len(names))) < positive_fraction
+        label_df = {name: carries[:, j].astype(int) for j, name in enumerate(names)}
+    ids = [f"{id_prefix}{i:06d}" for i in range(n)]
+    site_rows = []
+    for j, name in enumerate(names):
+        pfm = pfms[name]
+        k = pfm.shape[0]
+        rows = np.flatnonzero(carries[:, j])
+        for _ in range(sites_per_seq):
+            if len(rows) == 0:
+                break
+            site = _sample_codes(pfm, len(rows), rng)
+            strand = rng.random(len(rows)) < 0.5
+            site[strand] = 3 - site[strand, ::-1]  # reverse complement for minus-strand sites
+            # Place sites without overlapping earlier ones in the same sequence.
+            for r, s, minus in zip(rows, site, strand):
+                taken = [(a, b) for (rid, _, a, b, _) in site_rows if rid == ids[r]]
+                for _try in range(100):
+                    start = int(rng.integers(0, length - k + 1))
+                    if all(start + k <= a or start >= b for a, b in taken):
+                        break
+                codes[r, start:start + k] = s
+                site_rows.append((ids[r], name, start, start + k, "-" if minus else "+"))
+    seqs = [row.tobytes().decode("ascii") for row in _LETTERS[codes]]
+    labels = pd.DataFrame({"id": ids, **label_df})
+    sites = pd.DataFrame(site_rows, columns=["id", "motif", "start", "end", "strand"])
+    return SimulatedSet(ids=ids, seqs=seqs, labels=labels, sites=sites, motifs=pfms)

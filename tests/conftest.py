@@ -1,0 +1,84 @@
+"""Shared fixtures: paths to real data, a CLI runner, and small synthetic sets."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+JANGGU = SHARED_DATA / "janggu_oct4_vs_mafk"
+BPANEL = SHARED_DATA / "deepbind_B_panel"
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The real data folder ``../shared/data`` (skips the test when it is absent)."""
+    if not JANGGU.exists():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def cli():
+    """Run the seqcnn CLI in-process: ``cli(args...)`` → click Result with exit_code, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from seqcnn.cli import main
+
+    def run(*args):
+        runner = CliRunner()
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
+def write_fasta(path, records, newline="\n"):
+    """Write ``[(id, seq), ...]`` as FASTA."""
+    with open(path, "w", newline="") as fh:
+        for rid, seq in records:
+            fh.write(f">{rid}{newline}{seq}{newline}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sim_binary(tmp_path_factory):
+    """A small simulated binary set (CTCF planted in half of 600 × 100 bp), encoded: returns the HDF5 path."""
+    from seqcnn.simulate import simulate
+    from seqcnn.store import encode_fasta
+
+    d = tmp_path_factory.mktemp("sim_binary")
+    s = simulate(600, 100, ["MA0139.1"], design="binary", seed=1)
+    s.write(d / "seqs.fa", d / "labels.csv")
+    encode_fasta([d / "seqs.fa"], d / "data.h5", labels=d / "labels.csv", split="0.7,0.15,0.15", seed=0)
+    return d / "data.h5"
+
+
+@pytest.fixture(scope="session")
+def sim_multiclass(tmp_path_factory):
+    """A small simulated 3-class set (CTCF / GATA3 / YY1 motifs, 600 × 100 bp), encoded."""
+    from seqcnn.simulate import simulate
+    from seqcnn.store import encode_fasta
+
+    d = tmp_path_factory.mktemp("sim_multiclass")
+    s = simulate(600, 100, ["MA0139.1", "MA0037.4", "MA0095.3"], design="multiclass", seed=2)
+    s.write(d / "seqs.fa", d / "labels.csv")
+    encode_fasta([d / "seqs.fa"], d / "data.h5", labels=d / "labels.csv", split="0.7,0.15,0.15", seed=0)
+    return d / "data.h5"
+
+
+@pytest.fixture(scope="session")
+def sim_multilabel(tmp_path_factory):
+    """A small simulated multilabel set (two motifs, each present with probability 0.5), encoded."""
+    from seqcnn.simulate import simulate
+    from seqcnn.store import encode_fasta
+
+    d = tmp_path_factory.mktemp("sim_multilabel")
+    s = simulate(600, 100, ["MA0139.1", "MA0037.4"], design="multilabel", seed=3)
+    s.write(d / "seqs.fa", d / "labels.csv")
+    encode_fasta([d / "seqs.fa"], d / "data.h5", labels=d / "labels.csv",
+                 label_columns=list(s.labels.columns[1:]), split="0.7,0.15,0.15", seed=0)
+    return d / "data.h5"
