@@ -14,12 +14,20 @@ from ._version import __version__
 from .errors import SeqcnnError
 
 
+_ARGV = []
+
+
 def _command_line():
-    return " ".join(shlex.quote(a) for a in ["seqcnn"] + sys.argv[1:])
+    """The command as the user typed it, recorded in outputs for provenance."""
+    return " ".join(shlex.quote(str(a)) for a in ["seqcnn"] + _ARGV)
 
 
 class _Group(click.Group):
     """A click group that turns ``SeqcnnError`` into one line on stderr and exit code 2."""
+
+    def main(self, args=None, *a, **kw):
+        _ARGV[:] = list(sys.argv[1:] if args is None else args)
+        return super().main(args, *a, **kw)
 
     def invoke(self, ctx):
         try:

@@ -259,6 +259,11 @@ def read_labels(path, id_column="id", label_columns=("label",), task=None, split
     path = str(path)
     df = _read_table(path)
     label_columns = list(label_columns)
+    if len(set(label_columns)) != len(label_columns):
+        raise LabelError(f"label column(s) given twice: {', '.join(label_columns)}", path=path,
+                         hint="name each --label-column once")
+    if id_column in label_columns:
+        raise LabelError(f"column {id_column!r} cannot be both the id and a label", path=path)
     wanted = [id_column] + label_columns + ([split_column] if split_column else [])
     missing = [c for c in wanted if c not in df.columns]
     if missing:

@@ -539,10 +539,13 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
                 else:
                     cls = (1 - file_index) if task_ == "binary" else file_index
                     file_class.append(np.full(len(ids), cls, dtype=np.int64))
+                lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+                if lens.min() == 0:
+                    raise SeqcnnError("empty sequence", path=path, record=ids[int(np.argmin(lens))],
+                                      hint="remove the record or give it bases")
                 if L is None:
-                    L = len(seqs[0])
+                    L = int(lens[0])
                 if length is None:
-                    lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
                     if (lens != L).any():
                         k = int(np.argmax(lens != L))
                         raise SeqcnnError(f"length {lens[k]} differs from the first record's length {L}",

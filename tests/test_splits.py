@@ -1,0 +1,68 @@
+"""Tests of seqcnn.splits: fractions, stratification, hold-out chromosomes, columns."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqcnn.errors import SeqcnnError
+from seqcnn.splits import column_split, holdout_split, parse_fractions, stratified_split
+
+
+def test_parse_fractions():
+    assert parse_fractions("0.8,0.1,0.1") == (0.8, 0.1, 0.1)
+    assert parse_fractions("0,0,1") == (0.0, 0.0, 1.0)
+    for bad in ["0.8,0.1", "0.5,0.5,0.5", "a,b,c", "-0.1,0.6,0.5", "1.2,-0.1,-0.1"]:
+        with pytest.raises(SeqcnnError):
+            parse_fractions(bad)
+
+
+def test_split_is_reproducible_and_seed_dependent():
+    y = np.repeat([0, 1], 50)
+    a, b, c = stratified_split(y, seed=1), stratified_split(y, seed=1), stratified_split(y, seed=2)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+
+
+def test_all_test_split():
+    assert (stratified_split(np.array([0, 1, 1, 0]), (0, 0, 1)) == 2).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=400),
+       st.tuples(st.integers(0, 10), st.integers(0, 10), st.integers(0, 10)).filter(lambda t: sum(t) > 0),
+       st.integers(0, 2**31))
+def test_stratification_holds_per_class(labels, weights, seed):
+    y = np.array(labels)
+    fr = tuple(w / sum(weights) for w in weights)
+    split = stratified_split(y, fr, seed)
+    assert split.shape == y.shape and set(np.unique(split)) <= {0, 1, 2}
+    for cls in np.unique(y):
+        n = (y == cls).sum()
+        for code in range(3):
+            # Each class lands in each split within one record of its share.
+            assert abs((split[y == cls] == code).sum() - fr[code] * n) < 1 + 1e-9
+
+
+def test_multilabel_stratified_by_combination():
+    y = np.array([[1, 0]] * 40 + [[0, 1]] * 40 + [[1, 1]] * 20)
+    split = stratified_split(y, (0.5, 0.25, 0.25), 0)
+    assert (split[80:] == 0).sum() == 10 and (split[:40] == 2).sum() == 10
+
+
+def test_holdout_split():
+    chroms = ["chr1", "chr8", "chr2", "chr9", "chr1", "chr2"] * 10
+    y = np.array([0, 1] * 30)
+    split = holdout_split(chroms, ["chr8", "chr9"], y, (0.8, 0.2, 0.0), 0)
+    assert (split[np.isin(chroms, ["chr8", "chr9"])] == 2).all()
+    assert (split[~np.isin(chroms, ["chr8", "chr9"])] != 2).all()
+    with pytest.raises(SeqcnnError, match="no record lies on"):
+        holdout_split(chroms, ["chr22"], y)
+    with pytest.raises(SeqcnnError, match="no chromosome"):
+        holdout_split([None, "chr1"], ["chr1"], np.array([0, 1]))
+
+
+def test_column_split():
+    np.testing.assert_array_equal(column_split(["train", "Val", "TEST", "validation"]), [0, 1, 2, 1])
+    with pytest.raises(SeqcnnError, match="record 'b'"):
+        column_split(["train", "later"], ids=["a", "b"])

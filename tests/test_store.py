@@ -1,0 +1,117 @@
+"""Tests of seqcnn.store: the HDF5 contract, atomic writes, validation on open, chunked reads."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from seqcnn.encoding import one_hot
+from seqcnn.errors import InputFormatError, OutputExistsError
+from seqcnn.store import SCHEMA_VERSION, DatasetWriter, open_dataset, write_dataset
+
+
+def _small(tmp_path, n=1000, length=30, **kw):
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n, length))]
+    y = rng.integers(0, 2, n).astype(np.uint8)
+    ids = [f"r{i}" for i in range(n)]
+    split = rng.integers(0, 3, n).astype(np.uint8)
+    path = tmp_path / "d.h5"
+    write_dataset(path, x, y, ids, split, attrs={"task": "binary", "class_names": ["0", "1"]}, **kw)
+    return path, x, y, ids, split
+
+
+def test_roundtrip_and_layout(tmp_path):
+    path, x, y, ids, split = _small(tmp_path)
+    with h5py.File(path) as f:
+        assert f["x"].dtype == np.uint8 and f["x"].shape == (1000, 30, 4)
+        assert f["x"].chunks == (256, 30, 4) and f["x"].compression == "gzip"
+        assert f.attrs["schema_version"] == SCHEMA_VERSION and f.attrs["alphabet"] == "ACGT"
+        assert json.loads(f.attrs["class_names"]) == ["0", "1"]
+    with open_dataset(path) as ds:
+        np.testing.assert_array_equal(ds.read_x(), x)
+        np.testing.assert_array_equal(ds.y, y)
+        assert list(ds.ids) == ids
+        np.testing.assert_array_equal(ds.split, split)
+        assert ds.n_outputs == 1 and ds.length == 30
+
+
+def test_read_x_any_order(tmp_path):
+    path, x, *_ = _small(tmp_path, n=5000)
+    idx = np.random.default_rng(1).permutation(5000)[:700]
+    with open_dataset(path) as ds:
+        np.testing.assert_array_equal(ds.read_x(idx), x[idx])
+
+
+def test_iter_chunks_covers_split_once(tmp_path):
+    path, x, y, ids, split = _small(tmp_path, n=3000)
+    with open_dataset(path) as ds:
+        seen = []
+        for xb, yb, rows in ds.iter_chunks("val", shuffle=True, seed=3):
+            np.testing.assert_array_equal(xb, x[rows])
+            np.testing.assert_array_equal(yb, y[rows])
+            seen.extend(rows)
+    assert sorted(seen) == list(np.flatnonzero(split == 1))
+
+
+@pytest.mark.parametrize("compression", ["lzf", "none"])
+def test_compression_options(tmp_path, compression):
+    path, x, *_ = _small(tmp_path, compression=compression)
+    with h5py.File(path) as f:
+        assert f["x"].compression == (None if compression == "none" else compression)
+
+
+def test_never_overwrites_without_force(tmp_path):
+    path, *_ = _small(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(OutputExistsError, match="--force"):
+        _small(tmp_path)
+    assert path.read_bytes() == before
+    _small(tmp_path, force=True)
+
+
+def test_error_mid_write_leaves_nothing(tmp_path):
+    out = tmp_path / "o.h5"
+    with pytest.raises(RuntimeError):
+        with DatasetWriter(out, 4) as w:
+            w.append(one_hot(["ACGT"] * 10))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_open_refuses_incomplete_newer_foreign_and_corrupt(tmp_path):
+    path, *_ = _small(tmp_path)
+    with h5py.File(path, "a") as f:
+        del f.attrs["complete"]
+    with pytest.raises(InputFormatError, match="incomplete"):
+        open_dataset(path)
+    path, *_ = _small(tmp_path, force=True)
+    with h5py.File(path, "a") as f:
+        f.attrs["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(InputFormatError, match="newer"):
+        open_dataset(path)
+    foreign = tmp_path / "other.h5"
+    with h5py.File(foreign, "w") as f:
+        f["data"] = np.zeros(3)
+    with pytest.raises(InputFormatError, match="not a seqcnn dataset"):
+        open_dataset(foreign)
+    corrupt = tmp_path / "corrupt.h5"
+    corrupt.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(InputFormatError):
+        open_dataset(corrupt)
+    text = tmp_path / "text.h5"
+    text.write_text("hello")
+    with pytest.raises(InputFormatError, match="not a readable HDF5"):
+        open_dataset(text)
+    with pytest.raises(InputFormatError, match="not found"):
+        open_dataset(tmp_path / "missing.h5")
+
+
+def test_open_refuses_inconsistent_arrays(tmp_path):
+    path, *_ = _small(tmp_path)
+    with h5py.File(path, "a") as f:
+        del f["y"]
+        f["y"] = np.zeros(10, np.uint8)
+    with pytest.raises(InputFormatError, match="'y' has 10 entries"):
+        open_dataset(path)
