@@ -107,6 +107,7 @@ class FastaReader:
         return io.TextIOWrapper(stream, encoding="ascii", errors="replace", newline=None)
 
     def _records(self, handle):
+        """Yield ``(title, seq)`` from Biopython's parser after checking the file starts like FASTA."""
         from Bio.SeqIO.FastaIO import SimpleFastaParser
 
         lines = iter(handle)
@@ -122,28 +123,31 @@ class FastaReader:
             raise InputFormatError(
                 f"not a FASTA file: the first line starts with {first[:20].rstrip()!r}, not '>'",
                 path=self.path, hint="FASTA records start with a '>id' header line")
-        for title, seq in SimpleFastaParser(itertools.chain([first], lines)):
-            words = title.split(None, 1)
-            if not words:
-                raise InputFormatError(f"header without an id after record {self.n_records}",
-                                       path=self.path, hint="every '>' line needs an id")
-            yield words[0], seq
+        return SimpleFastaParser(itertools.chain([first], lines))
 
     def __iter__(self):
         """Yield ``(ids, seqs)`` blocks (lists of str)."""
         handle = self._text_handle()
         try:
-            ids, seqs, bases = [], [], 0
-            for rid, seq in self._records(handle):
-                ids.append(rid)
-                seqs.append(seq)
-                bases += len(seq)
-                self.n_records += 1
-                if bases >= self.block_bases:
-                    yield ids, seqs
-                    ids, seqs, bases = [], [], 0
-            if ids:
-                yield ids, seqs
+            records = self._records(handle)
+            # Blocks of records rather than per-record bookkeeping: the parser dominates the cost.
+            per_block = 16
+            while True:
+                block = list(itertools.islice(records, per_block))
+                if not block:
+                    break
+                titles, seqs = zip(*block)
+                try:
+                    ids = [t.split(None, 1)[0] for t in titles]
+                except IndexError:
+                    k = next(i for i, t in enumerate(titles) if not t.split())
+                    raise InputFormatError(f"header without an id after record {self.n_records + k}",
+                                           path=self.path, hint="every '>' line needs an id") from None
+                self.n_records += len(ids)
+                yield ids, list(seqs)
+                # Aim at ~block_bases bases per block whatever the sequence length.
+                mean = max(1, sum(map(len, seqs)) // len(seqs))
+                per_block = max(1, min(1 << 16, self.block_bases // mean))
         except (gzip.BadGzipFile, zlib.error) as exc:
             raise InputFormatError(f"corrupt gzip data ({exc})", path=self.path,
                                    hint="re-download or re-compress the file") from None
@@ -282,14 +286,15 @@ def read_labels(path, id_column="id", label_columns=("label",), task=None, split
     if dup.any():
         raise LabelError("duplicate id in the label table", path=path, record=ids[int(np.argmax(dup))],
                          hint="each id may appear once")
+    values = {}
     for col in label_columns:
-        vals = df[col].str.strip()
-        bad = vals.isin(["", "NA", "NaN", "nan", "N/A", "na", "null", "None"]).to_numpy()
+        vals = df[col].str.strip().to_numpy(dtype=object)
+        bad = np.isin(vals, ["", "NA", "NaN", "nan", "N/A", "na", "null", "None"])
         if bad.any():
             k = int(np.argmax(bad))
             raise LabelError(f"missing label ({df[col].iloc[k]!r}) in column {col!r}", path=path, record=ids[k],
                              hint="give every record a label, or remove the row and use --drop-unlabelled")
-    values = {c: df[c].str.strip().to_numpy(dtype=object) for c in label_columns}
+        values[col] = vals
 
     if task is None:
         if len(label_columns) > 1:
