@@ -18,9 +18,19 @@ _LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
 
 def jaspar_pfm(motif_id, release="JASPAR2024"):
     """A JASPAR motif as ``(name, pfm)`` with pfm shape=(K, 4), rows summing to 1 (from pyjaspar, offline)."""
+    import warnings
+
     from pyjaspar import jaspardb
 
-    motif = jaspardb(release=release).fetch_motif_by_id(motif_id)
+    with warnings.catch_warnings():
+        # pyjaspar warns before returning None for an unknown id; the error below says it once, clearly.
+        warnings.simplefilter("ignore")
+        try:
+            db = jaspardb(release=release)
+        except Exception as exc:
+            raise SeqcnnError(f"JASPAR release {release!r} is not available ({exc})",
+                              hint="e.g. JASPAR2024") from None
+        motif = db.fetch_motif_by_id(motif_id)
     if motif is None:
         raise SeqcnnError(f"JASPAR motif {motif_id!r} not found in {release}", hint="check the matrix id, e.g. MA0139.1")
     counts = np.array([motif.counts[b] for b in "ACGT"], dtype=float).T
@@ -53,6 +63,37 @@ def background(n, length, rng, gc=0.41):
     return _sample_codes(np.tile(p, (length, 1)), n, rng)
 
 
+# First-order Markov transitions P(next | current), rows/columns A C G T, approximating human
+# genome dinucleotide frequencies (CpG depleted: P(G | C) is ~0.05 rather than 0.25).
+HUMAN_DINUCLEOTIDE = np.array([
+    [0.33, 0.17, 0.24, 0.26],
+    [0.35, 0.26, 0.05, 0.34],
+    [0.29, 0.21, 0.26, 0.24],
+    [0.22, 0.20, 0.25, 0.33],
+])
+BACKGROUNDS = ("iid", "dinucleotide")
+
+
+def markov_background(n, length, rng, transitions=HUMAN_DINUCLEOTIDE):
+    """Sequences from a first-order Markov chain (dinucleotide background), codes shape=(n, L).
+
+    Vectorised over sequences; the loop runs over positions only.
+    """
+    transitions = np.asarray(transitions, dtype=float)
+    transitions = transitions / transitions.sum(axis=1, keepdims=True)
+    cum = np.cumsum(transitions, axis=1)
+    # Start from the chain's stationary distribution.
+    vals, vecs = np.linalg.eig(transitions.T)
+    stationary = np.real(vecs[:, np.argmin(np.abs(vals - 1))])
+    stationary = stationary / stationary.sum()
+    codes = np.empty((n, length), dtype=np.uint8)
+    codes[:, 0] = np.minimum((rng.random((n, 1)) > np.cumsum(stationary)).sum(1), 3)
+    u = rng.random((n, length))
+    for i in range(1, length):
+        codes[:, i] = np.minimum((u[:, i, None] > cum[codes[:, i - 1]]).sum(1), 3)
+    return codes
+
+
 @dataclass
 class SimulatedSet:
     """A simulated data set.
@@ -72,16 +113,18 @@ class SimulatedSet:
     sites: object
     motifs: dict
 
-    def write(self, fasta_path, labels_path):
-        """Write the FASTA and the label table (CSV, or TSV when the name ends in .tsv)."""
+    def write(self, fasta_path, labels_path, sites_path=None):
+        """Write the FASTA, the label table (CSV, or TSV when the name ends in .tsv) and optionally the sites."""
         with open(fasta_path, "w") as fh:
             for rid, seq in zip(self.ids, self.seqs):
                 fh.write(f">{rid}\n{seq}\n")
         self.labels.to_csv(labels_path, index=False, sep="\t" if str(labels_path).endswith(".tsv") else ",")
+        if sites_path is not None:
+            self.sites.to_csv(sites_path, index=False)
 
 
 def simulate(n=1000, length=200, motifs=("MA0139.1",), design="binary", positive_fraction=0.5, sites_per_seq=1,
-             gc=0.41, seed=0, release="JASPAR2024", id_prefix="seq"):
+             gc=0.41, background_model="iid", seed=0, release="JASPAR2024", id_prefix="seq"):
     """Simulate sequences with planted motifs.
 
     Parameters
@@ -94,7 +137,10 @@ def simulate(n=1000, length=200, motifs=("MA0139.1",), design="binary", positive
         multilabel: each motif is present in a sequence with probability ``positive_fraction``;
         one 0/1 column per motif.
     sites_per_seq : int — copies planted per carried motif.
-    gc : float — GC content of the background.
+    gc : float — GC content of the background (``background_model='iid'``).
+    background_model : {'iid', 'dinucleotide'}
+        Independent bases with GC content ``gc``, or a first-order Markov chain with
+        human-like dinucleotide frequencies (CpG depleted), a harder and more realistic background.
 
     Returns
     -------
@@ -117,8 +163,14 @@ def simulate(n=1000, length=200, motifs=("MA0139.1",), design="binary", positive
         raise SeqcnnError(f"length {length} is too short to plant the motifs", hint="use longer sequences")
     if design == "multiclass" and len(pfms) < 2:
         raise SeqcnnError("a multiclass design needs at least two motifs")
+    if background_model not in BACKGROUNDS:
+        raise SeqcnnError(f"unknown background {background_model!r}", hint=f"use one of {', '.join(BACKGROUNDS)}")
+    if not 0 <= positive_fraction <= 1 or not 0 <= gc <= 1:
+        raise SeqcnnError("positive fraction and GC content must lie between 0 and 1")
+    if n < 1 or length < 1:
+        raise SeqcnnError("n and length must be positive")
     rng = np.random.default_rng(seed)
-    codes = background(n, length, rng, gc)
+    codes = background(n, length, rng, gc) if background_model == "iid" else markov_background(n, length, rng)
     carries = np.zeros((n, len(names)), dtype=bool)
     if design == "binary":
         pos = rng.permutation(n)[: int(round(positive_fraction * n))]
@@ -156,3 +208,36 @@ def simulate(n=1000, length=200, motifs=("MA0139.1",), design="binary", positive
     labels = pd.DataFrame({"id": ids, **label_df})
     sites = pd.DataFrame(site_rows, columns=["id", "motif", "start", "end", "strand"])
     return SimulatedSet(ids=ids, seqs=seqs, labels=labels, sites=sites, motifs=pfms)
+
+
+def write_simulation(prefix, force=False, **kwargs):
+    """Simulate and write ``PREFIX.fa``, ``PREFIX_labels.csv`` and ``PREFIX_sites.csv`` atomically.
+
+    Parameters
+    ----------
+    prefix : str
+    force : bool — overwrite existing outputs.
+    **kwargs — passed to :func:`simulate`.
+
+    Returns
+    -------
+    dict with the three paths and the motif names.
+    """
+    import os
+
+    from .store import check_output
+
+    paths = {"fasta": f"{prefix}.fa", "labels": f"{prefix}_labels.csv", "sites": f"{prefix}_sites.csv"}
+    for p in paths.values():
+        check_output(p, force)
+    sim = simulate(**kwargs)
+    tmp = {k: f"{v}.tmp{os.getpid()}" for k, v in paths.items()}
+    try:
+        sim.write(tmp["fasta"], tmp["labels"], tmp["sites"])
+        for k in paths:
+            os.replace(tmp[k], paths[k])
+    finally:
+        for t in tmp.values():
+            if os.path.exists(t):
+                os.remove(t)
+    return {**paths, "motifs": list(sim.motifs)}

@@ -1,0 +1,101 @@
+"""Tests of seqcnn.simulate and ``seqcnn simulate``: planted sites, designs, and the shipped data."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqcnn.encoding import one_hot, reverse_complement_seq
+from seqcnn.errors import SeqcnnError
+from seqcnn.simulate import HUMAN_DINUCLEOTIDE, markov_background, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _log_odds(site, pfm):
+    x = one_hot(site).astype(float)
+    return float((x * np.log((pfm + 1e-3) / 0.25)).sum())
+
+
+def test_planted_sites_match_the_motif():
+    s = simulate(300, 80, ["MA0139.1"], seed=4)
+    pfm = s.motifs["CTCF"]
+    assert s.labels["label"].sum() == 150
+    pos_ids = set(s.labels.loc[s.labels.label == 1, "id"])
+    assert set(s.sites["id"]) == pos_ids
+    seqs = dict(zip(s.ids, s.seqs))
+    scores, random_scores = [], []
+    rng = np.random.default_rng(0)
+    for row in s.sites.itertuples():
+        site = seqs[row.id][row.start:row.end]
+        if row.strand == "-":
+            site = reverse_complement_seq(site)
+        scores.append(_log_odds(site, pfm))
+        j = rng.integers(0, 80 - 19)
+        random_scores.append(_log_odds(seqs[row.id][j:j + 19], pfm))
+    # Planted sites score far above random windows of the same sequences.
+    assert np.median(scores) > np.median(random_scores) + 10
+    assert {"+", "-"} == set(s.sites.strand)
+
+
+def test_designs():
+    mc = simulate(90, 60, ["MA0139.1", "MA0037.4", "MA0095.3"], design="multiclass", seed=1)
+    assert mc.labels["label"].value_counts().to_dict() == {"CTCF": 30, "Gata3": 30, "Yy1": 30}
+    ml = simulate(400, 80, ["MA0139.1", "MA0037.4"], design="multilabel", positive_fraction=0.3, seed=1)
+    assert list(ml.labels.columns) == ["id", "CTCF", "Gata3"]
+    assert 0.2 < ml.labels["CTCF"].mean() < 0.4
+    both = ml.labels[(ml.labels.CTCF == 1) & (ml.labels.Gata3 == 1)]["id"]
+    assert (ml.sites[ml.sites.id.isin(both)].groupby("id").size() == 2).all()
+
+
+def test_custom_pfm_and_errors():
+    s = simulate(20, 30, [("AAAA", np.tile([1, 0, 0, 0], (6, 1)))], seed=0)
+    for row in s.sites.itertuples():
+        site = dict(zip(s.ids, s.seqs))[row.id][row.start:row.end]
+        assert site == ("AAAAAA" if row.strand == "+" else "TTTTTT")
+    with pytest.raises(SeqcnnError, match="too short"):
+        simulate(10, 10, ["MA0139.1"])
+    with pytest.raises(SeqcnnError, match="not found"):
+        simulate(10, 100, ["MA9999.9"])
+    with pytest.raises(SeqcnnError, match="at least two motifs"):
+        simulate(10, 100, ["MA0139.1"], design="multiclass")
+
+
+def test_dinucleotide_background_has_cpg_depletion():
+    codes = markov_background(500, 400, np.random.default_rng(0))
+    pairs = codes[:, :-1] * 4 + codes[:, 1:]
+    freq = np.bincount(pairs.ravel(), minlength=16).reshape(4, 4).astype(float)
+    trans = freq / freq.sum(1, keepdims=True)
+    np.testing.assert_allclose(trans, HUMAN_DINUCLEOTIDE / HUMAN_DINUCLEOTIDE.sum(1, keepdims=True), atol=0.01)
+
+
+def test_cli_simulate_and_refuses_overwrite(cli, tmp_path):
+    r = cli("simulate", "-o", tmp_path / "s", "-n", "50", "--length", "60", "--motif", "MA0139.1",
+            "--motif", "MA0037.4", "--design", "multilabel", "--seed", "3")
+    assert r.exit_code == 0, r.stderr
+    labels = pd.read_csv(tmp_path / "s_labels.csv")
+    assert list(labels.columns) == ["id", "CTCF", "Gata3"] and len(labels) == 50
+    assert cli("encode", tmp_path / "s.fa", "-l", tmp_path / "s_labels.csv", "--label-column", "CTCF",
+               "--label-column", "Gata3", "-o", tmp_path / "s.h5").exit_code == 0
+    before = (tmp_path / "s.fa").read_text()
+    r = cli("simulate", "-o", tmp_path / "s", "-n", "10", "--length", "60")
+    assert r.exit_code == 2 and "already exists" in r.stderr
+    assert (tmp_path / "s.fa").read_text() == before
+    r = cli("simulate", "-o", tmp_path / "t", "--motif", "MA0000.0")
+    assert r.exit_code == 2 and "not found" in r.stderr and not (tmp_path / "t.fa").exists()
+
+
+def test_shipped_data_is_reproducible(cli, tmp_path):
+    readme = (ROOT / "data" / "README.md").read_text()
+    commands = re.findall(r"^seqcnn simulate .*$", readme, flags=re.M)
+    assert len(commands) == 2
+    for command in commands:
+        args = command.split()[1:]
+        prefix = args[args.index("-o") + 1]
+        args[args.index("-o") + 1] = str(tmp_path / Path(prefix).name)
+        assert cli(*args).exit_code == 0
+        for suffix in (".fa", "_labels.csv", "_sites.csv"):
+            shipped = (ROOT / f"{prefix}{suffix}").read_bytes()
+            assert (tmp_path / f"{Path(prefix).name}{suffix}").read_bytes() == shipped, suffix
