@@ -138,5 +138,37 @@ def info(dataset, as_json):
 # --- simulate command ---
 
 
+@main.command()
+@click.option("-o", "--output", "prefix", required=True,
+              help="Output prefix: writes PREFIX.fa, PREFIX_labels.csv and PREFIX_sites.csv.")
+@click.option("--motif", "motifs", multiple=True, default=["MA0139.1"], show_default=True,
+              help="JASPAR matrix id to plant; repeat for several (multiclass/multilabel).")
+@click.option("--design", type=click.Choice(["binary", "multiclass", "multilabel"]), default="binary",
+              show_default=True, help="binary: positives carry motif 1; multiclass: class k carries motif k; "
+                                      "multilabel: each motif present independently.")
+@click.option("-n", "--n", "n", type=int, default=1000, show_default=True, help="Number of sequences.")
+@click.option("--length", type=int, default=200, show_default=True, help="Sequence length.")
+@click.option("--positive-fraction", type=float, default=0.5, show_default=True,
+              help="Share of positives (binary) or of sequences carrying each motif (multilabel).")
+@click.option("--sites", type=int, default=1, show_default=True, help="Sites planted per carried motif.")
+@click.option("--background", type=click.Choice(["iid", "dinucleotide"]), default="iid", show_default=True,
+              help="Independent bases with --gc, or human-like dinucleotide (Markov) background.")
+@click.option("--gc", type=float, default=0.41, show_default=True, help="GC content of the iid background.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="pyjaspar release of the motifs.")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--quiet", "-q", is_flag=True)
+def simulate(prefix, motifs, design, n, length, positive_fraction, sites, background, gc, seed, jaspar_release,
+             force, quiet):
+    """Simulate labelled sequences with real JASPAR motifs planted in random background."""
+    from .simulate import write_simulation
+
+    report = write_simulation(prefix, n=n, length=length, motifs=list(motifs), design=design,
+                              positive_fraction=positive_fraction, sites_per_seq=sites, gc=gc,
+                              background_model=background, seed=seed, release=jaspar_release, force=force)
+    _say(quiet, f"wrote {report['fasta']}, {report['labels']} and {report['sites']}: {n} sequences x {length} bp, "
+                f"{design}, motifs {', '.join(report['motifs'])}")
+
+
 if __name__ == "__main__":
     main()
