@@ -57,8 +57,9 @@ def _filter_args(compression, level):
 class DatasetWriter:
     """Write a dataset to a temporary file beside ``path``; rename it into place on ``finish``.
 
-    ``x`` is appended block by block (memory stays bounded); the small per-record
-    arrays are written at the end. Used as a context manager, any exception (or
+    ``x``, ``ids`` and ``lengths`` are appended block by block, so memory stays
+    bounded whatever the number of records; ``y`` and ``split`` (a few bytes per
+    record) are written at the end. Used as a context manager, any exception (or
     Ctrl-C) removes the temporary file, so no partial output is ever left.
 
     Parameters
@@ -70,7 +71,7 @@ class DatasetWriter:
         gzip (level 1 by default) is readable by every HDF5 tool; lzf is faster
         but h5py-only.
     chunk_records : int
-        Records per chunk along N.
+        Records per chunk of ``x`` along N.
     """
 
     def __init__(self, path, length, force=False, compression="gzip", compression_level=1, chunk_records=256):
@@ -90,20 +91,37 @@ class DatasetWriter:
             self.x = self.h5.create_dataset("x", shape=(0, self.length, 4), maxshape=(None, self.length, 4),
                                             dtype=np.uint8, chunks=(self.chunk_records, self.length, 4),
                                             **self.filters)
+            meta_chunk = (self.chunk_records * 16,)
+            self.ids = self.h5.create_dataset("ids", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype("utf-8"),
+                                              chunks=meta_chunk, **self.filters)
+            self.lengths = self.h5.create_dataset("lengths", shape=(0,), maxshape=(None,), dtype=np.int64,
+                                                  chunks=meta_chunk, **self.filters)
         except BaseException:
             self.abort()
             raise
         self._pending = []
         self._pending_n = 0
 
-    def append(self, x):
-        """Append a block of one-hot sequences, shape=(n, L, 4), uint8."""
+    def append(self, x, ids=None, lengths=None):
+        """Append a block of records.
+
+        Parameters
+        ----------
+        x : np.ndarray, shape=(n, L, 4), uint8
+        ids : sequence of str, shape=(n,), optional — default ``r{index}``.
+        lengths : np.ndarray, shape=(n,), optional — default ``L``.
+        """
         x = np.asarray(x, dtype=np.uint8)
         if x.ndim != 3 or x.shape[1:] != (self.length, 4):
             raise SeqcnnError(f"block of shape {x.shape} does not fit ({self.length}, 4)")
+        start = self.n + self._pending_n
+        ids = [f"r{start + i}" for i in range(len(x))] if ids is None else list(ids)
+        lengths = np.full(len(x), self.length, np.int64) if lengths is None else np.asarray(lengths, np.int64)
+        if len(ids) != len(x) or len(lengths) != len(x):
+            raise SeqcnnError(f"block has {len(x)} sequences but {len(ids)} ids and {len(lengths)} lengths")
         # Buffer to whole chunks so each chunk is compressed once (h5py would otherwise
         # re-read and re-compress a partly written chunk on the next append).
-        self._pending.append(x)
+        self._pending.append((x, ids, lengths))
         self._pending_n += len(x)
         if self._pending_n >= self.chunk_records * 16:
             self._flush(final=False)
@@ -111,46 +129,50 @@ class DatasetWriter:
     def _flush(self, final):
         if not self._pending:
             return
-        block = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        xs, idss, lens = zip(*self._pending)
+        block = np.concatenate(xs) if len(xs) > 1 else xs[0]
+        ids = [i for part in idss for i in part]
+        lengths = np.concatenate(lens)
         cut = len(block) if final else (len(block) // self.chunk_records) * self.chunk_records
-        head, tail = block[:cut], block[cut:]
-        if len(head):
-            self.x.resize(self.n + len(head), axis=0)
-            self.x[self.n:self.n + len(head)] = head
-            self.n += len(head)
-        self._pending = [tail] if len(tail) else []
-        self._pending_n = len(tail)
+        if cut:
+            n1 = self.n + cut
+            for ds, values in ((self.x, block[:cut]), (self.ids, np.asarray(ids[:cut], dtype=object)),
+                               (self.lengths, lengths[:cut])):
+                ds.resize(n1, axis=0)
+                ds[self.n:n1] = values
+            self.n = n1
+        rest = len(block) - cut
+        self._pending = [(block[cut:], ids[cut:], lengths[cut:])] if rest else []
+        self._pending_n = rest
 
-    def finish(self, y, ids, split, lengths, attrs):
-        """Write labels, ids, split, lengths and attributes; mark complete; rename into place.
+    def read_ids(self, rows):
+        """Ids already written at ``rows`` (used to confirm duplicate ids found by hashing)."""
+        self._flush(final=True)
+        return [self.ids[int(r)].decode() if isinstance(self.ids[int(r)], bytes) else self.ids[int(r)]
+                for r in rows]
+
+    def finish(self, y, split, attrs):
+        """Write labels, split and attributes; mark complete; rename into place.
 
         Parameters
         ----------
         y : np.ndarray, shape=(N,) or (N, T)
-        ids : sequence of str, shape=(N,)
         split : np.ndarray, shape=(N,), uint8
-        lengths : np.ndarray, shape=(N,)
         attrs : dict
             Root attributes; lists/dicts are stored as JSON strings.
         """
-        import h5py
-
         try:
             self._flush(final=True)
             n = self.n
             y = np.asarray(y)
-            for name, arr in (("y", y), ("ids", ids), ("split", split), ("lengths", lengths)):
+            for name, arr in (("y", y), ("split", split)):
                 if len(arr) != n:
                     raise SeqcnnError(f"{name} has {len(arr)} entries for {n} sequences")
             if n == 0:
                 raise SeqcnnError("no records to write", path=self.path)
             small_chunk = (min(n, 1 << 14),)
             self.h5.create_dataset("y", data=y, chunks=small_chunk + y.shape[1:], **self.filters)
-            self.h5.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype("utf-8"),
-                                   chunks=small_chunk, **self.filters)
             self.h5.create_dataset("split", data=np.asarray(split, dtype=np.uint8), chunks=small_chunk,
-                                   **self.filters)
-            self.h5.create_dataset("lengths", data=np.asarray(lengths, dtype=np.int64), chunks=small_chunk,
                                    **self.filters)
             base = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "seqcnn_version": __version__,
                     "alphabet": "ACGT", "length": self.length}
@@ -181,10 +203,8 @@ class DatasetWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            self.abort()
-        elif os.path.exists(self.tmp_path):
-            # finish() was never called: nothing complete to keep.
+        # Without finish() (an exception, or a forgotten call) nothing complete exists to keep.
+        if os.path.exists(self.tmp_path):
             self.abort()
         return False
 
@@ -209,10 +229,12 @@ def write_dataset(path, x, y, ids, split=None, lengths=None, attrs=None, force=F
         raise SeqcnnError("write_dataset needs attrs['task'] and attrs['class_names']")
     split = np.zeros(n, np.uint8) if split is None else split
     lengths = np.full(n, length, np.int64) if lengths is None else lengths
+    if len(ids) != n:
+        raise SeqcnnError(f"{len(ids)} ids for {n} sequences")
     with DatasetWriter(path, length, force=force, compression=compression, compression_level=compression_level,
                        chunk_records=chunk_records) as writer:
-        writer.append(x)
-        return writer.finish(y, ids, split, lengths, attrs)
+        writer.append(x, ids, lengths)
+        return writer.finish(y, split, attrs)
 
 
 class SeqDataset:
@@ -507,9 +529,12 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
             class_names = [_file_label(f) for f in fastas]
             label_names = ["class"]
 
-    ids_all, rows_all, lengths_all, file_class = [], [], [], []
+    # Per record only a few bytes stay in memory (label, id hash, split/chrom code); x, ids and
+    # lengths stream to the file, so peak memory does not grow with the number of records.
+    y_blocks, hash_blocks, split_blocks, chrom_blocks = [], [], [], []
+    chrom_codes = {}
     dropped = {"unlabelled": 0}
-    n_read = 0
+    n_read = n_written = padded = trimmed = 0
     sources = []
     writer = None
     L = None if length is None else int(length)
@@ -535,57 +560,59 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
                         rows = rows[keep]
                         if not ids:
                             continue
-                    rows_all.append(rows)
+                    y_blocks.append(table.y[rows])
+                    if split_column:
+                        split_blocks.append(column_split(table.split[rows], ids=ids, path=table.path))
                 else:
                     cls = (1 - file_index) if task_ == "binary" else file_index
-                    file_class.append(np.full(len(ids), cls, dtype=np.int64))
+                    y_blocks.append(np.full(len(ids), cls, dtype=np.uint8 if task_ == "binary" else np.int32))
+                if holdout_chrom:
+                    names = (table.chrom[rows] if table is not None and table.chrom is not None
+                             else [chrom_from_id(i) for i in ids])
+                    codes = np.empty(len(ids), dtype=np.int32)
+                    for k, c in enumerate(names):
+                        if c is None:
+                            raise SeqcnnError("no chromosome for --holdout-chrom", path=path, record=ids[k],
+                                              hint="use ids like chr1:100-300 or a 'chrom' column in the labels")
+                        codes[k] = chrom_codes.setdefault(str(c), len(chrom_codes))
+                    chrom_blocks.append(codes)
                 lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
                 if lens.min() == 0:
                     raise SeqcnnError("empty sequence", path=path, record=ids[int(np.argmin(lens))],
                                       hint="remove the record or give it bases")
                 if L is None:
                     L = int(lens[0])
-                if length is None:
-                    if (lens != L).any():
-                        k = int(np.argmax(lens != L))
-                        raise SeqcnnError(f"length {lens[k]} differs from the first record's length {L}",
-                                          path=path, record=ids[k],
-                                          hint="pass --length N (and --pad-mode) to pad or trim to one length")
+                if length is None and (lens != L).any():
+                    k = int(np.argmax(lens != L))
+                    raise SeqcnnError(f"length {lens[k]} differs from the first record's length {L}",
+                                      path=path, record=ids[k],
+                                      hint="pass --length N (and --pad-mode) to pad or trim to one length")
                 x, lens = encode_block(seqs, length=L, pad_mode=pad_mode, allow_iupac=allow_iupac, ids=ids,
                                        path=path)
                 if writer is None:
                     writer = DatasetWriter(out, L, force=force, compression=compression,
                                            compression_level=compression_level, chunk_records=chunk_records)
-                writer.append(x)
-                ids_all.extend(ids)
-                lengths_all.append(lens)
+                writer.append(x, ids, lens)
+                hash_blocks.append(pd.util.hash_array(np.asarray(ids, dtype=object)))
+                n_written += len(ids)
+                padded += int((lens < L).sum())
+                trimmed += int((lens > L).sum())
                 bar.update(len(ids))
             sources.append({"path": os.path.abspath(str(path)), "sha256": reader.sha256})
         if table is not None:
             sources.append({"path": os.path.abspath(table.path), "sha256": _sha256(table.path)})
-        if writer is None or not ids_all:
+        if writer is None or n_written == 0:
             raise SeqcnnError("no records left to write" + (f" ({dropped['unlabelled']} unlabelled dropped)"
                                                            if dropped["unlabelled"] else ""),
                               path=fastas[0], hint="check that FASTA ids match the label table")
-        ids_arr = np.asarray(ids_all, dtype=object)
-        dup = pd.Index(ids_arr).duplicated()
-        if dup.any():
-            raise SeqcnnError("duplicate record id in the FASTA input", path=", ".join(map(str, fastas)),
-                              record=ids_arr[int(np.argmax(dup))], hint="ids (first word of headers) must be unique")
-        if table is not None:
-            rows = np.concatenate(rows_all)
-            y = table.y[rows]
-        else:
-            y = np.concatenate(file_class).astype(np.uint8 if task_ == "binary" else np.int32)
+        _check_unique_ids(np.concatenate(hash_blocks), writer, fastas)
+        y = np.concatenate(y_blocks)
         if split_column:
-            split_arr = column_split(table.split[rows], ids=ids_arr, path=table.path)
+            split_arr = np.concatenate(split_blocks)
             method = f"column:{split_column}"
         elif holdout_chrom:
-            if table is not None and table.chrom is not None:
-                chroms = table.chrom[rows]
-            else:
-                chroms = [chrom_from_id(i) for i in ids_arr]
-            split_arr = holdout_split(chroms, list(holdout_chrom), y, fractions, seed)
+            names = np.array(sorted(chrom_codes, key=chrom_codes.get), dtype=object)
+            split_arr = holdout_split(names[np.concatenate(chrom_blocks)], list(holdout_chrom), y, fractions, seed)
             method = f"holdout-chrom:{','.join(holdout_chrom)}"
         else:
             split_arr = stratified_split(y, fractions, seed)
@@ -598,21 +625,31 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
             "split_seed": int(seed), "split_counts": {k: v["n"] for k, v in counts.items()},
             "dropped": dropped, "created": _now(), "command": command or "",
         }
-        lengths = np.concatenate(lengths_all)
-        writer.finish(y, ids_arr, split_arr, lengths, attrs)
+        writer.finish(y, split_arr, attrs)
     except BaseException:
         if writer is not None:
             writer.abort()
         raise
     finally:
         bar.close()
-    n_written = len(ids_arr)
     return {
         "path": out, "records_read": n_read, "records_written": n_written, "dropped": dropped,
         "labels_without_sequence": (len(table.ids) - n_written) if table is not None else 0,
         "length": L, "task": task_, "class_names": class_names, "splits": {k: v["n"] for k, v in counts.items()},
-        "trimmed": int((lengths > L).sum()), "padded": int((lengths < L).sum()),
+        "trimmed": trimmed, "padded": padded,
     }
+
+
+def _check_unique_ids(hashes, writer, fastas):
+    """Raise naming the first duplicated id; 64-bit hashes find candidates, the stored ids confirm them."""
+    order = np.argsort(hashes, kind="stable")
+    same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    for k in same:
+        a, b = int(order[k]), int(order[k + 1])
+        id_a, id_b = writer.read_ids([a, b])
+        if id_a == id_b:
+            raise SeqcnnError("duplicate record id in the FASTA input", path=", ".join(map(str, fastas)),
+                              record=id_a, hint="ids (first word of headers) must be unique")
 
 
 def _sha256(path):
