@@ -123,7 +123,15 @@ class FastaReader:
             raise InputFormatError(
                 f"not a FASTA file: the first line starts with {first[:20].rstrip()!r}, not '>'",
                 path=self.path, hint="FASTA records start with a '>id' header line")
-        return SimpleFastaParser(itertools.chain([first], lines))
+        return SimpleFastaParser(self._no_inner_spaces(itertools.chain([first], lines)))
+
+    def _no_inner_spaces(self, lines):
+        """Pass lines through, refusing spaces inside sequence lines (Biopython would drop them silently)."""
+        for number, line in enumerate(lines, 1):
+            if " " in line and line[0] != ">" and " " in line.strip():
+                raise InputFormatError(f"space inside a sequence on line {number}", path=self.path,
+                                       hint="sequence lines may hold only bases; remove the spaces")
+            yield line
 
     def __iter__(self):
         """Yield ``(ids, seqs)`` blocks (lists of str)."""

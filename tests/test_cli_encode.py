@@ -176,6 +176,8 @@ BAD_FASTA = {
     "digits": (">r0\nAC1T\n>r1\nACGT\n", "'1' at position 3"),
     "iupac": (">r0\nACRT\n>r1\nACGT\n", "--allow-iupac"),
     "dup_ids": (">r0\nACGT\n>r0 again\nACGT\n>r1\nACGT\n", "duplicate record id"),
+    "spaces": (">r0\nAC GT\n>r1\nACGT\n", "space inside a sequence"),
+    "binary": ("\x00\x01\x02garbage", "not a FASTA file"),
 }
 
 

@@ -21,6 +21,12 @@ def test_read_fasta_multiline_and_first_word(tmp_path):
     assert seqs == ["ACGTacgt", "NNNN"]
 
 
+def test_trailing_whitespace_is_accepted(tmp_path):
+    p = tmp_path / "t.fa"
+    p.write_text(">a  \nACGT  \nAC\t\n")
+    assert read_fasta(p) == (["a"], ["ACGTAC"])
+
+
 def test_windows_line_endings_are_accepted(tmp_path):
     p = write_fasta(tmp_path / "w.fa", [("a", "ACGT"), ("b", "GGCC")], newline="\r\n")
     assert read_fasta(p) == (["a", "b"], ["ACGT", "GGCC"])
@@ -60,6 +66,7 @@ def test_corrupt_gzip(tmp_path):
     ("ACGT\n>x\nACGT\n", "not a FASTA file"),
     ("id,label\nx,1\n", "not a FASTA file"),
     (">\nACGT\n", "header without an id"),
+    (">a\nAC GT\n", "space inside a sequence on line 2"),
 ])
 def test_bad_fasta(tmp_path, text, match):
     p = tmp_path / "bad.fa"
