@@ -17,7 +17,20 @@ from .store import encode_fasta, open_dataset, write_dataset
 _LAZY = {
     # models / training
     "build_model": "models",
-    # interpretation
+    # interpretation (the function is ``ism``: ``seqcnn.mutagenesis`` is the module of that name)
+    "ism": "mutagenesis",
+    "ism_method": "mutagenesis",
+    "run_mutagenesis": "mutagenesis",
+    "read_ism": "mutagenesis",
+    "importance": "mutagenesis",
+    "filter_motifs": "motifs",
+    "filter_influence": "motifs",
+    "run_motifs": "motifs",
+    "compare_jaspar": "motifs",
+    "load_targets": "motifs",
+    "write_meme": "motifs",
+    "write_jaspar": "motifs",
+    "write_transfac": "motifs",
 }
 
 
