@@ -17,6 +17,12 @@ from .store import encode_fasta, open_dataset, write_dataset
 _LAZY = {
     # models / training
     "build_model": "models",
+    "train": "training",
+    "evaluate": "training",
+    "predict": "training",
+    "load_run": "training",
+    "predict_onehot": "training",
+    "compute_metrics": "training",
     # interpretation (the function is ``ism``: ``seqcnn.mutagenesis`` is the module of that name)
     "ism": "mutagenesis",
     "ism_method": "mutagenesis",

@@ -132,6 +132,148 @@ def info(dataset, as_json):
 # --- models / train / evaluate / predict commands ---
 
 
+def _parse_params(params):
+    out = {}
+    for p in params:
+        if "=" not in p:
+            raise SeqcnnError(f"--param {p!r} is not NAME=VALUE", hint="e.g. --param filters=64")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _fmt(v, ci=None):
+    if v is None:
+        return "n/a"
+    return f"{v:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def _metrics_line(name, m):
+    return (f"{name}: n {m['n']}, auROC {_fmt(m['auroc'], m.get('auroc_ci'))}, "
+            f"auPRC {_fmt(m['auprc'], m.get('auprc_ci'))}, accuracy {_fmt(m['accuracy'])}, MCC {_fmt(m['mcc'])}")
+
+
+@main.command("models")
+@click.option("--length", type=int, default=200, show_default=True, help="Sequence length for the parameter counts.")
+@click.option("--outputs", type=int, default=1, show_default=True, help="Model outputs (1 = binary).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def models_cmd(length, outputs, as_json):
+    """List the architectures, their hyper-parameters (with defaults) and parameter counts."""
+    from .models import describe
+
+    if length < 1 or outputs < 1:
+        raise SeqcnnError("--length and --outputs must be positive")
+    rows = describe(length, outputs)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=list))
+        return
+    click.echo(f"architectures (parameter counts for {length} bp, {outputs} output(s)):")
+    for r in rows:
+        n = f"{r['n_params']:,}" if isinstance(r["n_params"], int) else r["n_params"]
+        click.echo(f"  {r['name']}{' (default)' if r['default'] else ''}: {n} parameters — {r['summary']}")
+        hp = ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in r["hparams"].items())
+        click.echo(f"      {hp}")
+    click.echo("set hyper-parameters with: seqcnn train DATA.h5 -o RUN --arch NAME --param NAME=VALUE ...")
+
+
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run directory to create.")
+@click.option("--arch", help="Architecture (see 'seqcnn models'). [default: deepbind, or the --config's]")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Architecture hyper-parameter; repeat, e.g. --param filters=64 --param kernel_size=19.")
+@click.option("--config", "config", type=click.Path(dir_okay=True),
+              help="A run's config.json (or its run directory): reproduce it; other options override it.")
+@click.option("--epochs", type=int, help="Maximum epochs. [default: 30]")
+@click.option("--batch-size", type=int, help="Batch size. [default: 128]")
+@click.option("--lr", type=float, help="Adam learning rate. [default: 0.001]")
+@click.option("--patience", type=int, help="Stop after this many epochs without improvement. [default: 5]")
+@click.option("--monitor", type=click.Choice(["val_auprc", "val_auroc", "val_accuracy", "val_mcc", "val_loss"]),
+              help="Early-stopping metric on split 1. [default: val_auprc (binary), val_auroc otherwise]")
+@click.option("--seed", type=int, help="Seed of weights, batch order and augmentation. [default: 0]")
+@click.option("--class-weight", type=click.Choice(["balanced"]), help="Reweight classes (or label positives).")
+@click.option("--rc-augment/--no-rc-augment", default=None,
+              help="Reverse-complement a random half of each training batch. [default: on]")
+@click.option("--memory-budget", type=float, default=1024, show_default=True,
+              help="MB: load train+val into memory when they fit, else stream chunks (same result).")
+@click.option("--bootstrap", type=int, default=1000, show_default=True, help="Resamples for metric intervals.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run (OUTPUT.partial) from its last epoch.")
+@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("--no-plots", is_flag=True, help="Do not draw plots/.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
+def train(data, output, arch, params, config, epochs, batch_size, lr, patience, monitor, seed, class_weight,
+          rc_augment, memory_budget, bootstrap, resume, force, no_plots, quiet):
+    """Train a classifier on split 0 of DATA.h5, early-stopping on split 1; write a run directory."""
+    from .training import train as train_run
+
+    try:
+        r = train_run(data, output, arch=arch, params=_parse_params(params), config=config, epochs=epochs,
+                      batch_size=batch_size, lr=lr, patience=patience, seed=seed, class_weight=class_weight,
+                      rc_augment=rc_augment, monitor=monitor, memory_budget_mb=memory_budget, resume=resume,
+                      force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line())
+    except KeyboardInterrupt:
+        click.echo(f"seqcnn: interrupted; finished epochs are checkpointed in {output.rstrip('/')}.partial "
+                   "(continue with --resume, or start again with --force)", err=True)
+        sys.exit(130)
+    cfg, m = r["config"], r["metrics"]
+    _say(quiet, f"wrote {r['out']}: {cfg['arch']} ({cfg['model']['n_params']:,} parameters), "
+                f"best epoch {r['best_epoch']} of {m['epochs_run']}"
+                + (f" by {m['monitor']}" if m["monitor"] else "")
+                + f", {r['seconds']:.0f} s, data {'in memory' if r['in_memory'] else 'streamed'}")
+    for split in ("train", "val", "test"):
+        if split in m:
+            _say(quiet, "  " + _metrics_line(split, m[split]))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test", "all"]),
+              help="Which records of DATA to score.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the metrics as JSON (plus OUTPUT-stem_roc.png and _pr.png).")
+@click.option("--bootstrap", type=int, default=1000, show_default=True, help="Resamples for the 95% intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics JSON to stdout.")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--no-plots", is_flag=True, help="No ROC/PR figures.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+def evaluate(run_dir, data, split, output, bootstrap, seed, as_json, force, no_plots, quiet):
+    """Score a trained run on a split of DATA.h5: auROC, auPRC (95% bootstrap CIs), accuracy, MCC, confusion."""
+    from .training import evaluate as evaluate_run
+
+    if bootstrap < 0:
+        raise SeqcnnError("--bootstrap must be >= 0")
+    m = evaluate_run(run_dir, data, split=split, out=output, force=force, plots=not no_plots, n_boot=bootstrap,
+                     seed=seed)
+    if as_json:
+        click.echo(json.dumps(m, indent=2))
+        return
+    _say(quiet, _metrics_line(f"{data} ({split})", m))
+    if "confusion_matrix" in m:
+        _say(quiet, f"confusion matrix (rows true, columns predicted): {m['confusion_matrix']}")
+    if output:
+        _say(quiet, f"wrote {output}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.argument("fasta", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output CSV.")
+@click.option("--batch-size", type=int, default=1024, show_default=True, help="Sequences per forward pass.")
+@click.option("--force", is_flag=True, help="Overwrite the output.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+def predict(run_dir, fasta, output, batch_size, force, quiet):
+    """Predict FASTA sequences with a trained run: CSV of id + one probability column per output."""
+    from .training import predict as predict_run
+
+    if batch_size < 1:
+        raise SeqcnnError("--batch-size must be positive")
+    r = predict_run(run_dir, fasta, output, force=force, batch_size=batch_size)
+    extra = f" (padded {r['padded']}, trimmed {r['trimmed']})" if r["padded"] or r["trimmed"] else ""
+    _say(quiet, f"wrote {r['out']}: {r['n']} sequences, columns id, {', '.join(r['columns'])}{extra}")
+
+
 # --- mutagenesis / motifs commands ---
 
 

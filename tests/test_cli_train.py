@@ -1,0 +1,201 @@
+"""End-to-end CLI tests of ``seqcnn models``, ``train``, ``evaluate`` and ``predict``: options, outputs, bad input."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import write_fasta
+
+TINY = ["--param", "filters=8", "--param", "kernel_size=15", "--param", "dense_units=8", "--lr", "0.01"]
+
+
+def one_line_error(result, *words):
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seqcnn: error:"), result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def run_dir(sim_binary, tmp_path_factory):
+    """A run trained through the CLI with most options set."""
+    from click.testing import CliRunner
+
+    from seqcnn.cli import main
+
+    out = tmp_path_factory.mktemp("cli") / "run"
+    args = ["train", str(sim_binary), "-o", str(out), "--arch", "deepbind", *TINY, "--epochs", "6", "--batch-size",
+            "64", "--patience", "3", "--monitor", "val_auroc", "--seed", "3", "--class-weight", "balanced",
+            "--no-rc-augment", "--memory-budget", "0", "--bootstrap", "100"]
+    res = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.stderr
+    return out, res
+
+
+def test_train_options_reach_the_config_and_summary(run_dir):
+    out, res = run_dir
+    cfg = json.loads((out / "config.json").read_text())
+    t = cfg["training"]
+    assert (t["epochs"], t["batch_size"], t["patience"], t["monitor"], t["seed"], t["class_weight"],
+            t["rc_augment"], t["lr"]) == (6, 64, 3, "val_auroc", 3, "balanced", False, 0.01)
+    assert cfg["hparams"]["filters"] == 8 and cfg["hparams"]["kernel_size"] == 15
+    assert cfg["command"].startswith("seqcnn train")
+    # progress (Keras) and the summary go to stdout; the summary names the run, best epoch and test metrics
+    assert "Epoch 1/6" in res.stdout and f"wrote {out}" in res.stdout and "data streamed" in res.stdout
+    assert "test: n 90, auROC" in res.stdout
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["test"]["n_boot"] == 100 and m["monitor"] == "val_auroc"
+    assert os.path.exists(out / "plots" / "roc_test.png")
+
+
+def test_train_quiet_no_plots_force_and_config(cli, run_dir, sim_binary, tmp_path):
+    out, _ = run_dir
+    res = cli("train", sim_binary, "-o", tmp_path / "r", "--config", out / "config.json", "--epochs", "2",
+              "--quiet", "--no-plots", "--bootstrap", "0")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == "" and res.stderr == ""
+    assert sorted(os.listdir(tmp_path / "r")) == ["config.json", "history.csv", "metrics.json", "model.keras"]
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["training"]["epochs"] == 2 and cfg["training"]["seed"] == 3 and cfg["hparams"]["filters"] == 8
+    one_line_error(cli("train", sim_binary, "-o", tmp_path / "r", "--quiet"), "already exists", "--force")
+    res = cli("train", sim_binary, "-o", tmp_path / "r", *TINY, "--epochs", "1", "--quiet", "--force",
+              "--rc-augment")
+    assert res.exit_code == 0 and json.loads((tmp_path / "r" / "config.json").read_text())["training"]["rc_augment"]
+
+
+def test_train_config_reproduces_metrics(cli, run_dir, sim_binary, tmp_path):
+    out, _ = run_dir
+    res = cli("train", sim_binary, "-o", tmp_path / "again", "--config", out, "--quiet", "--memory-budget", "1000",
+              "--bootstrap", "100")
+    assert res.exit_code == 0, res.stderr
+    a = json.loads((out / "metrics.json").read_text())
+    b = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert a["test"] == b["test"] and a["best_epoch"] == b["best_epoch"]
+
+
+def test_train_resume(cli, sim_binary, tmp_path):
+    from seqcnn import training
+    from seqcnn._tf import import_keras
+
+    keras = import_keras()
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        training.train(sim_binary, tmp_path / "r", params={"filters": 8}, epochs=4, quiet=True,
+                       callbacks=[Interrupt()])
+    one_line_error(cli("train", sim_binary, "-o", tmp_path / "r"), "interrupted run", "--resume")
+    res = cli("train", sim_binary, "-o", tmp_path / "r", "--resume")
+    assert res.exit_code == 0, res.stderr
+    assert "Epoch 3/4" in res.stdout and "Epoch 1/4" not in res.stdout  # continued, did not restart
+    assert len(pd.read_csv(tmp_path / "r" / "history.csv")) == 4
+    assert not (tmp_path / "r.partial").exists()
+
+
+def test_evaluate_options(cli, run_dir, sim_binary, tmp_path):
+    out, _ = run_dir
+    res = cli("evaluate", out, sim_binary, "--split", "val", "-o", tmp_path / "m.json", "--bootstrap", "50",
+              "--seed", "1")
+    assert res.exit_code == 0, res.stderr
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["split"] == "val" and m["n"] == 90 and m["n_boot"] == 50
+    for key in ("auroc", "auprc", "accuracy", "mcc", "auroc_ci", "auprc_ci", "confusion_matrix"):
+        assert key in m
+    assert "auROC" in res.stdout and f"wrote {tmp_path / 'm.json'}" in res.stdout
+    assert (tmp_path / "m_roc.png").exists() and (tmp_path / "m_pr.png").exists()
+    one_line_error(cli("evaluate", out, sim_binary, "-o", tmp_path / "m.json"), "already exists")
+    res = cli("evaluate", out, sim_binary, "-o", tmp_path / "m.json", "--force", "--no-plots", "--split", "all",
+              "--quiet")
+    assert res.exit_code == 0 and res.stdout == ""
+    assert json.loads((tmp_path / "m.json").read_text())["n"] == 600
+    res = cli("evaluate", out, sim_binary, "--json", "--bootstrap", "0")
+    assert json.loads(res.stdout)["split"] == "test" and json.loads(res.stdout)["auroc_ci"] is None
+    assert not (tmp_path / "n_roc.png").exists()
+
+
+def test_predict_options(cli, run_dir, sim_binary, tmp_path):
+    from seqcnn.encoding import decode
+    from seqcnn.store import open_dataset
+
+    out, _ = run_dir
+    with open_dataset(sim_binary) as ds:
+        x, ids = ds.read_x(np.arange(30)), list(ds.ids[:30])
+    fa = write_fasta(tmp_path / "s.fa", list(zip(ids, decode(x))))
+    res = cli("predict", out, fa, "-o", tmp_path / "p.csv", "--batch-size", "7")
+    assert res.exit_code == 0, res.stderr
+    assert "wrote" in res.stdout and "30 sequences" in res.stdout
+    a = pd.read_csv(tmp_path / "p.csv")
+    assert list(a.columns) == ["id", "prob_1"] and list(a.id) == ids and a.prob_1.between(0, 1).all()
+    one_line_error(cli("predict", out, fa, "-o", tmp_path / "p.csv"), "already exists")
+    res = cli("predict", out, fa, "-o", tmp_path / "p.csv", "--force", "--quiet", "--batch-size", "1000")
+    assert res.exit_code == 0 and res.stdout == ""
+    b = pd.read_csv(tmp_path / "p.csv")
+    assert np.allclose(a.prob_1, b.prob_1, atol=1e-6)  # batch size does not change predictions
+
+
+def test_models_command(cli):
+    res = cli("models", "--length", "101")
+    assert res.exit_code == 0
+    for name in ("primer", "deepbind", "basset", "zeng", "(default)", "kernel_size=", "parameters"):
+        assert name in res.stdout
+    rows = json.loads(cli("models", "--json", "--length", "300", "--outputs", "3").stdout)
+    from seqcnn import models
+
+    assert {r["name"]: r["n_params"] for r in rows}["primer"] == models.build_model(
+        "primer", 300, "multiclass", 3).count_params()
+    one_line_error(cli("models", "--length", "0"), "positive")
+
+
+def test_bad_inputs_exit_2_one_line_no_output(cli, run_dir, sim_binary, sim_multiclass, tmp_path):
+    out, _ = run_dir
+    o = tmp_path / "r"
+    junk = tmp_path / "junk.h5"
+    junk.write_text("not hdf5")
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{not json")
+    cases = [
+        (["train", tmp_path / "missing.h5", "-o", o], ["missing.h5", "not found"]),
+        (["train", junk, "-o", o], ["not a readable HDF5"]),
+        (["train", sim_binary, "-o", o, "--arch", "resnet"], ["unknown architecture"]),
+        (["train", sim_binary, "-o", o, "--param", "filters"], ["NAME=VALUE"]),
+        (["train", sim_binary, "-o", o, "--param", "depth=3"], ["no parameter 'depth'"]),
+        (["train", sim_binary, "-o", o, "--param", "filters=many"], ["not a valid int"]),
+        (["train", sim_binary, "-o", o, "--param", "kernel_size=150"], ["longer than the sequences"]),
+        (["train", sim_binary, "-o", o, "--epochs", "0"], ["--epochs"]),
+        (["train", sim_binary, "-o", o, "--config", bad_json], ["not valid JSON"]),
+        (["train", sim_binary, "-o", o, "--config", tmp_path / "nope.json"], ["not found"]),
+        (["train", sim_binary, "-o", o, "--resume"], ["nothing to resume"]),
+        (["train", sim_binary, "-o", tmp_path / "no" / "such" / "dir"], ["output folder does not exist"]),
+        (["evaluate", tmp_path / "norun", sim_binary], ["run directory not found"]),
+        (["evaluate", tmp_path, sim_binary], ["not a seqcnn run directory"]),
+        (["evaluate", out, sim_multiclass], ["multiclass"]),
+        (["evaluate", out, junk], ["not a readable HDF5"]),
+        (["predict", out, tmp_path / "none.fa", "-o", tmp_path / "p.csv"], ["none.fa", "not found"]),
+    ]
+    for args, words in cases:
+        one_line_error(cli(*args), *words)
+        assert not o.exists() and not (tmp_path / "r.partial").exists() and not (tmp_path / "p.csv").exists()
+    # a model trained on 100 bp and data of another length
+    from seqcnn.store import write_dataset
+
+    h5 = write_dataset(tmp_path / "l80.h5", np.zeros((4, 80, 4), np.uint8), np.array([0, 1, 0, 1], np.uint8),
+                       list("abcd"), split=np.full(4, 2, np.uint8), attrs={"task": "binary", "class_names": ["0", "1"]})
+    one_line_error(cli("evaluate", out, h5, "-o", tmp_path / "m.json"), "100 bp", "80 bp", "--length 100")
+    assert not (tmp_path / "m.json").exists()
+    one_line_error(cli("evaluate", out, h5, "--split", "val"), "100 bp")
+    # sequences predict cannot encode
+    write_fasta(tmp_path / "bad.fa", [("ok", "A" * 100), ("weird", "ACGT" * 24 + "ACGJ")])
+    one_line_error(cli("predict", out, tmp_path / "bad.fa", "-o", tmp_path / "p.csv"), "weird")
+    write_fasta(tmp_path / "len.fa", [("short", "ACGT" * 10)])
+    one_line_error(cli("predict", out, tmp_path / "len.fa", "-o", tmp_path / "p.csv"), "short", "100 bp")
+    (tmp_path / "empty.fa").write_text("")
+    one_line_error(cli("predict", out, tmp_path / "empty.fa", "-o", tmp_path / "p.csv"))
+    assert not list(tmp_path.glob("p.csv*"))
