@@ -13,7 +13,7 @@ ARCHS = [
     ("primer", dict(filters=6, kernel_size=7, pool_size=4, dense_units=5), "local"),
     ("zeng", dict(filters=6, kernel_size=9, pooling="local", pool_size=3, dense_units=5), "local"),
     ("zeng", dict(filters=6, kernel_size=9, pooling="global", dense_units=5), "global"),
-    ("basset", dict(filters=(6, 6, 6), kernel_sizes=(7, 5, 3), pool_sizes=(3, 2, 2), dense_units=(6, 6)), "window"),
+    ("basset", dict(filters=(6, 6, 6), kernel_sizes=(7, 5, 3), pool_sizes=(3, 2, 2), dense_units=(6, 6)), "naive"),
 ]
 
 
@@ -51,12 +51,14 @@ def test_ism_equals_plain_naive(arch, params, method, n_outputs):
         np.testing.assert_allclose(d1, delta[..., 1], atol=1e-6)
 
 
-@pytest.mark.parametrize("method", ["window", "naive"])
-def test_fallback_methods_equal_naive(method):
+@pytest.mark.parametrize("arch,method", [("deepbind", "window"), ("deepbind", "naive"), ("basset", "window")])
+def test_other_methods_equal_naive(arch, method):
     from seqcnn.models import build_model
     from seqcnn.mutagenesis import ism
 
-    model = randomize(build_model("deepbind", L, "binary", 1, filters=5, kernel_size=6, dense_units=4), seed=3)
+    params = dict(filters=5, kernel_size=6, dense_units=4) if arch == "deepbind" else \
+        dict(filters=(5, 5, 5), kernel_sizes=(6, 3, 3), dense_units=(4, 4))
+    model = randomize(build_model(arch, L, "binary", 1, **params), seed=3)
     x = _x(2)
     delta, _ = ism(model, x, method=method)
     assert np.abs(delta - plain_naive_ism(model, x)[..., 0]).max() < 1e-4
