@@ -277,6 +277,93 @@ def predict(run_dir, fasta, output, batch_size, force, quiet):
 # --- mutagenesis / motifs commands ---
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("-o", "--output-file", "out", required=True, type=click.Path(dir_okay=False),
+              help="Output HDF5 (delta, importance, attribution, reference_score, ids).")
+@click.option("--ids", help="Comma-separated record ids to mutate (in this order).")
+@click.option("--ids-file", type=click.Path(dir_okay=False), help="File with one record id per line.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), help="Only this split (HDF5 input).")
+@click.option("--top", type=int, help="Keep the K highest-scoring records of the selection.")
+@click.option("--by", type=click.Choice(["score", "label"]), default="score", show_default=True,
+              help="With --top: rank all (score) or only the positives of --output (label).")
+@click.option("--output", "model_output", help="Model output (index or class/label name); default all outputs.")
+@click.option("--batch-size", type=int, help="Sequences per compiled call (default: from a memory budget).")
+@click.option("--method", type=click.Choice(["auto", "global", "local", "window", "naive"]), default="auto",
+              show_default=True, help="Exact ISM method; auto picks the fastest that fits the architecture.")
+@click.option("--plot-max", type=int, default=10, show_default=True, help="Figures for the first N sequences.")
+@click.option("--no-plots", is_flag=True, help="No figures.")
+@click.option("--force", is_flag=True, help="Overwrite the output (and its _plots folder).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
+def mutagenesis(run_dir, input, out, ids, ids_file, split, top, by, model_output, batch_size, method, plot_max,
+                no_plots, force, quiet):
+    """Exact, fast in-silico mutagenesis of sequences (encoded HDF5 or FASTA) with a trained run.
+
+    delta[n, i, b] = logit(x_n with position i set to base b) - logit(x_n), 0 at the reference base;
+    importance[n, i] = -mean of the alternative deltas.
+    """
+    from .mutagenesis import run_mutagenesis
+
+    report = run_mutagenesis(run_dir, input, out, ids=ids, ids_file=ids_file, split=split, top=top, by=by,
+                             output=model_output, batch_size=batch_size, method=method, plots=not no_plots,
+                             plot_max=plot_max, force=force, progress=not quiet, command=_command_line())
+    _say(quiet, f"wrote {report['out']}: {report['n']} sequences x {report['length']} bp x 4 bases, output(s) "
+                f"{', '.join(report['outputs'])} (method {report['method']}, {report['seconds']:.1f} s, "
+                f"{report['seq_per_s']:.0f} seq/s)")
+    if report["plots"]:
+        _say(quiet, f"figures: {len(report['plots'])} PNG in {report['plot_dir']}/")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Output folder.")
+@click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="train", show_default=True,
+              help="Sequences scanned for filter sites.")
+@click.option("--threshold", type=float,
+              help="Activation threshold for every filter. [default: per filter, mean + 0.5 (max - mean)]")
+@click.option("--strands", type=click.Choice(["both", "forward"]), default="both", show_default=True,
+              help="Also scan reverse complements (sites counted in the filter's orientation).")
+@click.option("--min-sites", type=int, default=10, show_default=True,
+              help="Filters with fewer sites are reported in filters.csv and not written as motifs.")
+@click.option("--pseudocount", type=float, default=1.0, show_default=True,
+              help="Pseudo-sites per column (spread by the background) added to the frequencies.")
+@click.option("--no-influence", is_flag=True, help="Skip filter influence (loss change when a filter is zeroed).")
+@click.option("--jaspar", default="vertebrates", show_default=True,
+              help="JASPAR taxonomic group to compare with (vertebrates, insects, plants, ..., all), or 'none'.")
+@click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR2014 ... JASPAR2026.")
+@click.option("--jaspar-collection", default="CORE", show_default=True, help="JASPAR collection.")
+@click.option("--motif-db", type=click.Path(dir_okay=False), help="Compare with this MEME file instead of JASPAR.")
+@click.option("--q-threshold", type=float, default=0.05, show_default=True, help="q-value that counts as a match.")
+@click.option("--no-plots", is_flag=True, help="No logos.")
+@click.option("--force", is_flag=True, help="Replace the output folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
+def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudocount, no_influence, jaspar,
+           jaspar_release, jaspar_collection, motif_db, q_threshold, no_plots, force, quiet):
+    """First-layer filters as motifs (MEME, JASPAR, TRANSFAC, logos) and their best JASPAR matches."""
+    from .motifs import run_motifs
+
+    rep = run_motifs(run_dir, data, out_dir, split=split if split != "all" else None, threshold=threshold,
+                     strands=strands, min_sites=min_sites, pseudocount=pseudocount, influence=not no_influence,
+                     jaspar=jaspar, jaspar_release=jaspar_release, jaspar_collection=jaspar_collection,
+                     motif_db=motif_db, q_threshold=q_threshold, plots=not no_plots, force=force,
+                     progress=not quiet, command=_command_line())
+    _say(quiet, f"wrote {rep['out_dir']}/: {rep['n_kept']} of {rep['n_filters']} filters as motifs "
+                f"(filters.meme, filters.jaspar, filters.transfac, filters.csv{', logos/' if not no_plots else ''})")
+    if rep["skipped"]:
+        _say(quiet, f"skipped {len(rep['skipped'])} filter(s) with fewer than {min_sites} sites: "
+                    f"{', '.join(map(str, rep['skipped'][:20]))}{' ...' if len(rep['skipped']) > 20 else ''}")
+    if rep["compared"]:
+        t = rep["table"]
+        _say(quiet, f"{len(rep['matched'])} filter(s) match a known motif at q < {q_threshold}")
+        top = t.loc[rep["matched"]].sort_values("qvalue").head(10)
+        for _, r in top.iterrows():
+            _say(quiet, f"  filter{r['filter']:<4d} {r['best_match_id']:<10s} {r['best_match_name']:<16s} "
+                        f"q={r['qvalue']:.2g}  {r['nsites']} sites  {r['consensus']}")
+
+
+
 # --- simulate command ---
 
 

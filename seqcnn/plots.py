@@ -110,3 +110,58 @@ def pr_curves(sets, path, title="Precision-recall"):
 
 
 # --- interpretation figures (ISM heatmaps, importance logos, filter logos) ---
+
+
+def _logo(matrix, ax, ylabel):
+    """Draw a [L, 4] matrix (columns A, C, G, T) as a logomaker logo on ``ax``."""
+    import logging
+
+    import logomaker
+    import pandas as pd
+
+    # logomaker logs a font-cache note through matplotlib's logger; not useful to users.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    df = pd.DataFrame(np.asarray(matrix, float), columns=list("ACGT"))
+    logomaker.Logo(df, ax=ax, color_scheme="classic", font_name="DejaVu Sans")
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(-0.5, len(df) - 0.5)
+
+
+def ism_figure(delta, attribution, path, title=""):
+    """In-silico mutagenesis of one sequence: a 4 × L heatmap of delta over an importance logo.
+
+    Parameters
+    ----------
+    delta : array, shape=(L, 4) — logit change per position and substituted base (0 at the reference).
+    attribution : array, shape=(L, 4) — reference base × importance (the logo's letter heights).
+    """
+    delta = np.asarray(delta, float)
+    L = delta.shape[0]
+    width = float(np.clip(L / 12, 8, 40))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(width, 4.2), sharex=True,
+                                   gridspec_kw={"height_ratios": [1.1, 1]})
+    lim = float(np.abs(delta).max()) or 1.0
+    im = ax1.imshow(delta.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest",
+                    extent=(-0.5, L - 0.5, 3.5, -0.5))
+    ax1.set_yticks(range(4), list("ACGT"))
+    ax1.set_title(title)
+    fig.colorbar(im, ax=[ax1], pad=0.01, fraction=0.02, label="Δ logit")
+    _logo(attribution, ax2, "importance")
+    ax2.set_xlabel("position")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return str(path)
+
+
+def filter_logo(pfm, path, background=None, title=""):
+    """Information-content logo of a position frequency matrix, shape=(K, 4), rows summing to 1."""
+    pfm = np.asarray(pfm, float)
+    bg = np.full(4, 0.25) if background is None else np.asarray(background, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ic = np.where(pfm > 0, pfm * np.log2(pfm / bg), 0.0).sum(1, keepdims=True)
+    heights = pfm * np.maximum(ic, 0)
+    fig, ax = plt.subplots(figsize=(max(3.0, 0.35 * len(pfm)), 2.2))
+    _logo(heights, ax, "bits")
+    ax.set_ylim(0, 2)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
