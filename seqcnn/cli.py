@@ -309,8 +309,8 @@ def mutagenesis(run_dir, input, out, ids, ids_file, split, top, by, model_output
                              output=model_output, batch_size=batch_size, method=method, plots=not no_plots,
                              plot_max=plot_max, force=force, progress=not quiet, command=_command_line())
     _say(quiet, f"wrote {report['out']}: {report['n']} sequences x {report['length']} bp x 4 bases, output(s) "
-                f"{', '.join(report['outputs'])} (method {report['method']}, {report['seconds']:.1f} s, "
-                f"{report['seq_per_s']:.0f} seq/s)")
+                f"{', '.join(report['outputs'])} (method {report['method']}; {report['seconds']:.1f} s including "
+                f"compilation, {report['seq_per_s']:.0f} seq/s)")
     if report["plots"]:
         _say(quiet, f"figures: {len(report['plots'])} PNG in {report['plot_dir']}/")
 
