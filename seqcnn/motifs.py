@@ -210,7 +210,7 @@ def filter_motifs(model, x, threshold=None, strands="both", min_sites=10, pseudo
     -------
     FilterMotifs
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if strands not in ("both", "forward"):
         raise SeqcnnError(f"unknown strands {strands!r}", hint="use both or forward")
@@ -284,7 +284,7 @@ def filter_influence(model, x, y, task, block=256, progress=False):
     -------
     np.ndarray, shape=(F,) — loss(filter zeroed) − loss(full model); positive = the filter helps.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .training import _loss_numpy
 

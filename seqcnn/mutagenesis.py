@@ -491,7 +491,7 @@ def ism(model, x, output=None, batch_size=None, method="auto", jit_compile=None,
 
 def iter_ism(kern, x, batch_size=None, progress=False, desc="mutagenesis"):
     """Yield ``(delta [n, L, 4, T], reference [n, T])`` for consecutive batches of ``x`` (numpy)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     nb = min(kern.seq_batch(batch_size), max(len(x), 1))
     bar = tqdm(total=len(x), desc=desc, unit="seq", disable=not progress, leave=False)
@@ -760,7 +760,7 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                 h5.create_dataset("index", data=rows.astype(np.int64))
                 if source.y is not None:
                     h5.create_dataset("label", data=source.y[rows])
-                from tqdm.auto import tqdm
+                from tqdm import tqdm
 
                 bar = tqdm(total=N, desc="mutagenesis", unit="seq", disable=not progress)
                 block = 4096

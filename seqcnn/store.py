@@ -485,7 +485,7 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
         Report: records read, written and dropped (with reasons), split counts, path.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .encoding import PAD_MODES, encode_block
     from .readers import FastaReader, chrom_from_id, read_labels
