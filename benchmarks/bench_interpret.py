@@ -32,7 +32,14 @@ MAFK = ("MA0496",)
 BPANEL = {"CTCF": ["CTCF"], "GATA3": ["GATA3"], "YY1": ["YY1"], "TEAD4": ["TEAD4"], "ZNF143": ["ZNF143"]}
 
 
+REUSE = False
+
+
 def seqcnn(*args, log=None):
+    out = str(args[args.index("-o") + 1]) if "-o" in args else None
+    if REUSE and out and os.path.exists(out):
+        print(f"(reusing {os.path.relpath(out, ROOT)})", flush=True)
+        return ""
     cmd = [sys.executable, "-m", "seqcnn.cli", *map(str, args)]
     t0 = time.time()
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
@@ -114,9 +121,9 @@ def oct4(work, log):
         "test_auroc": metrics.get("auroc"),
         "filters": int(len(filters)), "kept": int((filters.status == "ok").sum()),
         "filters_best_match_oct4_sox2": filters[filters.best_match_id.fillna("").str.startswith(OCT4_SOX2)
-                                                & (filters.qvalue < 0.05)].filter.tolist(),
+                                                & (filters.qvalue < 0.05)]["filter"].tolist(),
         "filters_best_match_mafk": filters[filters.best_match_id.fillna("").str.startswith(MAFK)
-                                           & (filters.qvalue < 0.05)].filter.tolist(),
+                                           & (filters.qvalue < 0.05)]["filter"].tolist(),
         "filters_any_match_oct4_sox2": sorted(set(o["query"])), "best_oct4_sox2": o.head(3).to_dict("records"),
         "filters_any_match_mafk": sorted(set(m["query"])), "best_mafk": m.head(3).to_dict("records"),
         "ism_at_pou5f1_sox2_sites": site_ratio(ism, jaspar_pfm("MA0142.1")[1]),
@@ -137,7 +144,7 @@ def bpanel(work, log):
         hits = significant(mot, names=names)
         filters = pd.read_csv(os.path.join(mot, "filters.csv"))
         best = filters[(filters.qvalue < 0.05)].best_match_name.value_counts().head(5).to_dict()
-        res[tf] = {"recovered": bool(len(hits)), "filters": sorted(set(hits["query"])),
+        res[tf] = {"recovered": bool(len(hits)), "n_filters_matching": len(set(hits["query"])),
                    "best_q": float(hits.qvalue.min()) if len(hits) else None,
                    "best_id": hits.target_id.iloc[0] if len(hits) else None,
                    "kept_filters": int((filters.status == "ok").sum()),
@@ -150,7 +157,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default="oct4,bpanel")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "benchmarks", "out", "interpret"))
+    ap.add_argument("--reuse", action="store_true", help="skip steps whose output already exists")
     args = ap.parse_args(argv)
+    global REUSE
+    REUSE = args.reuse
     os.makedirs(args.workdir, exist_ok=True)
     log, results = [], {}
     t0 = time.time()
