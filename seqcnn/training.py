@@ -770,13 +770,16 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
                 m = compute_metrics(task, yv, _link(task, logits), n_boot=0)
                 row.update({"val_auroc": m["auroc"], "val_auprc": m["auprc"], "val_accuracy": m["accuracy"],
                             "val_mcc": m["mcc"]})
-                current = row[monitor]
+                current, up = row[monitor], maximise
+                if current is None:
+                    # auROC/auPRC are undefined when the validation split has one class: fall back to its loss.
+                    current, up = row["val_loss"], False
             row["seconds"] = round(time.time() - self.t_epoch, 2)
             for k, v in row.items():
                 if k not in ("epoch", "seconds") and v is not None:
                     logs[k] = v
             improved = current is not None and (state["best"] is None or
-                                                (current > state["best"] if maximise else current < state["best"]))
+                                                (current > state["best"] if up else current < state["best"]))
             if improved or not has_val:
                 state["best"], state["best_epoch"], state["wait"] = current, epoch + 1, 0
                 model.save_weights(os.path.join(ckpt, "best.weights.h5"))

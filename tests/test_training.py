@@ -282,3 +282,45 @@ def test_real_data_short_training_beats_chance(shared_data, tmp_path):
     m = training.evaluate(tmp_path / "run", tmp_path / "test.h5", n_boot=500)
     assert m["n"] == 200
     assert m["auroc"] > 0.85 and m["auroc_ci"][0] > 0.75, m  # chance is 0.5; a 5-mer LR reaches 0.93
+
+
+def test_predict_pads_and_trims_like_the_training_encoding(sim_binary, tmp_path):
+    """Training data encoded with --length: predict pads/trims other lengths with the same pad mode."""
+    from seqcnn.encoding import decode
+    from seqcnn.store import encode_fasta, open_dataset
+
+    with open_dataset(sim_binary) as ds:
+        seqs, ids = decode(ds.read_x(np.arange(ds.n))), list(ds.ids)
+    fa = write_fasta(tmp_path / "all.fa", list(zip(ids, seqs)))
+    labels = tmp_path / "labels.csv"
+    with open_dataset(sim_binary) as ds:
+        pd.DataFrame({"id": ids, "label": ds.y}).to_csv(labels, index=False)
+    encode_fasta([fa], tmp_path / "l.h5", labels=labels, length=100, pad_mode="center", split="0.8,0.2,0")
+    training.train(tmp_path / "l.h5", tmp_path / "run", epochs=1, params=TINY, quiet=True, plots=False, n_boot=0)
+    s = seqs[0]
+    write_fasta(tmp_path / "q.fa", [("full", s), ("long", "AAAAA" + s + "CCCCC"), ("short", s[10:90])])
+    res = training.predict(tmp_path / "run", tmp_path / "q.fa", tmp_path / "p.csv")
+    assert (res["padded"], res["trimmed"]) == (1, 1)
+    p = pd.read_csv(tmp_path / "p.csv").set_index("id").prob_1
+    assert p["long"] == pytest.approx(p["full"], abs=1e-6)  # centre-trimmed back to the same 100 bp
+    model, _ = training.load_run(tmp_path / "run")
+    from seqcnn.encoding import one_hot
+
+    padded = one_hot([s[10:90]], length=100, pad_mode="center")
+    assert p["short"] == pytest.approx(training.predict_onehot(model, padded, "binary")[0, 0], abs=1e-5)
+
+
+def test_single_class_validation_falls_back_to_val_loss(tmp_path):
+    from seqcnn.store import write_dataset
+
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (60, 30))]
+    y = np.r_[np.zeros(30), np.ones(30)].astype(np.uint8)
+    split = np.zeros(60, np.uint8)
+    split[:6] = 1  # validation: negatives only → auPRC undefined
+    h5 = write_dataset(tmp_path / "d.h5", x, y, [f"s{i}" for i in range(60)], split=split,
+                       attrs={"task": "binary", "class_names": ["0", "1"]})
+    r = training.train(h5, tmp_path / "run", params={"filters": 4, "kernel_size": 5, "dense_units": 4}, epochs=3,
+                       quiet=True, plots=True, n_boot=10)
+    assert r["history"][0]["val_auprc"] is None and r["best_epoch"] is not None
+    assert r["metrics"]["val"]["auroc"] is None and (tmp_path / "run" / "model.keras").exists()
