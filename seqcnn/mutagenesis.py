@@ -268,6 +268,8 @@ class _Kernels:
                 Z, U, outside, amean, ref = prep_f(x)
                 return window_f(Z, U, outside, amean, ref), ref
 
+            self.parts = (prep_f, window_f)  # for profiling
+
             self.step = step
             self.per_seq = L * K * F + 3 * L * 4 * F  # U plus a few [L, 4, F] temporaries
         elif self.method == "local":
@@ -326,6 +328,8 @@ class _Kernels:
                 Z, A, pooled, H, U, ref = prep_f(x)
                 return local_f(Z, A, pooled, H, U, ref), ref
 
+            self.parts = (prep_f, local_f)  # for profiling
+
             self.step = step
             self.per_seq = L * 4 * M * s * F
         elif self.method == "window":
@@ -369,7 +373,9 @@ class _Kernels:
         return int(np.clip(4 * self.mutant_batch() // (3 * self.L), 1, 256))
 
     def mutant_batch(self):
-        return int(np.clip((_BUDGET // 2) // max(self.per_mutant, 1), 32, 4096))
+        # Inference keeps only a few layer outputs alive at once, so ~4x the budget in total activations
+        # is still bounded memory; larger calls amortise per-call overhead.
+        return int(np.clip((_BUDGET * 4) // max(self.per_mutant, 1), 64, 4096))
 
     def run(self, x):
         """ISM of one batch: x float32 [n, L, 4] → (delta [n, L, 4, T], reference [n, T]) as numpy."""
