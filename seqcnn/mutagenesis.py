@@ -176,6 +176,21 @@ def _cummax(tf, a, reverse=False):
     return a
 
 
+def _base_index(tf, x):
+    """Base index of each row of one-hot ``x`` [n, L, 4] → int32 [n, L]: 0-3, or 4 for an all-zero (N) row."""
+    return tf.where(tf.reduce_sum(x, -1) > 0, tf.argmax(x, -1, output_type=tf.int32), 4)
+
+
+def _base_change_table(tf, W):
+    """``D[k, a, b] = W[k, b] - W[k, a]`` for a kernel ``W`` [K, 4, F] → [K, 5, 4, F] (a = 4: an N row, W[k, a] = 0).
+
+    A substitution a → b at input position i changes conv output i - k by ``D[k, a, b]``.
+    """
+    K, _, F = W.shape
+    W5 = tf.concat([W, tf.zeros([K, 1, F], W.dtype)], 1)                   # [K, 5, F]
+    return W[:, None, :, :] - W5[:, :, None, :]
+
+
 class _Kernels:
     """Compiled ISM functions for one model (built once, reused for every batch)."""
 
@@ -220,29 +235,32 @@ class _Kernels:
             right = tf.constant(np.clip(np.arange(L) + 1, 0, P).astype(np.int32))   # suffix-from index
             neg = tf.constant(-np.inf, tf.float32)
             far = tf.constant(-1e30, tf.float32)
+            Dk = _base_change_table(tf, W)                                  # [K, 5, 4, F]
 
-            def prep(x):
-                n = tf.shape(x)[0]
-                Z = tf.nn.conv1d(x, W, 1, "VALID") + b                      # [n, P, F]
+            def conv_ref(x):
+                return tf.nn.conv1d(x, W, 1, "VALID") + b                   # [n, P, F]
+
+            def window(x, Z):
+                n = tf.shape(Z)[0]
+                a = _base_index(tf, x)                                      # [n, L], 4 at an N row
                 A = act(Z)
-                U = tf.einsum("nlc,kcf->nlkf", x, W)                       # current base's weights, [n, L, K, F]
                 negrow = tf.fill(tf.stack([n, 1, F]), neg)
                 pre = tf.concat([negrow, _cummax(tf, A)], 1)                # pre[j] = max over p < j
                 suf = tf.concat([_cummax(tf, A, reverse=True), negrow], 1)  # suf[j] = max over p >= j
                 outside = tf.maximum(tf.gather(pre, left, axis=1), tf.gather(suf, right, axis=1))  # [n, L, F]
-                return Z, U, outside, tf.reduce_mean(A, axis=1), model(x, training=False)
-
-            def window(Z, U, outside, amean, ref):
-                n = tf.shape(Z)[0]
+                amean = tf.reduce_mean(A, axis=1)
+                ref_feats = {"max": tf.reduce_max(A, axis=1), "avg": amean}
+                ref = head(tf.concat([ref_feats[k] for k in order], -1), training=False)   # the reference logits
                 pad = tf.fill(tf.stack([n, K - 1, F]), far)
                 Zp = tf.concat([pad, Z, pad], 1)                            # Zp[K-1+p] = Z[p]; far outside
-                # Loop over kernel rows k (position i changes conv output i - k by W[k, b] - W[k] . x_i):
-                # a running max over k keeps the working set at [n, L, 4, F] and XLA fuses each step.
+                # Loop over kernel rows k: position i changes conv output i - k by W[k, b] - W[k, x_i], one
+                # gathered row of a small table; a running max over k keeps the working set at [n, L, 4, F]
+                # and XLA fuses the whole loop into one pass.
                 acc = None
                 change = None
                 for k in range(K):
                     zk = Zp[:, K - 1 - k:K - 1 - k + L]                     # Z[i - k], [n, L, F]
-                    v = (zk - U[:, :, k])[:, :, None] + Wt[None, None, :, k]  # new pre-activation [n, L, 4, F]
+                    v = zk[:, :, None] + tf.gather(Dk[k], a)                # new pre-activation [n, L, 4, F]
                     if "avg" in order:
                         d = tf.where(valid[k], act(v) - act(zk)[:, :, None], 0.0)
                         change = d if change is None else change + d
@@ -256,22 +274,20 @@ class _Kernels:
                     feats["avg"] = amean[:, None, None] + change / P
                 g = tf.concat([feats[k] for k in order], -1) if len(order) > 1 else feats["max"]
                 out = head(tf.reshape(g, [n * L * 4, -1]), training=False)
-                return tf.reshape(out, [n, L, 4, self.T]) - ref[:, None, None, :]
+                return tf.reshape(out, [n, L, 4, self.T]) - ref[:, None, None, :], ref
 
-            # Two compiled functions: the convolution, einsum and running maxima as ordinary TF ops, the
-            # window loop and head under XLA. One XLA program for everything measured 2x slower (XLA
-            # fuses the shared convolution output into the loop badly).
-            prep_f = tf.function(prep, input_signature=[spec_x])
+            # Two compiled functions: the convolution as an ordinary TF op (oneDNN), everything else in one
+            # XLA program (XLA's own CPU convolution measured several times slower).
+            conv_f = tf.function(conv_ref, input_signature=[spec_x])
             window_f = tf.function(window, jit_compile=jit)
 
             def step(x):
-                Z, U, outside, amean, ref = prep_f(x)
-                return window_f(Z, U, outside, amean, ref), ref
+                return window_f(x, conv_f(x))
 
-            self.parts = (prep_f, window_f)  # for profiling
+            self.parts = (conv_f, window_f)  # for profiling
 
             self.step = step
-            self.per_seq = L * K * F + 3 * L * 4 * F  # U plus a few [L, 4, F] temporaries
+            self.per_seq = 4 * L * 4 * F  # a few [L, 4, F] temporaries
         elif self.method == "local":
             s, J, dense = plan["s"], plan["J"], plan["dense"]
             head = _submodel(model, dense)
@@ -286,49 +302,47 @@ class _Kernels:
             inwin = slot_ok[:, :, None] & (kk >= 0) & (kk < K) & (q < P)
             qc = np.clip(q, 0, P - 1).astype(np.int32)
             kc = np.clip(kk, 0, K - 1)
-            flat_k = (i[:, None, None] * K + kc).astype(np.int32)                  # index into U as [L*K]
             jc = np.clip(jj, 0, J - 1).astype(np.int32)
             W1 = tf.reshape(tf.convert_to_tensor(dense.kernel), [J, F, U_units])  # Flatten order: j * F + f
-            W1g = tf.gather(W1, tf.constant(jc))                                    # [L, M, F, U]
+            W1k = tf.gather(W1, tf.constant(jc))                                    # [L, M, F, U]
             b1 = tf.convert_to_tensor(dense.bias) if dense.use_bias else tf.zeros([U_units])
             act1 = dense.activation
-            Wg = tf.transpose(tf.gather(W, tf.constant(kc.astype(np.int32))), [0, 3, 1, 2, 4])  # [L, 4, M, s, F]
-            inwin_t = tf.constant(inwin[None, :, None, :, :, None])
-            slot_t = tf.constant(slot_ok[None, :, None, :, None].astype(np.float32))
-            qc_t, flat_t, jc_t = tf.constant(qc), tf.constant(flat_k), tf.constant(jc)
+            # D[k, a, b] = W[k, b] - W[k, a] as rows [K * 5, 4, F], plus a zero row K * 5: row kc * 5 + a_i is
+            # the change that substituting base a_i → b at i makes at a conv position whose window row over
+            # i is kc; conv positions outside i's window take the zero row (unchanged).
+            Drows = tf.concat([tf.reshape(_base_change_table(tf, W), [K * 5, 4, F]), tf.zeros([1, 4, F])], 0)
+            inwin_t = tf.constant(inwin[None])                                      # [1, L, M, s]
+            slot_t = tf.constant(slot_ok[None, :, :, None, None].astype(np.float32))  # [1, L, M, 1, 1]
+            qc_t, jc_t = tf.constant(qc), tf.constant(jc)
+            kc5_t = tf.constant((kc * 5).astype(np.int32))                          # [L, M, s]
 
-            def prep(x):
-                n = tf.shape(x)[0]
-                Z = tf.nn.conv1d(x, W, 1, "VALID") + b                      # [n, P, F]
+            def conv_ref(x):
+                return tf.nn.conv1d(x, W, 1, "VALID") + b                   # [n, P, F]
+
+            def local(x, Z):
+                n = tf.shape(Z)[0]
+                a = _base_index(tf, x)                                      # [n, L]
                 A = act(Z)
                 pooled = tf.reduce_max(tf.reshape(A[:, :J * s], [n, J, s, F]), axis=2)   # [n, J, F]
                 H = tf.matmul(tf.reshape(pooled, [n, J * F]), tf.reshape(W1, [J * F, U_units])) + b1
-                U = tf.reshape(tf.einsum("nlc,kcf->nlkf", x, W), [n, L * K, F])
-                return Z, A, pooled, H, U, model(x, training=False)
-
-            def local(Z, A, pooled, H, U, ref):
-                n = tf.shape(Z)[0]
-                Ug = tf.gather(U, flat_t, axis=1)                           # [n, L, M, s, F]
+                ref = head(act1(H), training=False)                          # the reference logits
                 Zg = tf.gather(Z, qc_t, axis=1)                             # [n, L, M, s, F]
-                Ag = tf.gather(A, qc_t, axis=1)
-                new = act(Zg[:, :, None] + Wg[None] - Ug[:, :, None])       # [n, L, 4, M, s, F]
-                new = tf.where(inwin_t, new, Ag[:, :, None])
-                dpool = (tf.reduce_max(new, axis=4) - tf.gather(pooled, jc_t, axis=1)[:, :, None]) * slot_t
-                dH = tf.einsum("nlbk,lku->nlbu", tf.reshape(dpool, [n, L, 4, M * F]), W1k)  # W1 · Δ, touched only
+                row = tf.where(inwin_t, kc5_t[None] + a[:, :, None, None], K * 5)
+                new = act(Zg[:, :, :, :, None] + tf.gather(Drows, row))     # [n, L, M, s, 4, F]
+                dpool = (tf.reduce_max(new, axis=3) - tf.gather(pooled, jc_t, axis=1)[:, :, :, None]) * slot_t
+                dH = tf.einsum("nlmbf,lmfu->nlbu", dpool, W1k)              # W1 · Δ over the touched features
                 h = act1(H[:, None, None] + dH)
                 out = head(tf.reshape(h, [n * L * 4, U_units]), training=False)
-                return tf.reshape(out, [n, L, 4, self.T]) - ref[:, None, None, :]
+                return tf.reshape(out, [n, L, 4, self.T]) - ref[:, None, None, :], ref
 
-            # As for 'global': ordinary TF ops for the convolution, XLA for the gather arithmetic and head.
-            W1k = tf.reshape(W1g, [L, M * F, U_units])
-            prep_f = tf.function(prep, input_signature=[spec_x])
+            # As for 'global': the convolution as an ordinary TF op, the rest in one XLA program.
+            conv_f = tf.function(conv_ref, input_signature=[spec_x])
             local_f = tf.function(local, jit_compile=jit)
 
             def step(x):
-                Z, A, pooled, H, U, ref = prep_f(x)
-                return local_f(Z, A, pooled, H, U, ref), ref
+                return local_f(x, conv_f(x))
 
-            self.parts = (prep_f, local_f)  # for profiling
+            self.parts = (conv_f, local_f)  # for profiling
 
             self.step = step
             self.per_seq = L * 4 * M * s * F
@@ -380,6 +394,11 @@ class _Kernels:
     def run(self, x):
         """ISM of one batch: x float32 [n, L, 4] → (delta [n, L, 4, T], reference [n, T]) as numpy."""
         if self.method in ("global", "local"):
+            # These paths look the current base up by index (a table of weight changes), so rows must be
+            # one-hot or all zero (N), as ISM's "set position i to base b" presumes.
+            if not (((x == 0) | (x == 1)).all() and (x.sum(-1) <= 1).all()):
+                raise SeqcnnError("in-silico mutagenesis needs one-hot sequences (rows of 0/1 with at most one 1)",
+                                  hint="encode the sequences with seqcnn encode / seqcnn.encoding.one_hot")
             delta, ref = self.step(x)
             delta = delta.numpy()
         else:
@@ -499,7 +518,12 @@ def iter_ism(kern, x, batch_size=None, progress=False, desc="mutagenesis"):
     """Yield ``(delta [n, L, 4, T], reference [n, T])`` for consecutive batches of ``x`` (numpy)."""
     from tqdm import tqdm
 
-    nb = min(kern.seq_batch(batch_size), max(len(x), 1))
+    nb = kern.seq_batch(batch_size)
+    if kern.method not in ("global", "local"):
+        nb = min(nb, max(len(x), 1))
+    # 'global' and 'local' always run nb sequences per call (a short batch is padded): one compiled XLA
+    # program per model. Compiling another shape for a short last batch costs ~1 s, far more than the
+    # padding rows.
     bar = tqdm(total=len(x), desc=desc, unit="seq", disable=not progress, leave=False)
     try:
         for start in range(0, len(x), nb):
