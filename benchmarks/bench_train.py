@@ -25,7 +25,7 @@ def main(argv=None):
     ap.add_argument("--param", action="append", default=[], help="name=value hyper-parameter")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per timing (the first is not timed)")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: seqcnn train's default")
     args = ap.parse_args(argv)
 
     from seqcnn import models, training
@@ -49,7 +49,7 @@ def main(argv=None):
     targets = training._targets(ds.task, ds.y)
     y = targets[idx]
     w = np.ones(ds.n, np.float32)
-    bs = args.batch_size
+    bs = args.batch_size or training.TRAIN_DEFAULTS["batch_size"]
     steps = int(np.ceil(len(idx) / bs))
     training.set_determinism(0)
     init = models.build_model(arch, ds.length, ds.task, ds.n_outputs, **hp).get_weights()
@@ -76,7 +76,8 @@ def main(argv=None):
             m.fit(x_f32, y, batch_size=bs, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[timer])
         else:
             src = training._Source(ds, idx, in_memory=kind.startswith("seqcnn in memory"))
-            data = training.training_dataset(src, idx, targets, w, bs, 0, 16, True, 0, args.epochs)
+            data = training.training_dataset(src, idx, targets, w, bs, 0, training.TRAIN_DEFAULTS["buffer_chunks"],
+                                             True, 0, args.epochs)
             m.fit(data, epochs=args.epochs, steps_per_epoch=steps, verbose=0, callbacks=[timer], shuffle=False)
         return timer.times[1:]
 

@@ -184,10 +184,10 @@ def models_cmd(length, outputs, as_json):
               help="Architecture hyper-parameter; repeat, e.g. --param filters=64 --param kernel_size=19.")
 @click.option("--config", "config", type=click.Path(dir_okay=True),
               help="A run's config.json (or its run directory): reproduce it; other options override it.")
-@click.option("--epochs", type=int, help="Maximum epochs. [default: 30]")
-@click.option("--batch-size", type=int, help="Batch size. [default: 128]")
+@click.option("--epochs", type=int, help="Maximum epochs. [default: 50]")
+@click.option("--batch-size", type=int, help="Batch size. [default: 32]")
 @click.option("--lr", type=float, help="Adam learning rate. [default: 0.001]")
-@click.option("--patience", type=int, help="Stop after this many epochs without improvement. [default: 5]")
+@click.option("--patience", type=int, help="Stop after this many epochs without improvement. [default: 10]")
 @click.option("--monitor", type=click.Choice(["val_auprc", "val_auroc", "val_accuracy", "val_mcc", "val_loss"]),
               help="Early-stopping metric on split 1. [default: val_auprc (binary), val_auroc otherwise]")
 @click.option("--seed", type=int, help="Seed of weights, batch order and augmentation. [default: 0]")

@@ -44,7 +44,7 @@ def test_parameter_counts_match_the_architecture_formulas():
                               dense_units=16).count_params() == 1568 + 24080 + 17
     # deepbind: conv 24*4*128+128, dense 128*32+32, logits 33; global average doubles the dense input
     kw = dict(filters=128, kernel_size=24, dense_units=32)
-    assert models.build_model("deepbind", 200, **kw).count_params() == 12416 + 4128 + 33
+    assert models.build_model("deepbind", 200, global_average=False, **kw).count_params() == 12416 + 4128 + 33
     assert models.build_model("deepbind", 200, global_average=True, **kw).count_params() == 12416 + 8224 + 33
     assert models.build_model("zeng", 200, **kw).count_params() == 12416 + 4128 + 33
     # zeng local pooling: (200-24+1)//4 = 44 positions * 128 → dense
@@ -54,7 +54,8 @@ def test_parameter_counts_match_the_architecture_formulas():
     basset = models.build_model("basset", 50, **SMALL["basset"])
     assert basset.count_params() == (84 + 16) + (52 + 16) + (52 + 16) + (24 * 8 + 8) + 9
     # multiclass heads: one logit per class
-    assert models.build_model("deepbind", 200, "multiclass", 4, **kw).count_params() == 12416 + 4128 + 33 * 4
+    assert models.build_model("deepbind", 200, "multiclass", 4, global_average=False,
+                              **kw).count_params() == 12416 + 4128 + 33 * 4
 
 
 def test_factory_errors_are_clear():
@@ -63,7 +64,7 @@ def test_factory_errors_are_clear():
     with pytest.raises(SeqcnnError, match="no parameter.*banana"):
         models.build_model("deepbind", 100, banana=3)
     with pytest.raises(SeqcnnError, match="kernel_size 24 is longer than the sequences \\(20 bp\\)"):
-        models.build_model("deepbind", 20)
+        models.build_model("deepbind", 20, kernel_size=24)
     with pytest.raises(SeqcnnError, match="too short"):
         models.build_model("primer", 14, kernel_size=12, pool_size=4)
     with pytest.raises(SeqcnnError, match="binary task has one output"):
