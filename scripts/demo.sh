@@ -40,5 +40,20 @@ seqcnn encode "$CACHE/sample_test.fa" "$CACHE/sample2_test.fa" --class-per-file 
 seqcnn info "$OUT/train.h5"
 
 echo
+echo "[demo] train: default architecture, early stopping on validation auPRC (1-2 minutes on 2 CPU cores)"
+seqcnn train "$OUT/train.h5" -o "$OUT/run" --force
+echo
+echo "[demo] evaluate on the untouched test peaks"
+seqcnn evaluate "$OUT/run" "$OUT/test.h5" -o "$OUT/test_metrics.json" --force
+echo
+echo "[demo] predict the test FASTA sequences"
+cat "$CACHE/sample_test.fa" "$CACHE/sample2_test.fa" > "$OUT/test_seqs.fa"
+seqcnn predict "$OUT/run" "$OUT/test_seqs.fa" -o "$OUT/test_predictions.csv" --force
+head -3 "$OUT/test_predictions.csv"
+
+echo
 echo "[demo] done. Results are in $OUT/:"
 echo "  $OUT/train.h5, $OUT/test.h5  one-hot datasets (inspect with 'seqcnn info' or h5ls)"
+echo "  $OUT/run/                   trained model: model.keras, config.json, history.csv, metrics.json, plots/*.png"
+echo "  $OUT/test_metrics.json        test-set metrics (+ test_metrics_roc.png, test_metrics_pr.png)"
+echo "  $OUT/test_predictions.csv     per-sequence probabilities of the test FASTA"

@@ -216,7 +216,7 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
                    "(continue with --resume, or start again with --force)", err=True)
         sys.exit(130)
     cfg, m = r["config"], r["metrics"]
-    _say(quiet, f"wrote {r['out']}: {cfg['arch']} ({cfg['model']['n_params']:,} parameters), "
+    _say(quiet, f"wrote {output}: {cfg['arch']} ({cfg['model']['n_params']:,} parameters), "
                 f"best epoch {r['best_epoch']} of {m['epochs_run']}"
                 + (f" by {m['monitor']}" if m["monitor"] else "")
                 + f", {r['seconds']:.0f} s, data {'in memory' if r['in_memory'] else 'streamed'}")
