@@ -23,9 +23,10 @@ that window. What follows is propagated as far as the architecture allows:
   changes at most ``(K - 1) // s + 2`` pooled outputs, so the Dense layer's
   pre-activation changes by ``W1 · Δ`` over those few features.
 - ``naive`` (batched full forward passes): anything else (e.g. Basset's BatchNorm and
-  deeper convolutions) and any Keras model with a one-hot input: the 3·L mutants of each
-  sequence (4 at an ``N`` row) are built inside one compiled function and run through the
-  whole model in large batches.
+  deeper convolutions) and any Keras model with a one-hot input: the 3·L mutants of a group
+  of sequences are built inside one compiled function and run through the whole model in
+  equal memory-budgeted slices, returning delta directly (an ``N`` row's fourth
+  substitution, to A, runs apart).
 - ``window`` (on request only): the mutants' first-layer outputs are built from the
   reference output plus the window change and only the rest of the network runs; measured
   slower than ``naive`` on Basset, so ``auto`` does not pick it.
@@ -368,6 +369,7 @@ class _Kernels:
             self.per_mutant = _activation_size(model)
         else:
             spec_i = tf.TensorSpec([None], tf.int32)
+            T = self.T
 
             def chunk(x, n_idx, l_idx, b_idx):
                 xm = tf.gather(x, n_idx)                                     # [m, L, 4]
@@ -375,8 +377,53 @@ class _Kernels:
                 xm = xm * (1.0 - at) + at * tf.one_hot(b_idx, 4)[:, None, :]
                 return model(xm, training=False)
 
+            # N rows' fourth substitution (to A) only: a short mutant list, rare.
             self.chunk = tf.function(chunk, input_signature=[spec_x, spec_i, spec_i, spec_i], jit_compile=jit)
             self.per_mutant = _activation_size(model)
+            self._groups = {}
+
+    def group_fn(self, nb):
+        """The compiled naive-ISM function for groups of ``nb`` sequences (cached per slice size).
+
+        x float32 [n, L, 4] (n <= nb best) → (delta [n, L, 4, T] with the A column of N rows unset, ref [n, T]).
+        The slice size divides nb·3L into equal slices of at most :meth:`mutant_batch` mutants, so a full
+        group computes no padded mutant.
+        """
+        tf = _tf()
+        model, L, T = self.model, self.L, self.T
+        total = max(int(nb), 1) * 3 * L
+        S = -(-total // -(-total // self.mutant_batch()))
+        fn = self._groups.get(S)
+        if fn is None:
+            def group(x):
+                # The 3·L mutants of every sequence in x, built and run inside this one compiled function
+                # (no host work per chunk): mutant m is sequence m // 3L, position (m // 3) % L, base
+                # (a + m % 3 + 1) % 4 (a = the reference base; 0 at an N row, whose A is done apart).
+                # Slices of S mutants run in a loop (bounded memory); the slice count follows len(x), so one
+                # trace serves every group size and at most S - 1 padded mutants are computed per call.
+                n = tf.shape(x)[0]
+                a = tf.argmax(x, -1, output_type=tf.int32)                   # [n, L]
+                total = n * 3 * L
+                ns = (total + S - 1) // S
+                idx = tf.reshape(tf.minimum(tf.range(ns * S), total - 1), [ns, S])
+
+                def body(m):
+                    seq = m // (3 * L)
+                    pos = (m // 3) % L
+                    alt = (tf.gather_nd(a, tf.stack([seq, pos], 1)) + m % 3 + 1) % 4
+                    at = tf.one_hot(pos, L)[:, :, None]                      # [S, L, 1]
+                    xm = tf.gather(x, seq) * (1.0 - at) + at * tf.one_hot(alt, 4)[:, None, :]
+                    return model(xm, training=False)                         # [S, T]
+
+                out = tf.map_fn(body, idx, fn_output_signature=tf.TensorSpec([S, T], tf.float32))
+                ref = model(x, training=False)                               # [n, T]
+                d = tf.reshape(tf.reshape(out, [-1, T])[:total], [n, L, 3, T]) - ref[:, None, None, :]
+                alt = tf.one_hot((a[:, :, None] + tf.range(1, 4)[None, None]) % 4, 4)   # [n, L, 3, 4]
+                return tf.einsum("nljb,nljt->nlbt", alt, d), ref             # [n, L, 4, T]
+
+            fn = self._groups[S] = tf.function(group, input_signature=[tf.TensorSpec([None, L, 4], tf.float32)],
+                                               jit_compile=self.jit)
+        return fn
 
     def seq_batch(self, batch_size=None):
         """Sequences per compiled call."""
@@ -391,8 +438,11 @@ class _Kernels:
         # is still bounded memory; larger calls amortise per-call overhead.
         return int(np.clip((_BUDGET * 4) // max(self.per_mutant, 1), 64, 4096))
 
-    def run(self, x):
-        """ISM of one batch: x float32 [n, L, 4] → (delta [n, L, 4, T], reference [n, T]) as numpy."""
+    def run(self, x, nb=None):
+        """ISM of one batch: x float32 [n, L, 4] → (delta [n, L, 4, T], reference [n, T]) as numpy.
+
+        ``nb``: the nominal batch size (the naive path sizes its compiled slices for it); default len(x).
+        """
         if self.method in ("global", "local"):
             # These paths look the current base up by index (a table of weight changes), so rows must be
             # one-hot or all zero (N), as ISM's "set position i to base b" presumes.
@@ -401,6 +451,16 @@ class _Kernels:
                                   hint="encode the sequences with seqcnn encode / seqcnn.encoding.one_hot")
             delta, ref = self.step(x)
             delta = delta.numpy()
+        elif self.method == "naive":
+            delta, ref = self.group_fn(nb or len(x))(x)
+            delta, ref = delta.numpy(), ref.numpy()
+            n_idx, l_idx = (v.astype(np.int32) for v in np.nonzero(x.sum(-1) == 0))
+            mb = self.mutant_batch()
+            for start in range(0, len(n_idx), mb):
+                # An N row has four substitutions; the group function did C, G and T, this does A.
+                cn, cl = n_idx[start:start + mb], l_idx[start:start + mb]
+                out = self.chunk(x, cn, cl, np.zeros_like(cn)).numpy()
+                delta[cn, cl, 0] = out - ref[cn]
         else:
             delta, ref = self._run_mutants(x)
         # Exactly zero at the reference base (the shortcut paths compute it, up to round-off).
@@ -532,7 +592,7 @@ def iter_ism(kern, x, batch_size=None, progress=False, desc="mutagenesis"):
             if real < nb and kern.method in ("global", "local"):
                 # A fixed batch shape keeps one compiled (XLA) program; the padding rows are dropped.
                 xb = np.concatenate([xb, np.zeros((nb - real,) + xb.shape[1:], np.float32)])
-            d, r = kern.run(xb)
+            d, r = kern.run(xb, nb)
             bar.update(real)
             yield d[:real], r[:real]
     finally:
