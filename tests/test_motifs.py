@@ -19,7 +19,7 @@ def _detector_model(pfm, n_filters=4, margin=14.0, dense=False):
 
     K = len(pfm)
     model = build_model("deepbind", L, "binary", 1, filters=n_filters, kernel_size=K, dense_units=4 if dense else 0,
-                        dropout=0.0)
+                        dropout=0.0, global_average=False)
     for w in model.weights:
         w.assign(np.zeros(w.shape, "float32"))
     pwm = np.log2((pfm + 0.01) / 1.04 / 0.25)
