@@ -51,9 +51,36 @@ cat "$CACHE/sample_test.fa" "$CACHE/sample2_test.fa" > "$OUT/test_seqs.fa"
 seqcnn predict "$OUT/run" "$OUT/test_seqs.fa" -o "$OUT/test_predictions.csv" --force
 head -3 "$OUT/test_predictions.csv"
 
+# memelite compiles Tomtom with numba once (~50 s); keep the compiled code in .cache/ so re-runs reuse it.
+export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
+echo
+echo "[demo] mutagenesis: exact in-silico mutagenesis of the 20 highest-scoring test positives (Oct4 peaks)"
+seqcnn mutagenesis "$OUT/run" "$OUT/test.h5" -o "$OUT/ism.h5" --split test --top 20 --by label --plot-max 5 --force
+echo
+echo "[demo] motifs: first-layer filters as PWMs (sites from the validation peaks), compared with JASPAR2024 vertebrates"
+seqcnn motifs "$OUT/run" "$OUT/train.h5" -o "$OUT/motifs" --split val --force
+
+echo
+echo "[demo] summary"
+python - "$OUT" <<'PY'
+import json, sys
+import pandas as pd
+out = sys.argv[1]
+m = json.load(open(f"{out}/test_metrics.json"))
+print(f"  test peaks: n = {m['n']}, auROC {m['auroc']:.3f} (95% CI {m['auroc_ci'][0]:.3f}-{m['auroc_ci'][1]:.3f}), "
+      f"auPRC {m['auprc']:.3f}, accuracy {m['accuracy']:.3f}")
+t = pd.read_csv(f"{out}/motifs/filters.csv")
+t = t[t["qvalue"] < 0.05].sort_values("influence", ascending=False).head(5)
+print("  most influential filters with a JASPAR match (q < 0.05):")
+for r in t.itertuples():
+    print(f"    filter {r.filter:3d}  influence {r.influence:+.4f}  {r.best_match_id} {r.best_match_name}  q = {r.qvalue:.1e}")
+PY
+
 echo
 echo "[demo] done. Results are in $OUT/:"
 echo "  $OUT/train.h5, $OUT/test.h5  one-hot datasets (inspect with 'seqcnn info' or h5ls)"
 echo "  $OUT/run/                   trained model: model.keras, config.json, history.csv, metrics.json, plots/*.png"
 echo "  $OUT/test_metrics.json        test-set metrics (+ test_metrics_roc.png, test_metrics_pr.png)"
 echo "  $OUT/test_predictions.csv     per-sequence probabilities of the test FASTA"
+echo "  $OUT/ism.h5, $OUT/ism_plots/    ISM deltas and importance of 20 test positives; heatmap + logo PNGs"
+echo "  $OUT/motifs/                  filters.meme/.jaspar/.transfac, filters.csv (best JASPAR matches), logos/"
