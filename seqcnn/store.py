@@ -315,6 +315,11 @@ class SeqDataset:
         self.class_names = list(attrs.get("class_names") or [])
         self.label_names = list(attrs.get("label_names") or [])
         self.chunk_records = int(self._x.chunks[0]) if self._x.chunks else 256
+        x = self._x
+        # Plain gzip chunks can be fetched raw and inflated with zlib, which releases the GIL
+        # (h5py's filter pipeline holds it), so a training loop keeps running meanwhile.
+        self._gzip_direct = (x.compression == "gzip" and not x.shuffle and not x.fletcher32
+                             and x.chunks is not None and x.chunks[1:] == x.shape[1:])
 
     @property
     def n_outputs(self):
@@ -355,6 +360,18 @@ class SeqDataset:
             block = self._x[start:min(start + step, self.n)]
             out[order[lo:hi]] = block[sorted_idx[lo:hi] - start]
         return out
+
+    def read_chunk(self, c):
+        """Chunk ``c`` of ``x`` (records ``c*chunk_records`` onwards), uint8 shape=(≤chunk_records, L, 4)."""
+        cr = self.chunk_records
+        n = min(cr, self.n - c * cr)
+        if self._gzip_direct:
+            import zlib
+
+            mask, raw = self._x.id.read_direct_chunk((c * cr, 0, 0))
+            if mask == 0:
+                return np.frombuffer(zlib.decompress(raw), np.uint8).reshape(cr, self.length, 4)[:n]
+        return self._x[c * cr:c * cr + n]
 
     def iter_chunks(self, split=None, shuffle=False, seed=None, records_per_read=None):
         """Yield ``(x, y, indices)`` blocks of whole chunks, restricted to a split.

@@ -259,33 +259,12 @@ def epoch_order(indices, chunk_records, buffer_chunks, seed, epoch, return_group
     return indices[sort], bounds
 
 
-def _read_chunk(x, c, gzip_only):
-    """Chunk ``c`` of the HDF5 dataset ``x`` (records c*cr .. c*cr+cr-1), uint8 shape=(≤cr, L, 4).
-
-    For plain gzip chunks the raw bytes are fetched and inflated with zlib, which releases
-    the GIL (h5py's filter pipeline holds it): the training loop keeps running meanwhile.
-    """
-    cr = x.chunks[0]
-    n = min(cr, x.shape[0] - c * cr)
-    if gzip_only:
-        import zlib
-
-        mask, raw = x.id.read_direct_chunk((c * cr, 0, 0))
-        if mask == 0:
-            block = np.frombuffer(zlib.decompress(raw), np.uint8).reshape(cr, *x.shape[1:])
-            return block[:n]
-    return x[c * cr:c * cr + n]
-
-
 class _Source:
     """Reads one-hot rows of a dataset: all in memory (``x`` given) or chunk-wise from HDF5."""
 
     def __init__(self, ds, indices=None, in_memory=False):
         self.ds = ds
         self.in_memory = in_memory
-        x = ds._x
-        self._gzip_only = (x.compression == "gzip" and not x.shuffle and not x.fletcher32 and x.chunks is not None
-                           and x.chunks[1:] == x.shape[1:])
         if in_memory:
             self.indices = np.sort(np.asarray(indices))
             self.x = ds.read_x(self.indices)
@@ -298,7 +277,7 @@ class _Source:
         chunk_of = idx // cr
         chunks = np.unique(chunk_of)
         # Whole-chunk reads (one decompression each), then a gather: never record-at-a-time HDF5 access.
-        blocks = np.concatenate([_read_chunk(self.ds._x, c, self._gzip_only) for c in chunks])
+        blocks = np.concatenate([self.ds.read_chunk(c) for c in chunks])
         starts = np.zeros(chunks.max() + 1, np.int64)
         starts[chunks] = np.arange(len(chunks)) * cr
         return blocks[starts[chunk_of] + idx % cr]
