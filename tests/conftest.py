@@ -44,41 +44,33 @@ def write_fasta(path, records, newline="\n"):
     return path
 
 
-@pytest.fixture(scope="session")
-def sim_binary(tmp_path_factory):
-    """A small simulated binary set (CTCF planted in half of 600 × 100 bp), encoded: returns the HDF5 path."""
+def _encoded_simulation(tmp_path_factory, name, motifs, design, seed):
+    """Simulate 600 × 100 bp with ``motifs`` planted, write FASTA + labels, encode (0.7/0.15/0.15)."""
     from seqcnn.simulate import simulate
     from seqcnn.store import encode_fasta
 
-    d = tmp_path_factory.mktemp("sim_binary")
-    s = simulate(600, 100, ["MA0139.1"], design="binary", seed=1)
+    d = tmp_path_factory.mktemp(name)
+    s = simulate(600, 100, motifs, design=design, seed=seed)
     s.write(d / "seqs.fa", d / "labels.csv")
-    encode_fasta([d / "seqs.fa"], d / "data.h5", labels=d / "labels.csv", split="0.7,0.15,0.15", seed=0)
+    encode_fasta([d / "seqs.fa"], d / "data.h5", labels=d / "labels.csv", label_columns=list(s.labels.columns[1:]),
+                 split="0.7,0.15,0.15", seed=0)
     return d / "data.h5"
+
+
+@pytest.fixture(scope="session")
+def sim_binary(tmp_path_factory):
+    """A small simulated binary set (CTCF planted in half of 600 × 100 bp), encoded: returns the HDF5 path."""
+    return _encoded_simulation(tmp_path_factory, "sim_binary", ["MA0139.1"], "binary", 1)
 
 
 @pytest.fixture(scope="session")
 def sim_multiclass(tmp_path_factory):
     """A small simulated 3-class set (CTCF / GATA3 / YY1 motifs, 600 × 100 bp), encoded."""
-    from seqcnn.simulate import simulate
-    from seqcnn.store import encode_fasta
-
-    d = tmp_path_factory.mktemp("sim_multiclass")
-    s = simulate(600, 100, ["MA0139.1", "MA0037.4", "MA0095.3"], design="multiclass", seed=2)
-    s.write(d / "seqs.fa", d / "labels.csv")
-    encode_fasta([d / "seqs.fa"], d / "data.h5", labels=d / "labels.csv", split="0.7,0.15,0.15", seed=0)
-    return d / "data.h5"
+    return _encoded_simulation(tmp_path_factory, "sim_multiclass", ["MA0139.1", "MA0037.4", "MA0095.3"],
+                               "multiclass", 2)
 
 
 @pytest.fixture(scope="session")
 def sim_multilabel(tmp_path_factory):
     """A small simulated multilabel set (two motifs, each present with probability 0.5), encoded."""
-    from seqcnn.simulate import simulate
-    from seqcnn.store import encode_fasta
-
-    d = tmp_path_factory.mktemp("sim_multilabel")
-    s = simulate(600, 100, ["MA0139.1", "MA0037.4"], design="multilabel", seed=3)
-    s.write(d / "seqs.fa", d / "labels.csv")
-    encode_fasta([d / "seqs.fa"], d / "data.h5", labels=d / "labels.csv",
-                 label_columns=list(s.labels.columns[1:]), split="0.7,0.15,0.15", seed=0)
-    return d / "data.h5"
+    return _encoded_simulation(tmp_path_factory, "sim_multilabel", ["MA0139.1", "MA0037.4"], "multilabel", 3)
