@@ -43,6 +43,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import InputFormatError, ModelMismatchError, SeqcnnError
+from .store import utc_now
 
 METHODS = ("auto", "global", "local", "window", "naive")
 DEFINITION = ("delta[n, i, b] = f(x_n with position i set to base b) - f(x_n), f = the model's logit for the "
@@ -882,7 +883,7 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                          "output_names": json.dumps(names if T_out > 1 else [names[k if k is not None else 0]]
                                                     if names else []),
                          "definition": DEFINITION, "method": kern.method, "length": L, "alphabet": "ACGT",
-                         "task": task, "created": _now(), "command": command or ""}
+                         "task": task, "created": utc_now(), "command": command or ""}
                 for key, value in attrs.items():
                     h5.attrs[key] = value
                 h5.attrs["complete"] = True
@@ -961,8 +962,3 @@ def read_ism(path):
     out["attrs"] = attrs
     return out
 
-
-def _now():
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -59,6 +59,20 @@ def training_curves(history, path, monitor=None):
     return _save(fig, path)
 
 
+def _curves(sets, path, draw, title, xlabel, ylabel, legend_loc):
+    """One panel of per-output curves: ``draw(ax, name, y, score)`` for every set with both classes."""
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    for name, y, s in sets:
+        if len(np.unique(y)) >= 2:
+            draw(ax, name, y, s)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=8, loc=legend_loc)
+    return _save(fig, path)
+
+
 def roc_curves(sets, path, title="ROC"):
     """ROC curves, one per output, with auROC in the legend.
 
@@ -68,19 +82,12 @@ def roc_curves(sets, path, title="ROC"):
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    fig, ax = plt.subplots(figsize=(4.2, 4))
-    for name, y, s in sets:
-        if len(np.unique(y)) < 2:
-            continue
+    def draw(ax, name, y, s):
         fpr, tpr, _ = roc_curve(y, s)
         ax.plot(fpr, tpr, label=f"{name} auROC {roc_auc_score(y, s):.3f}".strip())
-    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
-    return _save(fig, path)
+        ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+
+    return _curves(sets, path, draw, title, "false positive rate", "true positive rate", "lower right")
 
 
 def pr_curves(sets, path, title="Precision-recall"):
@@ -92,21 +99,14 @@ def pr_curves(sets, path, title="Precision-recall"):
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    fig, ax = plt.subplots(figsize=(4.2, 4))
-    for name, y, s in sets:
-        if len(np.unique(y)) < 2:
-            continue
+    def draw(ax, name, y, s):
         precision, recall, _ = precision_recall_curve(y, s)
         line, = ax.step(recall, precision, where="post",
                         label=f"{name} auPRC {average_precision_score(y, s):.3f}".strip())
         ax.axhline(np.mean(y), color=line.get_color(), ls=":", lw=1)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False, fontsize=8, loc="lower left")
-    return _save(fig, path)
+        ax.set_ylim(0, 1.02)
+
+    return _curves(sets, path, draw, title, "recall", "precision", "lower left")
 
 
 # --- interpretation figures (ISM heatmaps, importance logos, filter logos) ---

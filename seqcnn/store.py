@@ -505,7 +505,7 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
     from tqdm import tqdm
 
     from .encoding import PAD_MODES, encode_block
-    from .readers import FastaReader, chrom_from_id, read_labels
+    from .readers import FastaReader, chrom_from_id, read_labels, sha256_file
     from .splits import column_split, holdout_split, parse_fractions, split_counts, stratified_split
 
     fastas = [fasta] if isinstance(fasta, (str, os.PathLike)) else list(fasta)
@@ -617,7 +617,7 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
                 bar.update(len(ids))
             sources.append({"path": os.path.abspath(str(path)), "sha256": reader.sha256})
         if table is not None:
-            sources.append({"path": os.path.abspath(table.path), "sha256": _sha256(table.path)})
+            sources.append({"path": os.path.abspath(table.path), "sha256": sha256_file(table.path)})
         if writer is None or n_written == 0:
             raise SeqcnnError("no records left to write" + (f" ({dropped['unlabelled']} unlabelled dropped)"
                                                            if dropped["unlabelled"] else ""),
@@ -640,7 +640,7 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
             "length_given": int(length) if length is not None else 0, "allow_iupac": bool(allow_iupac),
             "sources": sources, "split_method": method, "split_fractions": list(fractions) if fractions else None,
             "split_seed": int(seed), "split_counts": {k: v["n"] for k, v in counts.items()},
-            "dropped": dropped, "created": _now(), "command": command or "",
+            "dropped": dropped, "created": utc_now(), "command": command or "",
         }
         writer.finish(y, split_arr, attrs)
     except BaseException:
@@ -669,13 +669,8 @@ def _check_unique_ids(hashes, writer, fastas):
                               record=id_a, hint="ids (first word of headers) must be unique")
 
 
-def _sha256(path):
-    from .readers import sha256_file
-
-    return sha256_file(path)
-
-
-def _now():
+def utc_now():
+    """The current UTC time, ISO 8601 to the second: the ``created`` stamp of every seqcnn output."""
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

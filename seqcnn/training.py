@@ -34,6 +34,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import InputFormatError, ModelMismatchError, OutputExistsError, SeqcnnError
+from .store import utc_now
 
 MONITORS = ("val_auprc", "val_auroc", "val_accuracy", "val_mcc", "val_loss")
 # Chosen by benchmarks/bench_accuracy.py: with 800-sequence data sets, batch 128 and 30 epochs gave too few
@@ -693,7 +694,7 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
                      "class_names": ds.class_names, "label_names": ds.label_names,
                      "splits": {s: int(len(idx[s])) for s in SPLITS}},
             "versions": _versions(),
-            "created": _now(),
+            "created": utc_now(),
             "command": command or "",
         }
         return _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plots, n_boot,
@@ -877,11 +878,6 @@ def _training_plots(history, curves, task, ds, plot_dir, monitor):
         plots.roc_curves(sets, os.path.join(plot_dir, f"roc_{split}.png"), title=f"ROC ({split})")
         plots.pr_curves(sets, os.path.join(plot_dir, f"pr_{split}.png"), title=f"Precision-recall ({split})")
 
-
-def _now():
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------------------------------------------------------
