@@ -294,45 +294,54 @@ class _Kernels:
             s, J, dense = plan["s"], plan["J"], plan["dense"]
             head = _submodel(model, dense)
             U_units = int(dense.units)
-            M = (K - 1) // s + 2  # pooled outputs one window of K positions can touch, at most
-            i = np.arange(L)
-            j0 = np.maximum(i - K + 1, 0) // s
-            jj = j0[:, None] + np.arange(M)[None, :]                               # [L, M]
-            slot_ok = (jj <= np.minimum(i // s, J - 1)[:, None])
-            q = jj[:, :, None] * s + np.arange(s)[None, None, :]                   # conv positions [L, M, s]
-            kk = i[:, None, None] - q                                               # kernel row of q's window
-            inwin = slot_ok[:, :, None] & (kk >= 0) & (kk < K) & (q < P)
-            qc = np.clip(q, 0, P - 1).astype(np.int32)
-            kc = np.clip(kk, 0, K - 1)
-            jc = np.clip(jj, 0, J - 1).astype(np.int32)
+            monotone = _is_monotone(act)
+            Tt = s + K - 1          # input offsets t = i - j·s (0 <= t < s + K - 1) through which i reaches pool j
+            Jb = -(-L // s)         # blocks of s input positions covering the sequence
             W1 = tf.reshape(tf.convert_to_tensor(dense.kernel), [J, F, U_units])  # Flatten order: j * F + f
-            W1k = tf.gather(W1, tf.constant(jc))                                    # [L, M, F, U]
             b1 = tf.convert_to_tensor(dense.bias) if dense.use_bias else tf.zeros([U_units])
             act1 = dense.activation
-            # D[k, a, b] = W[k, b] - W[k, a] as rows [K * 5, 4, F], plus a zero row K * 5: row kc * 5 + a_i is
-            # the change that substituting base a_i → b at i makes at a conv position whose window row over
-            # i is kc; conv positions outside i's window take the zero row (unchanged).
-            Drows = tf.concat([tf.reshape(_base_change_table(tf, W), [K * 5, 4, F]), tf.zeros([1, 4, F])], 0)
-            inwin_t = tf.constant(inwin[None])                                      # [1, L, M, s]
-            slot_t = tf.constant(slot_ok[None, :, :, None, None].astype(np.float32))  # [1, L, M, 1, 1]
-            qc_t, jc_t = tf.constant(qc), tf.constant(jc)
-            kc5_t = tf.constant((kc * 5).astype(np.int32))                          # [L, M, s]
+            Dk = _base_change_table(tf, W)                                  # [K, 5, 4, F]
 
             def conv_ref(x):
                 return tf.nn.conv1d(x, W, 1, "VALID") + b                   # [n, P, F]
 
             def local(x, Z):
+                # Pool j covers conv positions j·s + r (0 <= r < s); substituting input position i = j·s + t
+                # changes position j·s + r by D[t - r] when 0 <= t - r < K. Indexed by (t, r) every operand
+                # is a strided slice of Z or of the base indices (no gathers by position), and the
+                # touched pools' change reaches the Dense layer as W1[j] · Δ, one matmul per t.
                 n = tf.shape(Z)[0]
                 a = _base_index(tf, x)                                      # [n, L]
-                A = act(Z)
-                pooled = tf.reduce_max(tf.reshape(A[:, :J * s], [n, J, s, F]), axis=2)   # [n, J, F]
+                span = (J - 1) * s + 1
+                Zr = [Z[:, r:r + span:s] for r in range(s)]                 # conv position j·s + r, [n, J, F]
+                Ar = [act(z) for z in Zr]
+                pooled = Ar[0]
+                for z in Ar[1:]:
+                    pooled = tf.maximum(pooled, z)                          # [n, J, F]
                 H = tf.matmul(tf.reshape(pooled, [n, J * F]), tf.reshape(W1, [J * F, U_units])) + b1
                 ref = head(act1(H), training=False)                          # the reference logits
-                Zg = tf.gather(Z, qc_t, axis=1)                             # [n, L, M, s, F]
-                row = tf.where(inwin_t, kc5_t[None] + a[:, :, None, None], K * 5)
-                new = act(Zg[:, :, :, :, None] + tf.gather(Drows, row))     # [n, L, M, s, 4, F]
-                dpool = (tf.reduce_max(new, axis=3) - tf.gather(pooled, jc_t, axis=1)[:, :, :, None]) * slot_t
-                dH = tf.einsum("nlmbf,lmfu->nlbu", dpool, W1k)              # W1 · Δ over the touched features
+                dpool = []
+                for t in range(Tt):
+                    at = a[:, t:t + span:s]                                 # base at i = j·s + t, [n, J]
+                    acc = None
+                    for r in range(s):
+                        if 0 <= t - r < K:
+                            v = Zr[r][:, :, None] + tf.gather(Dk[t - r], at)   # [n, J, 4, F]
+                            if not monotone:
+                                v = act(v)
+                        else:
+                            v = (Zr[r] if monotone else Ar[r])[:, :, None]  # outside i's window: unchanged
+                        acc = v if acc is None else tf.maximum(acc, v)
+                    # max commutes with a non-decreasing activation, so it is applied once, after the max.
+                    dpool.append((act(acc) if monotone else acc) - pooled[:, :, None])
+                dE = tf.einsum("ntjbf,jfu->ntjbu", tf.stack(dpool, 1), W1)  # [n, Tt, J, 4, U]
+                # Input position i = j·s + t = (j + t // s)·s + t % s: shift each t's rows into s-wide blocks.
+                blocks = [None] * s
+                for t in range(Tt):
+                    q, rho = divmod(t, s)
+                    e = tf.pad(dE[:, t], [[0, 0], [q, Jb - J - q], [0, 0], [0, 0]])   # [n, Jb, 4, U]
+                    blocks[rho] = e if blocks[rho] is None else blocks[rho] + e
+                dH = tf.reshape(tf.stack(blocks, 2), [n, Jb * s, 4, U_units])[:, :L]   # [n, L, 4, U]
                 h = act1(H[:, None, None] + dH)
                 out = head(tf.reshape(h, [n * L * 4, U_units]), training=False)
                 return tf.reshape(out, [n, L, 4, self.T]) - ref[:, None, None, :], ref
@@ -347,7 +356,7 @@ class _Kernels:
             self.parts = (conv_f, local_f)  # for profiling
 
             self.step = step
-            self.per_seq = L * 4 * M * s * F
+            self.per_seq = Tt * J * 4 * max(F, U_units)
         elif self.method == "window":
             rest = _submodel(model, conv)
             spec_i = tf.TensorSpec([None], tf.int32)
@@ -701,7 +710,9 @@ class _Source:
             ids, seqs = read_fasta(self.path)
             if not ids:
                 raise SeqcnnError("no sequences in the FASTA file", path=self.path)
-            lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+            # Bases first (as predict): an empty record or a stray character is the problem, not its length.
+            self._x, lens = encode_block(seqs, length=L, pad_mode=d.get("pad_mode", "center"),
+                                         allow_iupac=d.get("allow_iupac", False), ids=ids, path=self.path)
             if not d.get("length_given") and (lens != L).any():
                 k = int(np.argmax(lens != L))
                 raise ModelMismatchError(
@@ -713,8 +724,6 @@ class _Source:
                 dup = next(i for i in ids if i in seen or seen.add(i))
                 raise SeqcnnError("duplicate record id", path=self.path, record=dup,
                                   hint="ids (first word of headers) must be unique")
-            self._x, _ = encode_block(seqs, length=L, pad_mode=d.get("pad_mode", "center"),
-                                      allow_iupac=d.get("allow_iupac", False), ids=ids, path=self.path)
             self.ids = np.asarray(ids, dtype=object)
             self.y = None
             self.n = len(ids)
@@ -746,8 +755,11 @@ def select(source, kern, ids=None, split=None, top=None, by="score", output=None
         missing = [i for i in ids if i not in pos]
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-            raise SeqcnnError(f"unknown id {missing[0]!r}{more}", path=source.path,
-                              hint="ids are the first word of each FASTA header; see 'seqcnn info'")
+            hint = "ids are the first word of each FASTA header; see 'seqcnn info'"
+            near = [rid for rid in pos if rid.lower() == missing[0].strip().lower()]
+            if near:  # as encode does: the usual cause is a case (or stray space) difference
+                hint = f"the input has {near[0]!r}, which differs only in case or whitespace; ids must match exactly"
+            raise SeqcnnError(f"unknown id {missing[0]!r}{more}", path=source.path, hint=hint)
         wanted = np.array([pos[i] for i in dict.fromkeys(ids)], dtype=np.int64)
         if split is not None:
             wanted = wanted[np.isin(wanted, rows)]
@@ -794,7 +806,8 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
 
     Returns
     -------
-    dict — ``out``, ``n``, ``length``, ``outputs`` (names), ``method``, ``seconds``, ``seq_per_s``, ``plots``.
+    dict — ``out``, ``n`` (records written), ``records_read`` (records in the input), ``length``, ``outputs``
+    (names), ``method``, ``seconds``, ``seq_per_s``, ``plots``.
     """
     import time
 
@@ -896,7 +909,8 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                 os.remove(tmp)
     finally:
         source.close()
-    return {"out": out, "n": int(done), "length": L, "outputs": json.loads(attrs["output_names"]),
+    return {"out": out, "n": int(done), "records_read": int(source.n), "length": L,
+            "outputs": json.loads(attrs["output_names"]),
             "method": kern.method, "seconds": seconds, "seq_per_s": done / max(seconds, 1e-9),
             "plots": figs, "plot_dir": plot_dir if figs else None}
 

@@ -88,6 +88,27 @@ def test_non_monotone_activation_and_model_without_conv():
         assert np.abs(delta - expected).max() < 1e-4
 
 
+@pytest.mark.parametrize("length,kernel,pool,act", [(45, 7, 4, "relu"), (50, 3, 5, "gelu"), (41, 8, 4, "gelu"),
+                                                     (30, 12, 1, "relu"), (33, 5, 5, "tanh")])
+def test_local_geometries(length, kernel, pool, act):
+    """'local' on lengths that are no multiple of the pool, kernels shorter/longer than it, non-monotone layers."""
+    from seqcnn._tf import import_keras
+    from seqcnn.mutagenesis import ism, ism_method
+
+    keras = import_keras()
+    inp = keras.Input((length, 4), name="sequence")
+    h = keras.layers.Conv1D(5, kernel, activation=act, name="conv1")(inp)
+    h = keras.layers.Flatten()(keras.layers.MaxPooling1D(pool)(h))
+    h = keras.layers.Dense(4, activation="gelu" if act == "gelu" else "relu")(h)
+    model = randomize(keras.Model(inp, keras.layers.Dense(2, name="logits")(h)), seed=length)
+    assert ism_method(model) == "local"
+    x = _x(3, length, seed=length)
+    delta, _ = ism(model, x, batch_size=2)
+    expected = plain_naive_ism(model, x)
+    assert np.abs(expected).max() > 0.01
+    assert np.abs(delta - expected).max() < 1e-4
+
+
 def test_importance_and_attribution():
     from seqcnn.mutagenesis import attribution, importance
 
