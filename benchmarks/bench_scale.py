@@ -1,11 +1,21 @@
-"""Scale benchmark: encode N × L bp generated on the fly (peak RSS, records/s) for growing N.
+"""Scale benchmark: encode, train one epoch and run ISM at sizes where memory matters.
 
-The FASTA never exists on disk: a child process writes random records into a named
-pipe that ``seqcnn encode`` reads, so 10 M × 200 bp (2 GB of FASTA) needs no disk
-for the input. Each encode runs in a fresh process so its peak RSS is its own; the
-goal is a peak RSS that stays flat (≤ 1.5 GiB) as N grows.
+Every measurement runs in a fresh child process, so its peak RSS (``ru_maxrss``) is its own:
 
-Usage: python benchmarks/bench_scale.py [--n 100000,1000000,10000000] [--length 200]
+- ``encode``: N × L bp random FASTA → HDF5. The FASTA never exists on disk: this process
+  writes records into two named pipes (one per class) that ``encode_fasta`` reads, so
+  10 M × 200 bp (2 GB of FASTA) needs no disk for the input. Goal: peak RSS flat in N, ≤ 1.5 GiB.
+- ``train``: one epoch of ``seqcnn.train`` (default architecture) from an encoded file whose
+  train+val one-hot bytes exceed ``memory_budget_mb`` (chunks streamed from HDF5), then the
+  same epoch with the data loaded into memory (budget large).
+- ``ism``: ``run_mutagenesis`` over N sequences, streamed to its output file, then the same N
+  held in memory by ``seqcnn.ism``. Goal: streamed peak RSS flat in N.
+
+Usage::
+
+    python benchmarks/bench_scale.py encode [--n 100000,1000000,10000000] [--length 200] [--tmpdir DIR]
+    python benchmarks/bench_scale.py train [--n 1000000] [--budget-mb 100] [--tmpdir DIR]
+    python benchmarks/bench_scale.py ism [--n 1000,10000,100000] [--tmpdir DIR]
 """
 
 import argparse
@@ -16,9 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 
 import numpy as np
-
 
 def generate(path, n, length, prefix, seed=0):
     """Write n random FASTA records to path (a named pipe), built as fixed-width byte rows with numpy."""
@@ -40,43 +50,231 @@ def generate(path, n, length, prefix, seed=0):
             fh.write(rows.tobytes())
 
 
-def encode_child(fifos, out):
-    """Encode from two pipes, one per class (--class-per-file: no label table to hold in memory)."""
+def write_random(path, n, length, seed=0, split=(0.8, 0.1, 0.1)):
+    """Write an HDF5 dataset of n random one-hot sequences with random binary labels and a random split."""
+    from seqcnn.store import write_dataset
+
+    rng = np.random.default_rng(seed)
+    x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n, length))]
+    codes = rng.choice(3, n, p=split).astype(np.uint8)
+    write_dataset(path, x, rng.integers(0, 2, n).astype(np.uint8), [f"s{i}" for i in range(n)], split=codes,
+                  attrs={"task": "binary", "class_names": ["neg", "pos"]}, force=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# children: each prints one JSON line with its measurements
+
+
+def _peak_rss_mib():
+    """This process's peak resident set size so far, MiB (Linux gives ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _tf_baseline():
+    """Import TensorFlow/Keras and return the peak RSS then: the floor of every TF child, before any data."""
+    from seqcnn._tf import import_keras, import_tf
+
+    import_tf()
+    import_keras()
+    return _peak_rss_mib()
+
+
+def child_encode(fifos, out):
+    """Encode from two pipes, one per class (``class_per_file``: no label table to hold in memory)."""
     from seqcnn.store import encode_fasta
 
     t0 = time.perf_counter()
     report = encode_fasta(fifos, out, class_per_file=True, force=True)
-    seconds = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"records": report["records_written"], "seconds": seconds, "peak_rss_mib": rss,
-                      "file_mib": os.path.getsize(out) / 2**20}))
+    return {"records": report["records_written"], "seconds": time.perf_counter() - t0,
+            "peak_rss_mib": _peak_rss_mib(), "file_mib": os.path.getsize(out) / 2**20}
+
+
+def child_train(data, out, budget_mb):
+    """Train one epoch (default architecture and batch size) and time the optimizer steps apart from the rest."""
+    import seqcnn
+    from seqcnn._tf import import_keras
+
+    baseline = _tf_baseline()
+    keras = import_keras()
+
+    class FitClock(keras.callbacks.Callback):
+        # From the epoch's start to the last training batch: excludes the validation pass that ends the epoch.
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = self.end = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.end = time.perf_counter()
+
+    clock = FitClock()
+    t0 = time.perf_counter()
+    # n_boot=0: 1,000 bootstrap resamples of a 1 M-record train split would time the metrics, not the training.
+    result = seqcnn.train(data, out, epochs=1, memory_budget_mb=budget_mb, quiet=True, plots=False, n_boot=0,
+                          force=True, callbacks=[clock])
+    splits = result["config"]["data"]["splits"]
+    return {"in_memory": result["in_memory"], "train_records": splits["train"], "val_records": splits["val"],
+            "fit_seconds": clock.end - clock.start, "epoch_seconds": result["history"][0]["seconds"],
+            "total_seconds": time.perf_counter() - t0, "baseline_rss_mib": baseline,
+            "peak_rss_mib": _peak_rss_mib()}
+
+
+def child_ism(run, data, out):
+    """``run_mutagenesis`` over every record of ``data``, streamed to ``out`` (no figures)."""
+    from seqcnn.mutagenesis import run_mutagenesis
+
+    baseline = _tf_baseline()
+    t0 = time.perf_counter()
+    report = run_mutagenesis(run, data, out, plots=False, force=True)
+    return {"n": report["n"], "method": report["method"], "ism_seconds": report["seconds"],
+            "total_seconds": time.perf_counter() - t0, "baseline_rss_mib": baseline,
+            "peak_rss_mib": _peak_rss_mib(), "file_mib": os.path.getsize(out) / 2**20}
+
+
+def child_ism_memory(run, data):
+    """The in-memory alternative: every sequence read and every delta returned as one array by ``seqcnn.ism``."""
+    import seqcnn
+
+    baseline = _tf_baseline()
+    t0 = time.perf_counter()
+    model, _ = seqcnn.load_run(run)
+    with seqcnn.open_dataset(data) as ds:
+        x = ds.read_x()
+    t1 = time.perf_counter()
+    delta, _ = seqcnn.ism(model, x)
+    return {"n": len(delta), "method": seqcnn.ism_method(model), "ism_seconds": time.perf_counter() - t1,
+            "total_seconds": time.perf_counter() - t0, "baseline_rss_mib": baseline,
+            "peak_rss_mib": _peak_rss_mib(), "delta_mib": delta.nbytes / 2**20}
+
+
+CHILDREN = {"encode": child_encode, "train": child_train, "ism": child_ism, "ism_memory": child_ism_memory}
+
+
+def _spawn(kind, **kwargs):
+    """Start one child measurement in a fresh Python process."""
+    return subprocess.Popen([sys.executable, __file__, "_child", kind, json.dumps(kwargs)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def _collect(proc, kind):
+    """Wait for a child and return its JSON report, with the 1-minute load average at its end."""
+    stdout, _ = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"bench_scale: the {kind} child failed (exit {proc.returncode})")
+    report = json.loads(stdout.strip().splitlines()[-1])
+    report["load"] = os.getloadavg()[0]
+    return report
+
+
+def _measure(kind, **kwargs):
+    """Run one child measurement to completion."""
+    return _collect(_spawn(kind, **kwargs), kind)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# parts
+
+
+def encode_piped(n, length, tmp):
+    """Encode n random records fed through named pipes into ``tmp/out.h5``; the child's report."""
+    pos, neg, out = f"{tmp}/pos.fa", f"{tmp}/neg.fa", f"{tmp}/out.h5"
+    os.mkfifo(pos)
+    os.mkfifo(neg)
+    child = _spawn("encode", fifos=[pos, neg], out=out)
+    # The encoder reads the files one after the other, so the pipes are fed in that order.
+    generate(pos, n // 2, length, "p", seed=1)
+    generate(neg, n - n // 2, length, "n", seed=2)
+    report = _collect(child, "encode")
+    report["path"] = out
+    return report
+
+
+def part_encode(args):
+    """Encode each N from named pipes: time, records/s and peak RSS."""
+    print("| records | bp | seconds | records/s | bases/s | peak RSS MiB | file MiB | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in args.n:
+        with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
+            r = encode_piped(n, args.length, tmp)
+        print(f"| {n:,} | {args.length} | {r['seconds']:.1f} | {n / r['seconds']:.3g} | "
+              f"{n * args.length / r['seconds']:.3g} | {r['peak_rss_mib']:.0f} | {r['file_mib']:.0f} | "
+              f"{r['load']:.1f} |", flush=True)
+
+
+def part_train(args):
+    """One epoch streamed under a small memory budget, then in memory, from the same encoded file."""
+    n = args.n[0]
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
+        enc = encode_piped(n, args.length, tmp)
+        runs = [("streamed", args.budget_mb), ("in memory", 1e9)]
+        rows = [(name, budget, _measure("train", data=enc["path"], out=f"{tmp}/run", budget_mb=budget))
+                for name, budget in runs]
+    tv = rows[0][2]["train_records"] + rows[0][2]["val_records"]
+    onehot_mb = tv * args.length * 4 / 1e6  # what train() compares with memory_budget_mb
+    print(f"data: {n:,} records x {args.length} bp, file {enc['file_mib']:.0f} MiB (gzip-1); train+val one-hot "
+          f"uint8 {onehot_mb:.0f} MB ({tv:,} records); one epoch, default architecture and batch size\n")
+    print("| data | memory budget MB | train records | fit s | records/s | epoch s (with val) | train() s "
+          "| RSS after TF import MiB | peak RSS MiB | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, budget, r in rows:
+        shown = f"{budget:.0f}" if budget < 1e9 else "unlimited"
+        got = "loaded into memory" if r["in_memory"] else "streamed from HDF5"  # train()'s own decision
+        print(f"| {got} | {shown} | {r['train_records']:,} | {r['fit_seconds']:.1f} | "
+              f"{r['train_records'] / r['fit_seconds']:,.0f} | {r['epoch_seconds']:.1f} | {r['total_seconds']:.1f} | "
+              f"{r['baseline_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} | {r['load']:.1f} |")
+    s, m = rows[0][2], rows[1][2]
+    print(f"\nstreamed / in memory: throughput {m['fit_seconds'] / s['fit_seconds']:.2f}x, "
+          f"peak RSS {s['peak_rss_mib'] / m['peak_rss_mib']:.2f}x; streamed peak RSS above the TF baseline "
+          f"{s['peak_rss_mib'] - s['baseline_rss_mib']:.0f} MiB vs {onehot_mb / 1.048576:.0f} MiB of one-hot data")
+
+
+def part_ism(args):
+    """ISM over growing N: streamed to a file (run_mutagenesis) and held in memory (seqcnn.ism)."""
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
+        # Any trained run will do: ISM's cost does not depend on the weights, only on the architecture.
+        write_random(f"{tmp}/small.h5", 2000, args.length)
+        _measure("train", data=f"{tmp}/small.h5", out=f"{tmp}/run", budget_mb=1e9)
+        print("| mode | N | method | ISM s | seq/s | total s | RSS after TF import MiB | peak RSS MiB "
+              "| output file MiB | all deltas in memory MiB | load |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for n in args.n:
+            data = f"{tmp}/ism_in.h5"
+            write_random(data, n, args.length, seed=n, split=(1.0, 0.0, 0.0))
+            deltas_mib = n * args.length * 4 * 4 / 2**20  # N x L x 4 float32, one output
+            for mode in ("streamed", "in memory"):
+                if mode == "streamed":
+                    r = _measure("ism", run=f"{tmp}/run", data=data, out=f"{tmp}/ism.h5")
+                    size = f"{r['file_mib']:.0f}"
+                    os.remove(f"{tmp}/ism.h5")
+                else:
+                    r = _measure("ism_memory", run=f"{tmp}/run", data=data)
+                    size = ""
+                print(f"| {mode} | {n:,} | {r['method']} | {r['ism_seconds']:.1f} | {n / r['ism_seconds']:,.0f} | "
+                      f"{r['total_seconds']:.1f} | {r['baseline_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} | {size} | "
+                      f"{deltas_mib:.0f} | {r['load']:.1f} |", flush=True)
+
+
+PARTS = {"encode": part_encode, "train": part_train, "ism": part_ism}
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        print(json.dumps(CHILDREN[sys.argv[2]](**json.loads(sys.argv[3]))))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", default="100000,1000000,10000000")
-    ap.add_argument("--length", type=int, default=200)
-    ap.add_argument("--child", nargs=3)
+    sub = ap.add_subparsers(dest="part", required=True)
+    for name, default, helptext in (("encode", "100000,1000000,10000000", "records to encode, one run each"),
+                                    ("train", "1000000", "records in the encoded training file"),
+                                    ("ism", "1000,10000,100000", "sequences to mutate, one run each")):
+        p = sub.add_parser(name, help=PARTS[name].__doc__)
+        p.add_argument("--n", default=default, type=lambda s: [int(v) for v in s.split(",")], help=helptext)
+        p.add_argument("--length", type=int, default=200)
+        p.add_argument("--tmpdir", default=None, help="where the temporary files go (default: the system's)")
+        if name == "train":
+            p.add_argument("--budget-mb", type=float, default=100,
+                           help="memory_budget_mb of the streamed run (the in-memory run has no limit)")
     args = ap.parse_args()
-    if args.child:
-        return encode_child(args.child[:2], args.child[2])
-    print(f"| records | bp | seconds | records/s | bases/s | peak RSS MiB | file MiB |")
-    print("|---|---|---|---|---|---|---|")
-    for n in [int(v) for v in args.n.split(",")]:
-        with tempfile.TemporaryDirectory() as tmp:
-            pos, neg, out = f"{tmp}/pos.fa", f"{tmp}/neg.fa", f"{tmp}/out.h5"
-            os.mkfifo(pos)
-            os.mkfifo(neg)
-            child = subprocess.Popen([sys.executable, __file__, "--child", pos, neg, out],
-                                     stdout=subprocess.PIPE, text=True)
-            generate(pos, n // 2, args.length, "p", seed=1)
-            generate(neg, n - n // 2, args.length, "n", seed=2)
-            stdout, _ = child.communicate()
-            if child.returncode:
-                raise SystemExit(f"encode failed for n={n}")
-            r = json.loads(stdout.strip().splitlines()[-1])
-            print(f"| {n:,} | {args.length} | {r['seconds']:.1f} | {n / r['seconds']:.3g} | "
-                  f"{n * args.length / r['seconds']:.3g} | {r['peak_rss_mib']:.0f} | {r['file_mib']:.0f} |", flush=True)
+    print(f"# bench_scale {args.part}: {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at the start, tensorflow {metadata.version('tensorflow')}", flush=True)
+    PARTS[args.part](args)
 
 
 if __name__ == "__main__":
