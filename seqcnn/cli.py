@@ -17,6 +17,11 @@ from .errors import SeqcnnError
 _ARGV = []
 
 
+def _progress(quiet):
+    """Show progress bars only on a terminal: in logs and pipes their redraws are noise."""
+    return not quiet and sys.stderr.isatty()
+
+
 def _command_line():
     """The command as the user typed it, recorded in outputs for provenance."""
     return " ".join(shlex.quote(str(a)) for a in ["seqcnn"] + _ARGV)
@@ -87,7 +92,7 @@ def encode(fasta, labels, output, class_per_file, id_column, label_columns, task
         split_column=split_column,
         holdout_chrom=[c.strip() for c in holdout_chrom.split(",") if c.strip()] if holdout_chrom else None,
         seed=seed, drop_unlabelled=drop_unlabelled, compression=compression, compression_level=compression_level,
-        force=force, progress=not quiet, command=_command_line())
+        force=force, progress=_progress(quiet), command=_command_line())
     splits = ", ".join(f"{k} {v}" for k, v in report["splits"].items())
     dropped = report["dropped"]["unlabelled"]
     _say(quiet, f"wrote {report['path']}: {report['records_written']} records x {report['length']} bp "
@@ -185,7 +190,8 @@ def models_cmd(length, outputs, as_json):
 @click.option("--config", "config", type=click.Path(dir_okay=True),
               help="A run's config.json (or its run directory): reproduce it; other options override it.")
 @click.option("--epochs", type=int, help="Maximum epochs. [default: 50]")
-@click.option("--batch-size", type=int, help="Batch size. [default: 32]")
+@click.option("--batch-size", type=int,
+              help="Global batch size: each step's batch, split over the --strategy replicas. [default: 32]")
 @click.option("--lr", type=float, help="Adam learning rate. [default: 0.001]")
 @click.option("--patience", type=int, help="Stop after this many epochs without improvement. [default: 10]")
 @click.option("--monitor", type=click.Choice(["val_auprc", "val_auroc", "val_accuracy", "val_mcc", "val_loss"]),
@@ -197,12 +203,15 @@ def models_cmd(length, outputs, as_json):
 @click.option("--memory-budget", type=float, default=1024, show_default=True,
               help="MB: load train+val into memory when they fit, else stream chunks (same result).")
 @click.option("--bootstrap", type=int, default=1000, show_default=True, help="Resamples for metric intervals.")
+@click.option("--strategy", type=click.Choice(["none", "mirrored", "multiworker"]),
+              help="tf.distribute: none (one device), mirrored (this machine's GPUs), multiworker (the cluster "
+                   "in TF_CONFIG; only the chief writes OUTPUT). [default: none, or the interrupted run's]")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (OUTPUT.partial) from its last epoch.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
 def train(data, output, arch, params, config, epochs, batch_size, lr, patience, monitor, seed, class_weight,
-          rc_augment, memory_budget, bootstrap, resume, force, no_plots, quiet):
+          rc_augment, memory_budget, bootstrap, strategy, resume, force, no_plots, quiet):
     """Train a classifier on split 0 of DATA.h5, early-stopping on split 1; write a run directory."""
     from .training import train as train_run
 
@@ -210,14 +219,20 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
         r = train_run(data, output, arch=arch, params=_parse_params(params), config=config, epochs=epochs,
                       batch_size=batch_size, lr=lr, patience=patience, seed=seed, class_weight=class_weight,
                       rc_augment=rc_augment, monitor=monitor, memory_budget_mb=memory_budget, resume=resume,
-                      force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line())
+                      force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line(),
+                      strategy=strategy)
     except KeyboardInterrupt:
         click.echo(f"seqcnn: interrupted; finished epochs are checkpointed in {output.rstrip('/')}.partial "
                    "(continue with --resume, or start again with --force)", err=True)
         sys.exit(130)
     cfg, m = r["config"], r["metrics"]
+    d = cfg["distribute"]
+    if not r["chief"]:
+        _say(quiet, f"done: non-chief worker of {d['workers']} ({d['replicas']} replicas); the chief writes {output}")
+        return
     _say(quiet, f"wrote {output}: {cfg['arch']} ({cfg['model']['n_params']:,} parameters), "
-                f"best epoch {r['best_epoch']} of {m['epochs_run']}"
+                + (f"{d['replicas']} replicas ({d['strategy']}), " if d["strategy"] != "none" else "")
+                + f"best epoch {r['best_epoch']} of {m['epochs_run']}"
                 + (f" by {m['monitor']}" if m["monitor"] else "")
                 + f", {r['seconds']:.0f} s, data {'in memory' if r['in_memory'] else 'streamed'}")
     for split in ("train", "val", "test"):
@@ -272,13 +287,15 @@ def predict(run_dir, fasta, output, batch_size, force, quiet):
     r = predict_run(run_dir, fasta, output, force=force, batch_size=batch_size)
     extra = f" (padded {r['padded']}, trimmed {r['trimmed']})" if r["padded"] or r["trimmed"] else ""
     _say(quiet, f"wrote {r['out']}: {r['n']} sequences, columns id, {', '.join(r['columns'])}{extra}")
+    # predict never drops a record (bad ones are errors); the line matches encode's so logs can be checked alike.
+    _say(quiet, f"records read {r['records_read']} = written {r['n']} + dropped {r['records_read'] - r['n']}")
 
 
 # --- mutagenesis / motifs commands ---
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=click.Path())
 @click.argument("input", type=click.Path(dir_okay=False))
 @click.option("-o", "--output-file", "out", required=True, type=click.Path(dir_okay=False),
               help="Output HDF5 (delta, importance, attribution, reference_score, ids).")
@@ -307,16 +324,18 @@ def mutagenesis(run_dir, input, out, ids, ids_file, split, top, by, model_output
 
     report = run_mutagenesis(run_dir, input, out, ids=ids, ids_file=ids_file, split=split, top=top, by=by,
                              output=model_output, batch_size=batch_size, method=method, plots=not no_plots,
-                             plot_max=plot_max, force=force, progress=not quiet, command=_command_line())
+                             plot_max=plot_max, force=force, progress=_progress(quiet), command=_command_line())
     _say(quiet, f"wrote {report['out']}: {report['n']} sequences x {report['length']} bp x 4 bases, output(s) "
                 f"{', '.join(report['outputs'])} (method {report['method']}; {report['seconds']:.1f} s including "
                 f"compilation, {report['seq_per_s']:.0f} seq/s)")
+    _say(quiet, f"records read {report['records_read']} = written {report['n']} + dropped "
+                f"{report['records_read'] - report['n']} (not selected)")
     if report["plots"]:
         _say(quiet, f"figures: {len(report['plots'])} PNG in {report['plot_dir']}/")
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=click.Path())
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Output folder.")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="train", show_default=True,
@@ -348,7 +367,7 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
                      strands=strands, min_sites=min_sites, pseudocount=pseudocount, influence=not no_influence,
                      jaspar=jaspar, jaspar_release=jaspar_release, jaspar_collection=jaspar_collection,
                      motif_db=motif_db, q_threshold=q_threshold, plots=not no_plots, force=force,
-                     progress=not quiet, command=_command_line())
+                     progress=_progress(quiet), command=_command_line())
     _say(quiet, f"wrote {rep['out_dir']}/: {rep['n_kept']} of {rep['n_filters']} filters as motifs "
                 f"(filters.meme, filters.jaspar, filters.transfac, filters.csv{', logos/' if not no_plots else ''})")
     if rep["skipped"]:

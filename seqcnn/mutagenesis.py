@@ -943,8 +943,9 @@ def _write_plots(h5_path, plot_dir, plot_max, force):
                 r = ref[i, t] if multi else ref[i]
                 suffix = f"_{_safe(names[t])}" if multi else ""
                 fname = f"{i + 1:03d}_{_safe(ids[i])}{suffix}.png"
+                name = names[t] if multi else names[0]
                 plotting.ism_figure(d, a, os.path.join(tmp_dir, fname),
-                                    title=f"{ids[i]} — output {names[t] if multi else names[0]}, logit {r:.3g}")
+                                    title=f"{ids[i]} — output {name}, reference logit {r:.2f}")
                 files.append(os.path.join(plot_dir, fname))
         if os.path.exists(plot_dir):
             if not force:

@@ -523,6 +523,11 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
     if labels is not None and class_per_file:
         raise SeqcnnError("give either --labels or --class-per-file, not both")
     if labels is None and not class_per_file:
+        tables = [f for f in map(str, fastas) if f.lower().removesuffix(".gz").endswith((".csv", ".tsv", ".txt"))]
+        if tables:
+            # 'seqcnn encode seqs.fa labels.csv' is the natural first try: say what to change.
+            raise SeqcnnError(f"no labels: {tables[0]} looks like a label table but was given as a FASTA file",
+                              path=tables[0], hint=f"pass it with --labels {tables[0]}")
         raise SeqcnnError("no labels: give --labels TABLE, or --class-per-file with one FASTA per class")
     if class_per_file and len(fastas) < 2:
         raise SeqcnnError("--class-per-file needs at least two FASTA files (one per class)")

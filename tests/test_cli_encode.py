@@ -230,6 +230,8 @@ def test_missing_inputs_exit_2(cli, small):
     d, fa, lab = small
     _one_line_error(cli("encode", d / "nope.fa", "-l", lab, "-o", d / "o.h5"), "nope.fa", "not found")
     _one_line_error(cli("encode", fa, "-o", d / "o.h5"), "no labels")
+    # the natural first try, the label table as a second positional argument, is answered with the fix
+    _one_line_error(cli("encode", fa, lab, "-o", d / "o.h5"), "looks like a label table", f"--labels {lab}")
     _one_line_error(cli("encode", fa, "-l", lab, "-o", d / "no_dir" / "o.h5"), "does not exist")
     _one_line_error(cli("info", d / "nope.h5"), "not found")
     (d / "junk.h5").write_text("junk")
