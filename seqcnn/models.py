@@ -187,6 +187,8 @@ def coerce_param(arch, name, text):
         raise SeqcnnError(f"architecture {arch!r} has no parameter {name!r}",
                           hint=f"its parameters are {', '.join(defaults)}")
     default = defaults[name]
+    if isinstance(default, tuple) and isinstance(text, (list, tuple)):
+        text = ",".join(map(str, text))  # a config file or the Python API gives sequences, the CLI "19,11,7"
     try:
         if isinstance(default, bool):
             low = str(text).strip().lower()
@@ -195,10 +197,11 @@ def coerce_param(arch, name, text):
             return low in ("true", "1", "yes")
         if isinstance(default, tuple):
             return tuple(int(v) for v in str(text).split(",") if v.strip())
+        # Through str so a float from a JSON config (64.5) is refused, not truncated.
         if isinstance(default, int):
-            return int(text)
+            return int(str(text).strip())
         if isinstance(default, float):
-            return float(text)
+            return float(str(text).strip())
         return str(text)
     except ValueError:
         raise SeqcnnError(f"parameter {name}={text!r} is not a valid {type(default).__name__} for {arch!r}",
@@ -241,7 +244,12 @@ def build_model(arch=DEFAULT_ARCH, input_length=200, task="binary", n_outputs=1,
         raise SeqcnnError("a multiclass task needs at least two outputs")
     if int(input_length) < 1:
         raise SeqcnnError(f"input length must be positive, got {input_length}")
-    return fn(int(input_length), int(n_outputs), **hparams)
+    try:
+        return fn(int(input_length), int(n_outputs), **hparams)
+    except ValueError as exc:
+        # Keras validates layer arguments (filters=-3, dropout=2, ...): the user's value, reported as such.
+        raise SeqcnnError(f"architecture {arch!r}: invalid hyper-parameter ({' '.join(str(exc).split())})",
+                          hint="see 'seqcnn models' for the parameters and their defaults") from None
 
 
 def describe(input_length=200, n_outputs=1):

@@ -440,6 +440,10 @@ def load_config(path):
     if unknown:
         raise InputFormatError(f"unknown configuration key(s) {', '.join(unknown)}", path=path,
                                hint="expected keys: arch, hparams, training")
+    for section in ("hparams", "training", "model", "data"):
+        if cfg.get(section) is not None and not isinstance(cfg[section], dict):
+            raise InputFormatError(f"'{section}' must be a JSON object, not {type(cfg[section]).__name__}",
+                                   path=path, hint='e.g. {"hparams": {"filters": 64}}')
     training = cfg.get("training", {}) or {}
     bad = sorted(set(training) - set(TRAIN_DEFAULTS))
     if bad:
@@ -466,8 +470,9 @@ def resolve_config(ds, arch=None, hparams=None, config=None, **options):
     from . import models
 
     base = {}
+    cfg_path = str(config) if isinstance(config, (str, os.PathLike)) else None
     if config is not None:
-        base = load_config(config) if isinstance(config, (str, os.PathLike)) else dict(config)
+        base = load_config(config) if cfg_path else dict(config)
     arch = arch or base.get("arch") or models.DEFAULT_ARCH
     defaults = models.hyperparameters(arch)
     hp = dict(defaults)
@@ -475,11 +480,13 @@ def resolve_config(ds, arch=None, hparams=None, config=None, **options):
         for k, v in (base.get("hparams") or {}).items():
             if k not in defaults:
                 raise SeqcnnError(f"configuration sets {k!r}, which architecture {arch!r} does not have",
-                                  hint=f"its parameters are {', '.join(defaults)}")
-            hp[k] = tuple(v) if isinstance(defaults[k], tuple) else v
+                                  path=cfg_path, hint=f"its parameters are {', '.join(defaults)}")
+            try:
+                hp[k] = models.coerce_param(arch, k, v)  # a hand-written file may hold "64" or 64.5: checked alike
+            except SeqcnnError as exc:
+                raise SeqcnnError(str(exc), path=cfg_path) from None
     for k, v in (hparams or {}).items():
-        hp[k] = models.coerce_param(arch, k, v) if isinstance(v, str) else (
-            models.coerce_param(arch, k, str(v)) if k in defaults else v)
+        hp[k] = models.coerce_param(arch, k, v)
     unknown = sorted(set(options) - set(TRAIN_DEFAULTS))
     if unknown:
         raise SeqcnnError(f"unknown training option(s) {', '.join(unknown)}")
