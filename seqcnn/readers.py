@@ -225,7 +225,8 @@ def _read_table(path):
         raise InputFormatError("empty label table", path=path, hint="give a CSV/TSV with a header row") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, EOFError) as exc:
         msg = " ".join(str(exc).split())
-        raise InputFormatError(f"not a readable CSV/TSV table ({msg})", path=path) from None
+        raise InputFormatError(f"not a readable CSV/TSV table ({msg})", path=path,
+                               hint="every row needs as many fields as the header; check the delimiter") from None
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise InputFormatError("label table has a header but no rows", path=path)

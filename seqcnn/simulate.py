@@ -166,9 +166,13 @@ def simulate(n=1000, length=200, motifs=("MA0139.1",), design="binary", positive
     if background_model not in BACKGROUNDS:
         raise SeqcnnError(f"unknown background {background_model!r}", hint=f"use one of {', '.join(BACKGROUNDS)}")
     if not 0 <= positive_fraction <= 1 or not 0 <= gc <= 1:
-        raise SeqcnnError("positive fraction and GC content must lie between 0 and 1")
+        raise SeqcnnError(f"positive fraction ({positive_fraction}) and GC content ({gc}) must lie between 0 and 1",
+                          hint="e.g. --positive-fraction 0.5 --gc 0.41")
     if n < 1 or length < 1:
         raise SeqcnnError("n and length must be positive")
+    if sites_per_seq < 0:
+        # range(-1) would plant nothing and write a set whose labels mean nothing, silently.
+        raise SeqcnnError(f"--sites must be 0 or more, got {sites_per_seq}", hint="1 plants one site per motif")
     rng = np.random.default_rng(seed)
     codes = background(n, length, rng, gc) if background_model == "iid" else markov_background(n, length, rng)
     carries = np.zeros((n, len(names)), dtype=bool)

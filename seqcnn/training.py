@@ -432,7 +432,8 @@ def load_config(path):
         with open(path) as fh:
             cfg = json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFormatError(f"not valid JSON ({exc})", path=path) from None
+        raise InputFormatError(f"not valid JSON ({exc})", path=path,
+                               hint="repair the file, or re-train the run it belongs to") from None
     if not isinstance(cfg, dict):
         raise InputFormatError("a configuration must be a JSON object", path=path)
     unknown = sorted(set(cfg) - {"arch", "hparams", "training", "data", "versions", "created", "command",
@@ -581,9 +582,22 @@ def _prepare_out(out, force, resume):
     if os.path.exists(out) and not os.path.isdir(out):
         raise SeqcnnError("exists and is not a directory", path=out, hint="choose another output name")
     if resume:
-        if not os.path.exists(os.path.join(partial, CHECKPOINT_DIR, "state.json")):
+        import zipfile
+
+        state = os.path.join(partial, CHECKPOINT_DIR, "state.json")
+        if not os.path.exists(state):
             raise SeqcnnError("nothing to resume: no interrupted run found", path=partial,
                               hint="start the run without --resume")
+        # Checkpoint files are replaced atomically, so only outside hands damage them; say so before training.
+        try:
+            with open(state) as fh:
+                json.load(fh)
+        except (ValueError, UnicodeDecodeError):
+            raise InputFormatError("damaged checkpoint: checkpoint/state.json is not valid JSON", path=partial,
+                                   hint="start again with --force") from None
+        if not zipfile.is_zipfile(os.path.join(partial, CHECKPOINT_DIR, "last.keras")):
+            raise InputFormatError("damaged checkpoint: checkpoint/last.keras is missing or not a Keras file",
+                                   path=partial, hint="start again with --force")
     elif os.path.exists(partial):
         if not force:
             raise OutputExistsError("an interrupted run of this output exists", path=partial,
@@ -899,6 +913,9 @@ def load_run(run_dir):
     InputFormatError — when ``run_dir`` is not a complete seqcnn run directory.
     """
     run_dir = str(run_dir)
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise InputFormatError("is a file, not a run directory", path=run_dir,
+                               hint="give the directory written by 'seqcnn train'")
     if not os.path.isdir(run_dir):
         hint = "train one with 'seqcnn train'"
         if os.path.isdir(run_dir.rstrip("/") + ".partial"):
@@ -911,10 +928,24 @@ def load_run(run_dir):
     cfg = load_config(run_dir)
     if "model" not in cfg or "data" not in cfg:
         raise InputFormatError("config.json lacks the 'model' and 'data' sections of a finished run", path=run_dir)
+    import zipfile
+
+    m = cfg["model"]
+    missing = [k for k in ("input_length", "task", "n_outputs") if k not in m]
+    if missing or not isinstance(m["input_length"], int) or m["task"] not in ("binary", "multiclass", "multilabel"):
+        # Every verb reads these; without this check a damaged file ends in a KeyError traceback.
+        raise InputFormatError(f"config.json: the 'model' section lacks or garbles "
+                               f"{', '.join(missing) or 'input_length/task'}", path=run_dir,
+                               hint="the run directory is damaged; re-train it with 'seqcnn train'")
+    model_path = os.path.join(run_dir, MODEL_FILE)
+    if not zipfile.is_zipfile(model_path):
+        # Keras would say "File not found" for a file that exists but is not a zip.
+        raise InputFormatError("model.keras is not a Keras model file (damaged or truncated)", path=run_dir,
+                               hint="re-train the run")
     keras = _keras()
     _weighted_bce()  # registers the custom loss class before loading
     try:
-        model = keras.models.load_model(os.path.join(run_dir, MODEL_FILE), compile=False)
+        model = keras.models.load_model(model_path, compile=False)
     except Exception as exc:  # Keras raises many types for a damaged zip/HDF5
         raise InputFormatError(f"cannot load model.keras ({' '.join(str(exc).split())[:200]})", path=run_dir,
                                hint="re-train the run") from None
@@ -1035,7 +1066,7 @@ def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
 
     Returns
     -------
-    dict — ``out``, ``n`` (records written), ``columns``, ``padded``, ``trimmed``.
+    dict — ``out``, ``n`` (records written), ``records_read``, ``columns``, ``padded``, ``trimmed``.
     """
     import pandas as pd
 
@@ -1057,7 +1088,10 @@ def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
         with open(tmp, "w", newline="") as fh:
             fh.write(",".join(["id"] + cols) + "\n")
             for ids, seqs in reader:
-                lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+                # Bases first: an empty record or a stray character (a tab, a digit) is the problem to report,
+                # not the length it changes.
+                x, lens = encode_block(seqs, length=L, pad_mode=d.get("pad_mode", "center"),
+                                       allow_iupac=d.get("allow_iupac", False), ids=ids, path=fasta)
                 if not d.get("length_given") and (lens != L).any():
                     k = int(np.argmax(lens != L))
                     raise ModelMismatchError(
@@ -1070,8 +1104,6 @@ def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
                     raise SeqcnnError("duplicate record id", path=fasta, record=rid,
                                       hint="ids (first word of headers) must be unique")
                 seen.update(ids)
-                x, lens = encode_block(seqs, length=L, pad_mode=d.get("pad_mode", "center"),
-                                       allow_iupac=d.get("allow_iupac", False), ids=ids, path=fasta)
                 prob = _link(task, fwd(x[i:i + batch_size] for i in range(0, len(x), batch_size)))
                 frame = pd.DataFrame(prob, columns=cols)
                 frame.insert(0, "id", ids)
@@ -1085,4 +1117,5 @@ def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return {"out": str(out), "n": n, "columns": cols, "padded": padded, "trimmed": trimmed}
+    return {"out": str(out), "n": n, "records_read": reader.n_records, "columns": cols, "padded": padded,
+            "trimmed": trimmed}
