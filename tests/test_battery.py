@@ -118,32 +118,39 @@ def encode(fa="seqs.fa", lab="labels.csv", *extra):
 
 
 def info(h5):
+    """``seqcnn info`` of a file in the module folder."""
     return lambda w, o: ["info", w.d / h5]
 
 
 def train(h5="data.h5", *extra, config=None):
+    """``seqcnn train`` for one tiny epoch; output folder r (and r.partial while it runs)."""
     return lambda w, o: ["train", w.d / h5, "-o", o / "r", "--epochs", "1", "--no-plots", "--bootstrap", "0", *TINY,
                          *extra, *(["--config", w.d / config] if config else [])]
 
 
 def evaluate(run="run", h5="data.h5", *extra):
+    """``seqcnn evaluate``; output m.json (and m_roc.png, m_pr.png)."""
     return lambda w, o: ["evaluate", w.d / run, w.d / h5, "-o", o / "m.json", "--bootstrap", "0", *extra]
 
 
 def predict(run="run", fa="seqs.fa", *extra):
+    """``seqcnn predict``; output p.csv."""
     return lambda w, o: ["predict", w.d / run, w.d / fa, "-o", o / "p.csv", *extra]
 
 
 def mutagenesis(run="run", inp="data.h5", *extra):
+    """``seqcnn mutagenesis`` without figures; output m.h5."""
     return lambda w, o: ["mutagenesis", w.d / run, w.d / inp, "-o", o / "m.h5", "--no-plots", *extra]
 
 
 def motifs(run="run", h5="data.h5", *extra):
+    """``seqcnn motifs`` without JASPAR, influence or logos (fast); output folder mo."""
     return lambda w, o: ["motifs", w.d / run, w.d / h5, "-o", o / "mo", "--jaspar", "none", "--no-influence",
                          "--no-plots", *extra]
 
 
 def simulate(*extra):
+    """``seqcnn simulate`` of 20 sequences; outputs s.fa, s_labels.csv, s_sites.csv."""
     return lambda w, o: ["simulate", "-o", o / "s", "-n", "20", "--length", str(L), *extra]
 
 
@@ -168,6 +175,7 @@ class Case:
 
 
 def _sentinel(path, is_dir):
+    """A pre-existing output (a file, or a folder with a file) whose bytes must survive a failing call."""
     if is_dir:
         path.mkdir()
         (path / "sentinel.txt").write_text("precious\n")
@@ -176,6 +184,7 @@ def _sentinel(path, is_dir):
 
 
 def _partial_with_damaged_checkpoint(w, o):
+    """An interrupted run r.partial whose checkpoint state.json is cut short."""
     ck = o / "r.partial" / "checkpoint"
     ck.mkdir(parents=True)
     (ck / "state.json").write_text('{"epoch": 0, ')
@@ -183,10 +192,12 @@ def _partial_with_damaged_checkpoint(w, o):
 
 
 def _exists(verb):
+    """Setup that pre-creates the verb's output."""
     return lambda w, o: _sentinel(o / OUTPUT[verb][0], OUTPUT[verb][1])
 
 
 def _read_h5(p):
+    """An encoded dataset as comparable bytes: x, ids, y, split."""
     from seqcnn.store import open_dataset
 
     with open_dataset(p) as ds:
@@ -194,11 +205,13 @@ def _read_h5(p):
 
 
 def _read_ism(p):
+    """An ISM file as comparable values: delta and ids."""
     with h5py.File(p) as f:
         return f["delta"][:].tobytes(), list(f["ids"].asstr()[:])
 
 
 def _rows_h5(p):
+    """Records in an HDF5 output (its ids)."""
     with h5py.File(p) as f:
         return len(f["ids"])
 
@@ -352,6 +365,7 @@ for _name, (_file, *_words) in RUN_DAMAGE.items():
 
 
 def _invoke(args):
+    """Run the CLI in-process, catching exceptions so a traceback is reported, not raised."""
     from click.testing import CliRunner
 
     from seqcnn.cli import main
@@ -372,6 +386,7 @@ def _snapshot(folder):
 
 
 def _check_error(res, words, args):
+    """Exit 2, nothing on stdout, one ``seqcnn: error:`` line on stderr containing every word, no traceback."""
     where = f"$ seqcnn {' '.join(map(str, args))}\nstdout: {res.stdout}\nstderr: {res.stderr}"
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         where += "\n" + "".join(traceback.format_exception(*res.exc_info))
@@ -385,6 +400,7 @@ def _check_error(res, words, args):
 
 
 def _counts(stdout):
+    """``(read, written, dropped)`` from a "records read N = written M + dropped K" line."""
     m = re.search(r"records read (\d+) = written (\d+) \+ dropped (\d+)", stdout)
     assert m, stdout
     return tuple(int(v) for v in m.groups())
@@ -392,6 +408,7 @@ def _counts(stdout):
 
 @pytest.mark.parametrize("case_id", sorted(CASES))
 def test_battery(case_id, w, tmp_path):
+    """Run one row of the table: error, accept or counts (see the module docstring)."""
     case = CASES[case_id]
     verb = case_id.split("/")[0]
     o = tmp_path / "out"
