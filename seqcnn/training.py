@@ -351,7 +351,7 @@ class _Forward:
 
 
 def training_dataset(source, indices, targets, sample_weight, batch_size, seed, buffer_chunks, rc_augment,
-                     start_epoch, epochs):
+                     start_epoch, epochs, replicas=None):
     """The training batches of epochs ``start_epoch .. epochs - 1`` as one ``tf.data.Dataset``.
 
     Each epoch follows :func:`epoch_order`; whole chunk groups are read at a time (from memory
@@ -365,6 +365,11 @@ def training_dataset(source, indices, targets, sample_weight, batch_size, seed, 
     indices : np.ndarray, shape=(n,) — the training records, ascending.
     targets : np.ndarray — per record of the file, shape=(N, 1) float (binary), (N,) int (multiclass), (N, T).
     sample_weight : np.ndarray, shape=(N,), float32
+    batch_size : int — the global batch (all replicas of a step together).
+    replicas : tuple of int, optional — ``(first, count, total)``: instead of whole batches, yield
+        replica batches ``first .. first + count - 1`` of each global batch cut into ``total``
+        consecutive slices of ``ceil(b / total)`` rows (the last ones padded with zero-weight rows,
+        weights rescaled so the replicas' losses add up to the global batch's); ``None``: whole batches.
     """
     tf = _tf()
     ds = source.ds
@@ -387,7 +392,27 @@ def training_dataset(source, indices, targets, sample_weight, batch_size, seed, 
                 cut = len(x) // bs * bs if stop < len(order) else len(x)
                 for b in range(0, cut, bs):
                     sel = order[base + b:base + b + bs]
-                    yield x[b:b + bs], targets[sel], sample_weight[sel], flips[base + b:base + b + bs]
+                    batch = x[b:b + bs], targets[sel], sample_weight[sel], flips[base + b:base + b + bs]
+                    if replicas is None:
+                        yield batch
+                        continue
+                    # Every replica gets m rows: its slice, padded with zero-weight rows when the batch does not
+                    # split evenly (replica batches of one shape, as tf.distribute and Keras expect). Keras
+                    # averages each replica's loss over its m rows and sums the replicas / total; weighting the
+                    # rows by m * total / rows (1.0 when the batch splits evenly) makes that sum the loss of
+                    # the global batch, the same as without a strategy.
+                    first, count, total = replicas
+                    n = len(sel)
+                    m = -(-n // total)
+                    scale = np.float32(m * total / n)
+                    for r in range(first, first + count):
+                        lo, hi = min(r * m, n), min((r + 1) * m, n)
+                        part = [a[lo:hi] for a in batch]
+                        part[2] = part[2] * scale
+                        if hi - lo < m:
+                            part = [np.concatenate([a, np.zeros((m - (hi - lo),) + a.shape[1:], a.dtype)])
+                                    for a in part]
+                        yield tuple(part)
                 pending = x[cut:] if cut < len(x) else None
 
     multiclass = targets.ndim == 1
@@ -437,7 +462,7 @@ def load_config(path):
     if not isinstance(cfg, dict):
         raise InputFormatError("a configuration must be a JSON object", path=path)
     unknown = sorted(set(cfg) - {"arch", "hparams", "training", "data", "versions", "created", "command",
-                                 "seqcnn_run", "model", "pipeline", "result"})
+                                 "seqcnn_run", "model", "pipeline", "result", "distribute"})
     if unknown:
         raise InputFormatError(f"unknown configuration key(s) {', '.join(unknown)}", path=path,
                                hint="expected keys: arch, hparams, training")
@@ -514,6 +539,131 @@ def _check_training(t, ds):
         raise SeqcnnError(f"unknown --monitor {t['monitor']!r}", hint=f"use one of {', '.join(MONITORS)}")
     if not isinstance(t["seed"], (int, np.integer)):
         raise SeqcnnError(f"--seed must be an integer, got {t['seed']!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# distribution (tf.distribute)
+
+STRATEGIES = ("none", "mirrored", "multiworker")
+TF_CONFIG_EXAMPLE = ('{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}')
+
+
+def _tf_config_error(problem):
+    return SeqcnnError(f"TF_CONFIG {problem}",
+                       hint=f"--strategy multiworker reads the cluster from the TF_CONFIG environment variable; "
+                            f"set it on every worker, the same cluster with this worker's task, e.g. "
+                            f"TF_CONFIG='{TF_CONFIG_EXAMPLE}' (index 1 on host2); on one machine use "
+                            f"--strategy mirrored")
+
+
+def cluster_role(text):
+    """This process's place in a multi-worker cluster, read from the text of ``TF_CONFIG``.
+
+    The chief is the ``chief`` task when the cluster has one, else ``worker`` 0 (TensorFlow's rule).
+
+    Parameters
+    ----------
+    text : str or None — the value of ``TF_CONFIG``.
+
+    Returns
+    -------
+    dict — ``worker`` (index among all workers, the chief first), ``workers`` (how many), ``chief`` (bool),
+    ``task`` (``'worker:1'``).
+
+    Raises
+    ------
+    SeqcnnError — naming TF_CONFIG when it is unset, not JSON, or does not describe this worker's task.
+    """
+    if not text or not text.strip():
+        raise _tf_config_error("is not set")
+    try:
+        conf = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _tf_config_error(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(conf, dict):
+        raise _tf_config_error("must be a JSON object with 'cluster' and 'task'")
+    cluster, task = conf.get("cluster"), conf.get("task")
+    if not isinstance(cluster, dict) or not cluster:
+        raise _tf_config_error("has no 'cluster' object of job name -> list of host:port")
+    for job, addresses in cluster.items():
+        if job not in ("chief", "worker"):
+            raise _tf_config_error(f"has a {job!r} job; multiworker training uses 'worker' (and "
+                                   f"optionally one 'chief') jobs only")
+        if (not isinstance(addresses, list) or not addresses
+                or not all(isinstance(a, str) and a.rpartition(":")[2].isdigit() for a in addresses)):
+            raise _tf_config_error(f"cluster job {job!r} must be a non-empty list of 'host:port' "
+                                   f"strings, got {json.dumps(addresses)}")
+    if len(cluster.get("chief", [])) > 1:
+        raise _tf_config_error("has more than one 'chief'")
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise _tf_config_error(f"needs 'task': {{'type': one of {', '.join(map(repr, cluster))}, "
+                               f"'index': this worker's position in that list}}")
+    index, n_job = task.get("index"), len(cluster[task["type"]])
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_job:
+        raise _tf_config_error(f"task index {index!r} is not a position in its {task['type']!r} list "
+                               f"(0 to {n_job - 1})")
+    has_chief = "chief" in cluster
+    worker = index + (1 if has_chief and task["type"] == "worker" else 0)
+    return {"worker": worker, "workers": sum(len(a) for a in cluster.values()), "chief": worker == 0,
+            "task": f"{task['type']}:{index}"}
+
+
+class Distribution:
+    """How a training run is spread over devices: the tf.distribute strategy and this process's role.
+
+    Parameters
+    ----------
+    name : {'none', 'mirrored', 'multiworker'}
+    role : dict — from :func:`cluster_role` (multiworker) or ``None`` (one process, the chief).
+    """
+
+    def __init__(self, name, role=None):
+        self.name = name
+        role = role or {"worker": 0, "workers": 1, "chief": True, "task": None}
+        self.worker, self.workers, self.chief, self.task = role["worker"], role["workers"], role["chief"], role["task"]
+        self.strategy = None
+
+    def start(self):
+        """Create the tf.distribute strategy (before any other TensorFlow operation, for multiworker)."""
+        if self.name == "none" or self.strategy is not None:
+            return self
+        tf = _tf()
+        if self.name == "mirrored":
+            # MirroredStrategy() takes every GPU, but on a machine without one it takes CPU:0 only; name the
+            # logical CPUs (SEQCNN_CPU_DEVICES) so they become replicas.
+            gpus = tf.config.list_logical_devices("GPU")
+            devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
+            self.strategy = tf.distribute.MirroredStrategy(devices)
+        else:
+            try:
+                self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
+            except RuntimeError as exc:
+                raise SeqcnnError(f"cannot start multiworker training ({' '.join(str(exc).split())[:200]})",
+                                  hint="--strategy multiworker must start before any other TensorFlow work "
+                                       "in the process; run it from the seqcnn command") from None
+        return self
+
+    @property
+    def replicas(self):
+        """Replicas in sync: 1 without a strategy."""
+        return 1 if self.strategy is None else int(self.strategy.num_replicas_in_sync)
+
+    def scope(self):
+        """The strategy's scope (variables created in it are distributed); a no-op for ``none``."""
+        import contextlib
+
+        return contextlib.nullcontext() if self.strategy is None else self.strategy.scope()
+
+    def record(self):
+        """The ``distribute`` section of config.json."""
+        return {"strategy": self.name, "replicas": self.replicas, "workers": self.workers}
+
+
+def _recorded_distribution(config_path):
+    """The ``distribute`` section of a run's config.json (runs before it existed trained with ``none``)."""
+    cfg = load_config(config_path) if os.path.exists(config_path) else {}
+    return cfg.get("distribute") or {"strategy": "none", "replicas": 1, "workers": 1}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -639,7 +789,8 @@ def set_determinism(seed):
 
 def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_size=None, lr=None, patience=None,
           seed=None, class_weight=None, rc_augment=None, monitor=None, buffer_chunks=None, memory_budget_mb=1024,
-          resume=False, force=False, quiet=False, plots=True, n_boot=1000, callbacks=(), command=None):
+          resume=False, force=False, quiet=False, plots=True, n_boot=1000, callbacks=(), command=None,
+          strategy=None):
     """Train a model on split 0, early-stop on split 1, and write the run directory ``out``.
 
     Parameters
@@ -651,6 +802,7 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
     config : str or dict, optional — a previous run's ``config.json``: reproduces that run.
     epochs, batch_size, lr, patience, seed, class_weight, rc_augment, monitor, buffer_chunks
         Training options; ``None`` takes the config's value or the default in ``TRAIN_DEFAULTS``.
+        ``batch_size`` is the global batch of each step, split over the replicas of ``strategy``.
         ``class_weight='balanced'`` reweights classes (binary/multiclass) or label positives (multilabel);
         ``rc_augment`` reverse-complements a random half of each training batch (labels unchanged).
     memory_budget_mb : float — load train+val into memory when their uint8 size fits, else stream chunks.
@@ -660,18 +812,36 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
     plots : bool — write ``plots/``.
     n_boot : int — bootstrap resamples for the metric intervals.
     callbacks : list of keras.callbacks.Callback — extra callbacks (e.g. for notebooks).
+    strategy : {'none', 'mirrored', 'multiworker'}, optional — tf.distribute strategy: one device
+        (default), ``MirroredStrategy`` over the GPUs of this machine (or the logical CPUs of
+        ``SEQCNN_CPU_DEVICES``), or ``MultiWorkerMirroredStrategy`` over the cluster in ``TF_CONFIG``,
+        where only the chief writes ``out`` (the others work in a temporary folder they remove).
+        With ``resume``, ``None`` takes the interrupted run's strategy; another one is refused.
 
     Returns
     -------
     dict — ``out``, ``config``, ``metrics`` (per split), ``history`` (list of per-epoch dicts), ``best_epoch``,
-    ``in_memory``, ``seconds``.
+    ``in_memory``, ``seconds``, ``chief`` (False on the other workers of a multiworker run).
     """
     from . import models
     from .readers import sha256_file
     from .store import open_dataset
 
     t0 = time.time()
-    out, partial = _prepare_out(out, force, resume)
+    recorded = None
+    if resume:
+        recorded = _recorded_distribution(os.path.join(os.path.abspath(str(out).rstrip("/")) + ".partial",
+                                                       CONFIG_FILE))
+    strategy = strategy or (recorded["strategy"] if recorded else "none")
+    if strategy not in STRATEGIES:
+        raise SeqcnnError(f"unknown strategy {strategy!r}", hint=f"use one of {', '.join(STRATEGIES)}")
+    # Read TF_CONFIG first: a bad one must stop the run before anything is written.
+    dist = Distribution(strategy, cluster_role(os.environ.get("TF_CONFIG")) if strategy == "multiworker" else None)
+    out, partial = _prepare_out(out, force, resume) if dist.chief else _worker_out(out, resume, dist)
+    if recorded and recorded["strategy"] != strategy:
+        raise SeqcnnError(f"the interrupted run trained with --strategy {recorded['strategy']}, not {strategy}",
+                          path=partial, hint=f"resume with --strategy {recorded['strategy']} (or without "
+                                             f"--strategy), or start again with --force")
     if resume and config is None:
         config = os.path.join(partial, CONFIG_FILE)
     ds = open_dataset(data)
@@ -692,8 +862,15 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
         if ds.task == "binary" and len(np.unique(ds.y[idx["train"]])) < 2:
             raise SeqcnnError("the training split has a single class", path=ds.path,
                               hint="binary training needs positives and negatives")
+        dist.start()
+        if recorded and (recorded["replicas"], recorded["workers"]) != (dist.replicas, dist.workers):
+            raise SeqcnnError(f"the interrupted run trained on {recorded['replicas']} replica(s) on "
+                              f"{recorded['workers']} worker(s); {dist.replicas} on {dist.workers} are here",
+                              path=partial, hint="resume on the same devices (GPUs, SEQCNN_CPU_DEVICES, TF_CONFIG "
+                                                 "cluster), or start again with --force")
         set_determinism(tr["seed"])
-        model = models.build_model(cfg["arch"], ds.length, ds.task, ds.n_outputs, **cfg["hparams"])
+        with dist.scope():
+            model = models.build_model(cfg["arch"], ds.length, ds.task, ds.n_outputs, **cfg["hparams"])
         sha = sha256_file(ds.path)
         if resume:
             old = load_config(os.path.join(partial, CONFIG_FILE))
@@ -704,7 +881,7 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
         in_memory = nbytes <= memory_budget_mb * 1e6
         cfg = {
             "seqcnn_run": 1,
-            "arch": cfg["arch"], "hparams": cfg["hparams"], "training": tr,
+            "arch": cfg["arch"], "hparams": cfg["hparams"], "training": tr, "distribute": dist.record(),
             "model": {"input_length": ds.length, "task": ds.task, "n_outputs": ds.n_outputs,
                       "n_params": int(model.count_params()), "output": "logits",
                       "link": "softmax" if ds.task == "multiclass" else "sigmoid"},
@@ -718,13 +895,43 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
             "created": utc_now(),
             "command": command or "",
         }
-        return _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plots, n_boot,
-                    list(callbacks), t0)
+        # Non-chief workers run the same steps (saving can involve collective ops, so every worker must
+        # save) but into a temporary folder of their own, removed at the end: only the chief writes `out`.
+        work = partial if dist.chief else _worker_dir(partial, resume, dist)
+        try:
+            with dist.scope():
+                return _fit(ds, model, cfg, idx, out, work, in_memory, resume, force, quiet, plots and dist.chief,
+                            n_boot, list(callbacks), t0, dist)
+        finally:
+            if not dist.chief:
+                shutil.rmtree(work, ignore_errors=True)
     finally:
         ds.close()
 
 
-def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plots, n_boot, extra_callbacks, t0):
+def _worker_out(out, resume, dist):
+    """``(out, out.partial)`` for a non-chief worker: it never writes there, so only resume needs checking."""
+    out = os.path.abspath(str(out).rstrip("/"))
+    partial = out + ".partial"
+    if resume and not os.path.exists(os.path.join(partial, CHECKPOINT_DIR, "state.json")):
+        raise SeqcnnError(f"worker {dist.task} cannot see the interrupted run's checkpoint", path=partial,
+                          hint="resuming a multiworker run needs the run directory on a filesystem shared by "
+                               "all workers")
+    return out, partial
+
+
+def _worker_dir(partial, resume, dist):
+    """A non-chief worker's temporary run folder; with ``resume``, a copy of the chief's checkpoint."""
+    import tempfile
+
+    work = tempfile.mkdtemp(prefix=f"seqcnn-worker{dist.worker}-")
+    if resume:
+        shutil.copytree(os.path.join(partial, CHECKPOINT_DIR), os.path.join(work, CHECKPOINT_DIR))
+    return work
+
+
+def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plots, n_boot, extra_callbacks, t0,
+         dist=None):
     keras, tf = _keras(), _tf()
     tr = cfg["training"]
     task, L = ds.task, ds.length
@@ -761,8 +968,28 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
                       jit_compile=False)
     start_epoch = state["epoch"] + 1
 
-    dataset = training_dataset(source, train_idx, targets, sample_w, bs, tr["seed"], tr["buffer_chunks"],
-                               tr["rc_augment"], start_epoch, tr["epochs"])
+    dist = dist or Distribution("none")
+    if dist.strategy is None:
+        dataset = training_dataset(source, train_idx, targets, sample_w, bs, tr["seed"], tr["buffer_chunks"],
+                                   tr["rc_augment"], start_epoch, tr["epochs"])
+    else:
+        # Sharding by hand, per input pipeline (input_context): every worker runs the same generator (same
+        # seed, same global batches) and keeps, of each global batch, the consecutive slices of its own
+        # replicas, so each step trains on exactly the global batch of `--strategy none`. Auto-sharding does
+        # not fit: FILE needs a file-based dataset and this is a from_generator; DATA has every worker run the
+        # whole generator and shard its elements, which are global batches of a size tf.data cannot see
+        # (None), leaving their split into per-replica batches to tf.distribute's guesswork.
+        # distribute_datasets_from_function never auto-shards; OFF says so explicitly.
+        def per_pipeline(ctx):
+            local = ctx.num_replicas_in_sync // ctx.num_input_pipelines
+            d = training_dataset(source, train_idx, targets, sample_w, bs, tr["seed"], tr["buffer_chunks"],
+                                 tr["rc_augment"], start_epoch, tr["epochs"],
+                                 replicas=(ctx.input_pipeline_id * local, local, ctx.num_replicas_in_sync))
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+            return d.with_options(options)
+
+        dataset = dist.strategy.distribute_datasets_from_function(per_pipeline)
 
     monitor = tr["monitor"]
     maximise = monitor != "val_loss"
@@ -814,6 +1041,8 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
                 self.model.stop_training = True
 
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
+    if dist.name == "multiworker":
+        _multiworker_fit_fixes(model, dist.strategy)
     if start_epoch < tr["epochs"] and not state.get("stopped"):
         # steps_per_epoch with one generator over all epochs: Keras keeps one iterator, our order stays ours.
         model.fit(dataset, epochs=tr["epochs"], initial_epoch=start_epoch, steps_per_epoch=steps,
@@ -841,9 +1070,41 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
     if plots:
         _training_plots(state["history"], curves, task, ds, os.path.join(partial, PLOTS_DIR), monitor)
     shutil.rmtree(ckpt)
-    _replace_dir(partial, out, force)
+    if dist.chief:
+        _replace_dir(partial, out, force)
     return {"out": out, "config": cfg, "metrics": metrics, "history": state["history"],
-            "best_epoch": state["best_epoch"], "in_memory": in_memory, "seconds": round(time.time() - t0, 1)}
+            "best_epoch": state["best_epoch"], "in_memory": in_memory, "seconds": round(time.time() - t0, 1),
+            "chief": dist.chief}
+
+
+def _multiworker_fit_fixes(model, strategy):
+    """Work around two Keras 3 bugs (to 3.15 at least) that stop ``model.fit`` under MultiWorkerMirroredStrategy.
+
+    keras-team/keras#20585: ``fit`` first builds the loss and optimizer state from a distributed batch
+    reduced with ``strategy.reduce``, which this strategy cannot do for a tuple of tensors; only the
+    batch's shapes and dtypes are used, so the first local replica's batch is taken instead (no
+    communication). Then each step's logs (scalars) are averaged over the workers with
+    ``strategy.reduce("MEAN", v, axis=0)``, which needs an axis 0: the train step returns them as
+    shape (1,), and that reduction gives back the same scalar mean over the replicas.
+    """
+    keras, tf = _keras(), _tf()
+
+    def symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = keras.tree.map_structure(lambda v: strategy.experimental_local_results(v)[0], next(it))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    train_step = model.train_step
+
+    def train_step_1d(data):
+        return keras.tree.map_structure(lambda v: tf.reshape(v, [1]), train_step(data))
+
+    if hasattr(model, "_symbolic_build"):  # a Keras without this private method builds another way: leave it
+        model._maybe_symbolic_build = symbolic_build
+    model.train_step = train_step_1d
 
 
 def _seed_states(model, states=None):
