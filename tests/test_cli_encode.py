@@ -248,6 +248,17 @@ def test_encode_does_not_import_tensorflow(small):
     assert (d / "o.h5").exists()
 
 
+def test_python_dash_m_seqcnn(small):
+    """``python -m seqcnn`` runs the same CLI (for environments without the console script on PATH)."""
+    d, fa, lab = small
+    r = subprocess.run([sys.executable, "-m", "seqcnn", "encode", str(fa), "-l", str(lab), "-o", str(d / "m.h5"),
+                        "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (d / "m.h5").exists()
+    r = subprocess.run([sys.executable, "-m", "seqcnn", "info", str(d / "nope.h5")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("seqcnn: error: ")
+
+
 def _big_fasta(path, n=400_000, length=200):
     rng = np.random.default_rng(0)
     letters = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, (n, length))]
