@@ -67,6 +67,14 @@ def _open_binary(path):
         raise InputFormatError(f"cannot be read ({exc.strerror})", path=path) from None
 
 
+# Magic bytes of files that users give by mistake, decoded as the reader decodes (ASCII, errors replaced).
+_PACKED = "decompress it, or give a plain or gzip-compressed FASTA file"
+_MAGIC = tuple((magic.decode("ascii", "replace"), name, hint) for magic, name, hint in (
+    (b"\x89HDF", "an HDF5 file", "an encoded file goes where a command asks for DATA.h5; here give FASTA"),
+    (b"PK\x03\x04", "a zip archive", _PACKED), (b"BZh", "bzip2-compressed", _PACKED),
+    (b"\xfd7zXZ", "xz-compressed", _PACKED)))
+
+
 class FastaReader:
     """Stream a FASTA (or gzip FASTA) file as blocks of ``(ids, sequences)``.
 
@@ -120,9 +128,14 @@ class FastaReader:
             raise InputFormatError("empty file: no FASTA records", path=self.path,
                                    hint="give a FASTA file with at least one '>' record")
         if not first.startswith(">"):
-            raise InputFormatError(
-                f"not a FASTA file: the first line starts with {first[:20].rstrip()!r}, not '>'",
-                path=self.path, hint="FASTA records start with a '>id' header line")
+            head = first[:20].rstrip()
+            if not head.isprintable() or "\ufffd" in head:
+                # Quoting binary bytes helps nobody; name the format where its magic bytes say it.
+                kind, hint = next(((name, hint) for magic, name, hint in _MAGIC if first.startswith(magic)),
+                                  ("binary data", "give a plain or gzip-compressed FASTA file"))
+                raise InputFormatError(f"not a FASTA file: it is {kind}", path=self.path, hint=hint)
+            raise InputFormatError(f"not a FASTA file: the first line starts with {head!r}, not '>'",
+                                   path=self.path, hint="FASTA records start with a '>id' header line")
         return SimpleFastaParser(self._no_inner_spaces(itertools.chain([first], lines)))
 
     def _no_inner_spaces(self, lines):

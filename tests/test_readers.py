@@ -75,6 +75,19 @@ def test_bad_fasta(tmp_path, text, match):
         read_fasta(p)
 
 
+@pytest.mark.parametrize("data,match", [
+    (b"\x89HDF\r\n\x1a\n\x00\x00", "it is an HDF5 file.*DATA.h5"),
+    (b"BZh91AY&SY\x01", "it is bzip2-compressed.*decompress"),
+    (b"PK\x03\x04\x14\x00", "it is a zip archive"),
+    (b"\x01\x02\x03abc\n", "it is binary data"),
+])
+def test_binary_files_are_named_not_quoted(tmp_path, data, match):
+    p = tmp_path / "bin.fa"
+    p.write_bytes(data)
+    with pytest.raises(InputFormatError, match=match):
+        read_fasta(p)
+
+
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(InputFormatError, match="not found"):
         read_fasta(tmp_path / "nope.fa")
