@@ -28,7 +28,7 @@ def _command_line():
 
 
 class _Group(click.Group):
-    """A click group that turns ``SeqcnnError`` into one line on stderr and exit code 2."""
+    """A click group that turns ``SeqcnnError`` and usage mistakes into one line on stderr and exit code 2."""
 
     def main(self, args=None, *a, **kw):
         _ARGV[:] = list(sys.argv[1:] if args is None else args)
@@ -39,6 +39,16 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SeqcnnError as exc:
             click.echo(f"seqcnn: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except click.UsageError as exc:
+            # Option and argument mistakes get the same one-line form as every other error (click would
+            # print a usage block first); the help is one -h away.
+            names, c = [], exc.ctx
+            while c is not None and c.parent is not None:
+                names.insert(0, c.info_name)
+                c = c.parent
+            where = " ".join(["seqcnn"] + names)
+            click.echo(f"seqcnn: error: {exc.format_message()} (see '{where} -h')", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("seqcnn: interrupted; no output was written", err=True)

@@ -219,6 +219,10 @@ def test_bad_labels_exit_2(cli, small, case):
     (["--class-per-file"], "not both"),
     (["--split-column", "nope"], "missing column"),
     (["--holdout-chrom", "chr22"], "no record lies on"),
+    # click's own option checks, in the same one-line form
+    (["--pad-mode", "middle"], "'middle' is not one of"),
+    (["--seed", "abc"], "'abc' is not a valid integer"),
+    (["--bogus"], "No such option '--bogus'"),
 ])
 def test_bad_options_exit_2(cli, small, args, fragment):
     d, fa, lab = small
@@ -230,6 +234,8 @@ def test_missing_inputs_exit_2(cli, small):
     d, fa, lab = small
     _one_line_error(cli("encode", d / "nope.fa", "-l", lab, "-o", d / "o.h5"), "nope.fa", "not found")
     _one_line_error(cli("encode", fa, "-o", d / "o.h5"), "no labels")
+    _one_line_error(cli("encode", fa, "-l", lab), "Missing option '-o'", "see 'seqcnn encode -h'")
+    _one_line_error(cli("frobnicate"), "No such command 'frobnicate'")
     # the natural first try, the label table as a second positional argument, is answered with the fix
     _one_line_error(cli("encode", fa, lab, "-o", d / "o.h5"), "looks like a label table", f"--labels {lab}")
     _one_line_error(cli("encode", fa, "-l", lab, "-o", d / "no_dir" / "o.h5"), "does not exist")
