@@ -248,6 +248,8 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
     for split in ("train", "val", "test"):
         if split in m:
             _say(quiet, "  " + _metrics_line(split, m[split]))
+    for note in r.get("notes", ()):
+        click.echo(f"seqcnn: note: {note}", err=True)
 
 
 @main.command()

@@ -1069,12 +1069,37 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
     model.save(os.path.join(partial, MODEL_FILE))
     if plots:
         _training_plots(state["history"], curves, task, ds, os.path.join(partial, PLOTS_DIR), monitor)
-    shutil.rmtree(ckpt)
     if dist.chief:
+        # The finished run moves into place before its checkpoint goes: a kill in between leaves a complete
+        # run with a stale checkpoint/ folder, not a finished .partial that only --force could clear.
         _replace_dir(partial, out, force)
+        shutil.rmtree(os.path.join(out, CHECKPOINT_DIR), ignore_errors=True)
+    else:
+        shutil.rmtree(ckpt)
     return {"out": out, "config": cfg, "metrics": metrics, "history": state["history"],
             "best_epoch": state["best_epoch"], "in_memory": in_memory, "seconds": round(time.time() - t0, 1),
-            "chief": dist.chief}
+            "chief": dist.chief, "notes": _imbalance_notes(task, y_train, tr["class_weight"], ds)}
+
+
+def _imbalance_notes(task, y, class_weight, ds):
+    """Advice when the training classes are imbalanced (rarest < 1/3 of the commonest) and not reweighted.
+
+    Unweighted training on, e.g., 1 bound : 10 unbound peaks ranks well (auROC/auPRC) but its 0.5-threshold
+    calls (accuracy, MCC, predict's class column) lean to the majority, which users read as a broken model.
+    """
+    if class_weight is not None or task == "multilabel" or len(y) == 0:
+        return []
+    counts = np.bincount(np.asarray(y, np.int64))
+    names = ds.class_names if task == "multiclass" else ["0", "1"]
+    present = [(int(c), names[i] if i < len(names) else str(i)) for i, c in enumerate(counts) if c > 0]
+    if len(present) < 2:
+        return []
+    (lo, lo_name), (hi, hi_name) = min(present), max(present)
+    if lo * 3 >= hi:
+        return []
+    return [f"training classes are imbalanced ({lo_name}: {lo}, {hi_name}: {hi}); auROC/auPRC are unaffected, "
+            "but 0.5-threshold calls (accuracy, MCC, predicted class) lean to the majority: consider "
+            "--class-weight balanced"]
 
 
 def _multiworker_fit_fixes(model, strategy):

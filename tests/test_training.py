@@ -250,7 +250,7 @@ def test_multiclass_and_multilabel_end_to_end(fixture, task, request, tmp_path):
     df = pd.read_csv(tmp_path / "p.csv")
     assert df.shape == (2, 1 + r["config"]["model"]["n_outputs"])
     if task == "multiclass":
-        assert np.allclose(df.iloc[:, 1:].sum(1), 1, atol=1e-4)  # softmax
+        assert np.allclose(df.iloc[:, 1:].sum(axis=1), 1, atol=1e-4)  # softmax
     else:
         assert ((df.iloc[:, 1:] > 0) & (df.iloc[:, 1:] < 1)).all().all()
 
@@ -326,3 +326,19 @@ def test_single_class_validation_falls_back_to_val_loss(tmp_path):
                        quiet=True, plots=True, n_boot=10)
     assert r["history"][0]["val_auprc"] is None and r["best_epoch"] is not None
     assert r["metrics"]["val"]["auroc"] is None and (tmp_path / "run" / "model.keras").exists()
+
+
+def test_imbalance_note():
+    """Unweighted training on imbalanced classes gets advice; balanced data, reweighting, multilabel do not."""
+    from types import SimpleNamespace
+
+    from seqcnn.training import _imbalance_notes
+
+    ds = SimpleNamespace(class_names=["CTCF", "GATA3", "YY1"])
+    notes = _imbalance_notes("binary", np.array([1] * 40 + [0] * 400), None, ds)
+    assert len(notes) == 1 and "1: 40, 0: 400" in notes[0] and "--class-weight balanced" in notes[0]
+    assert _imbalance_notes("binary", np.array([1] * 40 + [0] * 400), "balanced", ds) == []
+    assert _imbalance_notes("binary", np.array([1] * 200 + [0] * 400), None, ds) == []   # 1:2 is fine
+    notes = _imbalance_notes("multiclass", np.array([0] * 300 + [1] * 300 + [2] * 50), None, ds)
+    assert "YY1: 50" in notes[0] and ": 300" in notes[0]
+    assert _imbalance_notes("multilabel", np.zeros((10, 2)), None, ds) == []
