@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Run every benchmark with the commands recorded in benchmarks/RESULTS.md; outputs go to benchmarks/out/.
-# Expect about an hour on a 2-core machine (the accuracy benchmark trains every architecture on every data set).
+# Expect about an hour and a half on a 2-core machine (the accuracy benchmark trains every architecture on every
+# data set; bench_scale encodes 10 M records, trains two 1 M-record epochs and mutates 100,000 sequences twice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p benchmarks/out
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
 run() { local name=$1; shift; echo "== $*"; "$@" | tee "benchmarks/out/$name.txt"; }
 run encode python benchmarks/bench_encode.py
-run scale python benchmarks/bench_scale.py --n 100000,1000000,10000000
+run scale python benchmarks/bench_scale.py encode --n 100000,1000000,10000000
+run scale-train python benchmarks/bench_scale.py train --n 1000000 --budget-mb 100
+run scale-train-200k python benchmarks/bench_scale.py train --n 200000 --budget-mb 100
+run scale-ism python benchmarks/bench_scale.py ism --n 1000,3000,10000,100000
 run ism python benchmarks/bench_ism.py
 run train python benchmarks/bench_train.py --data ../shared/data/janggu_oct4_vs_mafk --epochs 4 --rounds 2
 run accuracy python -W ignore benchmarks/bench_accuracy.py --out benchmarks/out/accuracy.json
