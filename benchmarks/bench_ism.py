@@ -7,11 +7,14 @@ For each factory architecture (default hyper-parameters) at L = 200 and 1,000 on
 - batched naive: mutants of several sequences built inside one compiled ``tf.function`` and run together;
 - seqcnn: ``seqcnn.ism`` (method chosen automatically; XLA where it helps).
 
-Each timing runs after a warm-up call (compilation excluded; seqcnn's compile time is reported on its
-own) for at least ``--seconds`` or ``--max-seqs`` sequences. The maximum absolute difference between
-seqcnn and batched naive is reported too.
+Each contender is warmed up first (compilation excluded; seqcnn's compile time is reported on its own),
+then the three take turns for ``--rounds`` rounds of at least ``--seconds`` each (or 64 / 512 sequences):
+on a shared machine the speed of everything changes within seconds, so each ratio is formed within a
+round and the medians over rounds are reported, by wall clock and by process CPU time. The maximum
+absolute difference between seqcnn and batched naive is reported too.
 
     .venv/bin/python benchmarks/bench_ism.py [--lengths 200,1000] [--archs primer,deepbind,basset,zeng]
+        [--seconds 4] [--rounds 3]
 """
 
 import argparse
@@ -31,7 +34,7 @@ tf = import_tf()
 keras = import_keras()
 
 from seqcnn import mutagenesis  # noqa: E402
-from seqcnn.models import build_model  # noqa: E402
+from seqcnn.models import build_model, coerce_param  # noqa: E402
 
 
 def per_sequence_naive(model, L):
@@ -85,37 +88,59 @@ def batched_naive(model, L, seqs_per_call, max_mutants=1200):
 
 
 def timed(fn, x, seconds, max_seqs, min_seqs=1):
-    fn(x[:min_seqs])  # warm-up / compile
-    done, t0, outs = 0, time.perf_counter(), []
+    """Throughput of ``fn`` over ``x`` in calls of ``min_seqs`` sequences: (seq/s wall, seq/CPU-s, outputs)."""
+    done, t0, c0, outs = 0, time.perf_counter(), time.process_time(), []
     while done < max_seqs and (time.perf_counter() - t0 < seconds or done < min_seqs):
         step = min(min_seqs, max_seqs - done)
         outs.append(fn(x[done:done + step]))
         done += step
-    dt = time.perf_counter() - t0
-    return done / dt, np.concatenate(outs)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return done / dt, done / max(cpu, 1e-9), np.concatenate(outs)
+
+
+def interleaved(contenders, x, seconds, rounds):
+    """Time each contender ``(name, fn, max_seqs, min_seqs)`` in ``rounds`` alternating rounds.
+
+    Other jobs on a shared machine change the speed of everything within seconds, so the contenders take
+    turns and each ratio is formed within a round; medians over rounds are reported. Returns
+    ``{name: {"wall": [...], "cpu": [...], "out": first round's outputs}}``.
+    """
+    res = {name: {"wall": [], "cpu": []} for name, *_ in contenders}
+    for name, fn, _, min_seqs in contenders:
+        fn(x[:min_seqs])  # warm-up / compile
+    for r in range(rounds):
+        for name, fn, max_seqs, min_seqs in (contenders if r % 2 == 0 else contenders[::-1]):
+            wall, cpu, out = timed(fn, x, seconds / rounds, max_seqs, min_seqs)
+            res[name]["wall"].append(wall)
+            res[name]["cpu"].append(cpu)
+            res[name].setdefault("out", out)
+    return res
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lengths", default="200,1000")
-    ap.add_argument("--archs", default="primer,deepbind,basset,zeng")
-    ap.add_argument("--seconds", type=float, default=4.0, help="minimum time per measurement")
+    ap.add_argument("--archs", default="primer,deepbind,basset,zeng,deepbind:kernel_size=24+global_average=false",
+                    help="factory architectures, optionally name:key=value+key=value for tuned variants")
+    ap.add_argument("--seconds", type=float, default=4.0, help="minimum time per contender per round")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians are reported)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "bench_ism.json"))
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     rows = []
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, TF {tf.__version__}, "
           f"Keras {keras.__version__}", flush=True)
-    print("| arch | L | method | per-seq naive seq/s | batched naive seq/s | seqcnn seq/s | × batched | × per-seq "
-          "| seqcnn compile s | max abs diff |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| arch | L | method | per-seq naive seq/s | batched naive seq/s | seqcnn seq/s | × batched "
+          "| × batched (CPU s) | × per-seq | seqcnn compile s | max abs diff | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for L in (int(v) for v in args.lengths.split(",")):
         x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (512, L))]
         for arch in args.archs.split(","):
-            model = build_model(arch, L, "binary", 1)
+            # "name:key=value+key=value" benchmarks a tuned variant (e.g. the issue's reference DeepBind model)
+            name, _, spec = arch.partition(":")
+            hp = dict(kv.split("=", 1) for kv in spec.split("+") if kv)
+            model = build_model(name, L, "binary", 1, **{k: coerce_param(name, k, v) for k, v in hp.items()})
             per_call = max(1, 2400 // (3 * L))  # ~2,400 mutants per compiled call, as seqcnn's naive path uses
-            ps, _ = timed(per_sequence_naive(model, L), x, args.seconds, 64, 1)
-            bn, ref = timed(batched_naive(model, L, per_call), x, args.seconds, 64, per_call)
             kern = mutagenesis._kernels(model)
             nb = kern.seq_batch()
             t0 = time.perf_counter()
@@ -125,15 +150,25 @@ def main(argv=None):
             def fast(xb):
                 return mutagenesis.ism(model, xb)[0]
 
-            sq, got = timed(fast, x, args.seconds, 512, nb)
+            res = interleaved([("per_seq", per_sequence_naive(model, L), 64, 1),
+                               ("batched", batched_naive(model, L, per_call), 64, per_call),
+                               ("seqcnn", fast, 512, nb)], x, args.seconds * args.rounds, args.rounds)
+            med = {k: float(np.median(v["wall"])) for k, v in res.items()}
+            ratio = float(np.median(np.divide(res["seqcnn"]["wall"], res["batched"]["wall"])))
+            ratio_cpu = float(np.median(np.divide(res["seqcnn"]["cpu"], res["batched"]["cpu"])))
+            ratio_ps = float(np.median(np.divide(res["seqcnn"]["wall"], res["per_seq"]["wall"])))
+            got, ref = res["seqcnn"]["out"], res["batched"]["out"]
             m = min(len(got), len(ref))
             diff = float(np.abs(got[:m] - ref[:m]).max())
-            row = {"arch": arch, "L": L, "method": kern.method, "per_seq_naive": ps, "batched_naive": bn,
-                   "seqcnn": sq, "speedup_vs_batched": sq / bn, "speedup_vs_per_seq": sq / ps,
-                   "compile_s": compile_s, "max_abs_diff": diff, "batch": nb}
+            row = {"arch": arch, "L": L, "method": kern.method, "per_seq_naive": med["per_seq"],
+                   "batched_naive": med["batched"], "seqcnn": med["seqcnn"], "speedup_vs_batched": ratio,
+                   "speedup_vs_batched_cpu": ratio_cpu, "speedup_vs_per_seq": ratio_ps,
+                   "speedup_rounds": list(np.divide(res["seqcnn"]["wall"], res["batched"]["wall"])),
+                   "compile_s": compile_s, "max_abs_diff": diff, "batch": nb, "load": os.getloadavg()[0]}
             rows.append(row)
-            print(f"| {arch} | {L} | {kern.method} | {ps:.1f} | {bn:.1f} | {sq:.0f} | {sq / bn:.1f} | {sq / ps:.0f} "
-                  f"| {compile_s:.1f} | {diff:.1e} |", flush=True)
+            print(f"| {arch} | {L} | {kern.method} | {med['per_seq']:.1f} | {med['batched']:.1f} | "
+                  f"{med['seqcnn']:.0f} | {ratio:.1f} | {ratio_cpu:.1f} | {ratio_ps:.0f} | {compile_s:.1f} | "
+                  f"{diff:.1e} | {os.getloadavg()[0]:.1f} |", flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(rows, fh, indent=2)

@@ -161,6 +161,10 @@ _MONOTONE = ("linear", "relu", "relu6", "elu", "selu", "softplus", "sigmoid", "h
              "exponential", "leaky_relu", "softsign")
 
 
+# Activations that are exactly 0 far below zero (f(-1e30) = 0).
+_ZERO_AT_NEG_INF = ("relu", "relu6", "sigmoid", "hard_sigmoid", "softplus", "exponential")
+
+
 def _is_monotone(act):
     """True for activations that never decrease (then max and activation commute)."""
     return getattr(act, "__name__", "") in _MONOTONE
@@ -237,6 +241,7 @@ class _Kernels:
             right = tf.constant(np.clip(np.arange(L) + 1, 0, P).astype(np.int32))   # suffix-from index
             neg = tf.constant(-np.inf, tf.float32)
             far = tf.constant(-1e30, tf.float32)
+            zero_far = getattr(act, "__name__", "") in _ZERO_AT_NEG_INF
             Dk = _base_change_table(tf, W)                                  # [K, 5, 4, F]
 
             def conv_ref(x):
@@ -255,20 +260,35 @@ class _Kernels:
                 ref = head(tf.concat([ref_feats[k] for k in order], -1), training=False)   # the reference logits
                 pad = tf.fill(tf.stack([n, K - 1, F]), far)
                 Zp = tf.concat([pad, Z, pad], 1)                            # Zp[K-1+p] = Z[p]; far outside
-                # Loop over kernel rows k: position i changes conv output i - k by W[k, b] - W[k, x_i], one
-                # gathered row of a small table; a running max over k keeps the working set at [n, L, 4, F]
-                # and XLA fuses the whole loop into one pass.
+                # Loop over kernel rows k: position i changes conv output i - k by W[k, b] - W[k, x_i]; a
+                # running max (and sum) over k keeps the working set at [n, L, 4, F] and XLA fuses the loop.
                 acc = None
                 change = None
+                ref_sum = None
                 for k in range(K):
                     zk = Zp[:, K - 1 - k:K - 1 - k + L]                     # Z[i - k], [n, L, F]
-                    v = zk[:, :, None] + tf.gather(Dk[k], a)                # new pre-activation [n, L, 4, F]
                     if "avg" in order:
-                        d = tf.where(valid[k], act(v) - act(zk)[:, :, None], 0.0)
-                        change = d if change is None else change + d
+                        # New pre-activation for every base b: Z[i - k] - W[k, x_i] + W[k, b], a broadcast
+                        # add of the kernel row (x_i · W[k]: one small matmul per k, 0 at an N row); with
+                        # the running sum this measured ~1.3x faster than the table lookup below (deepbind).
+                        v = (zk - tf.einsum("nlc,cf->nlf", x, W[k]))[:, :, None] + W[k][None, None]
+                    else:
+                        # Max only: the lookup keeps the loop one XLA fusion (the matmuls measured 1.7x
+                        # slower on zeng); D[k, a_i, b] = W[k, b] - W[k, a_i] is one gathered row.
+                        v = zk[:, :, None] + tf.gather(Dk[k], a)            # [n, L, 4, F]
+                    if "avg" in order:
+                        if zero_far:
+                            # act(far) = 0: windows hanging off the sequence add nothing, no mask needed.
+                            change = act(v) if change is None else change + act(v)
+                            ref_sum = act(zk) if ref_sum is None else ref_sum + act(zk)
+                        else:
+                            d = tf.where(valid[k], act(v) - act(zk)[:, :, None], 0.0)
+                            change = d if change is None else change + d
                     if not monotone:
                         v = tf.where(valid[k], act(v), neg)
                     acc = v if acc is None else tf.maximum(acc, v)
+                if ref_sum is not None:
+                    change = change - ref_sum[:, :, None]
                 # max commutes with a non-decreasing activation, so it is applied once, after the max.
                 wmax = act(acc) if monotone else acc                        # [n, L, 4, F]
                 feats = {"max": tf.maximum(outside[:, :, None], wmax)}

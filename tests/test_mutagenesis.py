@@ -109,6 +109,25 @@ def test_local_geometries(length, kernel, pool, act):
     assert np.abs(delta - expected).max() < 1e-4
 
 
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "elu", "gelu"])
+def test_global_max_and_average_activations(act):
+    """Max+average pooling with activations that are / are not 0 far below zero, monotone or not."""
+    from seqcnn._tf import import_keras
+    from seqcnn.mutagenesis import ism, ism_method
+
+    keras = import_keras()
+    inp = keras.Input((37, 4), name="sequence")
+    h = keras.layers.Conv1D(5, 6, activation=act, name="conv1")(inp)
+    h = keras.layers.Concatenate()([keras.layers.GlobalMaxPooling1D()(h), keras.layers.GlobalAveragePooling1D()(h)])
+    model = randomize(keras.Model(inp, keras.layers.Dense(2, name="logits")(h)), seed=len(act))
+    assert ism_method(model) == "global"
+    x = _x(3, 37, seed=4)
+    delta, _ = ism(model, x, batch_size=2)
+    expected = plain_naive_ism(model, x)
+    assert np.abs(expected).max() > 0.01
+    assert np.abs(delta - expected).max() < 1e-4
+
+
 def test_importance_and_attribution():
     from seqcnn.mutagenesis import attribution, importance
 
