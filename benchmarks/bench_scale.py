@@ -10,12 +10,15 @@ Every measurement runs in a fresh child process, so its peak RSS (``ru_maxrss``)
   same epoch with the data loaded into memory (budget large).
 - ``ism``: ``run_mutagenesis`` over N sequences, streamed to its output file, then the same N
   held in memory by ``seqcnn.ism``. Goal: streamed peak RSS flat in N.
+- ``open``: encode N records as ``encode`` does, then ``open_dataset`` and one pass of ``read_chunk``
+  over every chunk (what a streamed epoch reads, no ids), then the same with every id read.
 
 Usage::
 
     python benchmarks/bench_scale.py encode [--n 100000,1000000,10000000] [--length 200] [--tmpdir DIR]
     python benchmarks/bench_scale.py train [--n 1000000] [--budget-mb 100] [--tmpdir DIR]
     python benchmarks/bench_scale.py ism [--n 1000,10000,100000] [--tmpdir DIR]
+    python benchmarks/bench_scale.py open [--n 2000000] [--tmpdir DIR]
 """
 
 import argparse
@@ -145,7 +148,27 @@ def child_ism_memory(run, data):
             "peak_rss_mib": _peak_rss_mib(), "delta_mib": delta.nbytes / 2**20}
 
 
-CHILDREN = {"encode": child_encode, "train": child_train, "ism": child_ism, "ism_memory": child_ism_memory}
+def child_open(data, with_ids):
+    """``open_dataset`` and one pass of ``read_chunk`` over every chunk; with ``with_ids``, all ids read too."""
+    import h5py  # noqa: F401 (imported by open_dataset; counted in the baseline, not as data)
+
+    from seqcnn.store import open_dataset
+
+    baseline = _peak_rss_mib()  # numpy, h5py and seqcnn.store imported: the floor before any data
+    t0 = time.perf_counter()
+    with open_dataset(data) as ds:
+        opened = _peak_rss_mib()
+        for c in range(-(-ds.n // ds.chunk_records)):
+            ds.read_chunk(c)
+        if with_ids:
+            len(ds.ids)
+        n = ds.n
+    return {"records": n, "seconds": time.perf_counter() - t0, "baseline_rss_mib": baseline,
+            "open_rss_mib": opened, "peak_rss_mib": _peak_rss_mib()}
+
+
+CHILDREN = {"encode": child_encode, "train": child_train, "ism": child_ism, "ism_memory": child_ism_memory,
+            "open": child_open}
 
 
 def _spawn(kind, **kwargs):
@@ -252,7 +275,25 @@ def part_ism(args):
                       f"{deltas_mib:.0f} | {r['load']:.1f} |", flush=True)
 
 
-PARTS = {"encode": part_encode, "train": part_train, "ism": part_ism}
+def part_open(args):
+    """Encode N records (peak RSS), then open the file and read every chunk, without and with the ids."""
+    n = args.n[0]
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
+        enc = encode_piped(n, args.length, tmp)
+        rows = [(ids, _measure("open", data=enc["path"], with_ids=ids)) for ids in (False, True)]
+    print(f"encode: {n:,} records x {args.length} bp in {enc['seconds']:.1f} s, peak RSS "
+          f"{enc['peak_rss_mib']:.0f} MiB, file {enc['file_mib']:.0f} MiB (gzip-1), load {enc['load']:.1f}\n")
+    print("| reads | seconds | RSS after imports MiB | peak RSS after open MiB | peak RSS MiB | bytes/record above "
+          "imports | load |")
+    print("|---|---|---|---|---|---|---|")
+    for ids, r in rows:
+        what = "open + every chunk + all ids" if ids else "open + every chunk (no ids)"
+        above = (r["peak_rss_mib"] - r["baseline_rss_mib"]) * 2**20 / n
+        print(f"| {what} | {r['seconds']:.1f} | {r['baseline_rss_mib']:.0f} | {r['open_rss_mib']:.0f} | "
+              f"{r['peak_rss_mib']:.0f} | {above:.0f} | {r['load']:.1f} |")
+
+
+PARTS = {"encode": part_encode, "train": part_train, "ism": part_ism, "open": part_open}
 
 
 def main():
@@ -263,7 +304,8 @@ def main():
     sub = ap.add_subparsers(dest="part", required=True)
     for name, default, helptext in (("encode", "100000,1000000,10000000", "records to encode, one run each"),
                                     ("train", "1000000", "records in the encoded training file"),
-                                    ("ism", "1000,10000,100000", "sequences to mutate, one run each")):
+                                    ("ism", "1000,10000,100000", "sequences to mutate, one run each"),
+                                    ("open", "2000000", "records in the encoded file")):
         p = sub.add_parser(name, help=PARTS[name].__doc__)
         p.add_argument("--n", default=default, type=lambda s: [int(v) for v in s.split(",")], help=helptext)
         p.add_argument("--length", type=int, default=200)
