@@ -238,7 +238,7 @@ def write_dataset(path, x, y, ids, split=None, lengths=None, attrs=None, force=F
 
 
 class SeqDataset:
-    """An open seqcnn HDF5 dataset. Small per-record arrays are loaded; ``x`` is read on demand.
+    """An open seqcnn HDF5 dataset. Small per-record arrays are loaded; ``x`` and ``ids`` are read on demand.
 
     Attributes
     ----------
@@ -247,7 +247,7 @@ class SeqDataset:
     task : str — 'binary', 'multiclass' or 'multilabel'
     class_names, label_names : list of str
     n_outputs : int — 1 for binary, number of classes or labels otherwise.
-    ids : np.ndarray of str, shape=(N,)
+    ids : np.ndarray of str, shape=(N,) — read on first use (see :meth:`read_ids` for a few).
     y : np.ndarray, shape=(N,) or (N, T)
     split : np.ndarray, shape=(N,), uint8
     lengths : np.ndarray, shape=(N,)
@@ -277,6 +277,8 @@ class SeqDataset:
                                    hint="re-create it with 'seqcnn encode'") from None
 
     def _load(self):
+        import h5py
+
         attrs = {}
         for key, value in self.h5.attrs.items():
             if isinstance(value, bytes):
@@ -304,11 +306,17 @@ class SeqDataset:
         if self._x.ndim != 3 or self._x.shape[2] != 4:
             raise InputFormatError(f"x has shape {self._x.shape}, expected (N, L, 4)", path=self.path)
         self.n, self.length = int(self._x.shape[0]), int(self._x.shape[1])
-        self.ids = self.h5["ids"].asstr()[:].astype(object)
+        # Ids are read on first use: as Python str they take ~125 bytes per record, more than all the
+        # other per-record arrays together, and training, evaluation and motifs never need them.
+        self._ids = None
+        self._ids_ds = self.h5["ids"]
+        if self._ids_ds.ndim != 1 or h5py.check_string_dtype(self._ids_ds.dtype) is None:
+            raise InputFormatError(f"damaged seqcnn dataset: ids are not strings (dtype {self._ids_ds.dtype})",
+                                   path=self.path, hint="re-create it with 'seqcnn encode'")
         self.y = self.h5["y"][:]
         self.split = self.h5["split"][:]
         self.lengths = self.h5["lengths"][:]
-        for name, arr in (("y", self.y), ("ids", self.ids), ("split", self.split), ("lengths", self.lengths)):
+        for name, arr in (("y", self.y), ("ids", self._ids_ds), ("split", self.split), ("lengths", self.lengths)):
             if len(arr) != self.n:
                 raise InputFormatError(f"'{name}' has {len(arr)} entries but x has {self.n}", path=self.path)
         self.task = attrs.get("task")
@@ -320,6 +328,54 @@ class SeqDataset:
         # (h5py's filter pipeline holds it), so a training loop keeps running meanwhile.
         self._gzip_direct = (x.compression == "gzip" and not x.shuffle and not x.fletcher32
                              and x.chunks is not None and x.chunks[1:] == x.shape[1:])
+
+    @property
+    def ids(self):
+        """Every record id, np.ndarray of str (object), shape=(N,); read from the file on first use, then kept."""
+        if self._ids is None:
+            self._ids = self._ids_reader()[:].astype(object)
+        return self._ids
+
+    def read_ids(self, indices):
+        """Ids of the records at ``indices``, np.ndarray of str (object), shape=(n,): equal to ``ids[indices]``.
+
+        Reads only the chunks of ``ids`` that hold those records (unless all ids are already loaded),
+        so a few ids of a large file cost a few chunk reads, not every id. ``indices`` are integers in
+        any order, repeats and negative values allowed, or a boolean mask of shape ``(N,)``.
+        """
+        idx = np.asarray(indices)
+        if idx.dtype == bool:
+            if idx.shape != (self.n,):
+                raise IndexError(f"boolean mask of shape {idx.shape} for {self.n} records")
+            idx = np.flatnonzero(idx)
+        elif idx.size and not np.issubdtype(idx.dtype, np.integer):
+            raise IndexError(f"record indices must be integers, not {idx.dtype}")
+        idx = idx.astype(np.int64).reshape(-1)
+        if idx.size and (idx.min() < -self.n or idx.max() >= self.n):
+            bad = idx[(idx < -self.n) | (idx >= self.n)][0]
+            raise IndexError(f"index {bad} is out of bounds for {self.n} records")
+        idx = np.where(idx < 0, idx + self.n, idx)
+        if self._ids is not None:
+            return self._ids[idx]
+        out = np.empty(len(idx), dtype=object)
+        if not len(idx):
+            return out
+        reader = self._ids_reader()
+        step = self._ids_ds.chunks[0] if self._ids_ds.chunks else self.chunk_records * 16
+        order = np.argsort(idx, kind="stable")
+        sorted_idx = idx[order]
+        for start in np.unique(sorted_idx // step) * step:
+            lo, hi = np.searchsorted(sorted_idx, [start, start + step])
+            block = reader[start:min(start + step, self.n)]
+            out[order[lo:hi]] = block[sorted_idx[lo:hi] - start]
+        return out
+
+    def _ids_reader(self):
+        """The ``ids`` array read as str; refused once the file is closed (ids are not kept from open)."""
+        if not self.h5.id.valid:
+            raise SeqcnnError("the dataset is closed, and its ids are read from the file on first use",
+                              path=self.path, hint="read ds.ids (or ds.read_ids(rows)) before closing it")
+        return self._ids_ds.asstr()
 
     @property
     def n_outputs(self):

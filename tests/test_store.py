@@ -117,6 +117,48 @@ def test_open_refuses_inconsistent_arrays(tmp_path):
         open_dataset(path)
 
 
+def test_open_refuses_ids_that_are_not_strings(tmp_path):
+    path, *_ = _small(tmp_path)
+    with h5py.File(path, "a") as f:
+        del f["ids"]
+        f["ids"] = np.arange(1000)
+    with pytest.raises(InputFormatError, match="ids are not strings"):
+        open_dataset(path)
+
+
+def test_ids_not_read_on_open(tmp_path):
+    path, x, y, ids, split = _small(tmp_path)
+    with open_dataset(path) as ds:
+        # Training, evaluation and motifs only read x, y and split: none of them loads the ids.
+        np.testing.assert_array_equal(ds.read_chunk(1), x[256:512])
+        for _ in ds.iter_chunks("train"):
+            pass
+        ds.summary()
+        assert ds._ids is None
+        assert list(ds.ids) == ids and ds._ids is not None
+    with open_dataset(path) as ds:
+        pass
+    with pytest.raises(SeqcnnError, match="closed"):
+        ds.ids
+
+
+def test_read_ids_equals_ids_at_indices(tmp_path):
+    # Chunks of 16 records put ids in chunks of 256, so the 1,000 ids span four of them.
+    path, _, _, ids, split = _small(tmp_path, chunk_records=16)
+    rng = np.random.default_rng(2)
+    idx = rng.integers(-1000, 1000, 300)  # any order, repeats and negative indices
+    with open_dataset(path) as ds:
+        got = ds.read_ids(idx)
+        assert ds._ids is None
+        np.testing.assert_array_equal(got, np.asarray(ids, dtype=object)[idx])
+        np.testing.assert_array_equal(ds.read_ids(split == 2), ds.ids[split == 2])
+        np.testing.assert_array_equal(ds.read_ids(idx), ds.ids[idx])  # from the loaded ids
+        assert ds.read_ids([]).shape == (0,) and list(ds.read_ids([999, 0])) == ["r999", "r0"]
+        for bad in ([1000], [-1001], [0.5], np.ones(3, bool)):
+            with pytest.raises(IndexError):
+                ds.read_ids(bad)
+
+
 def _encode_with_duplicates(tmp_path, ids):
     fa, other = tmp_path / "a.fa", tmp_path / "b.fa"
     fa.write_text("".join(f">{i} extra words\nACGT\n" for i in ids))
