@@ -12,6 +12,8 @@ Every measurement runs in a fresh child process, so its peak RSS (``ru_maxrss``)
   held in memory by ``seqcnn.ism``. Goal: streamed peak RSS flat in N.
 - ``open``: encode N records as ``encode`` does, then ``open_dataset`` and one pass of ``read_chunk``
   over every chunk (what a streamed epoch reads, no ids), then the same with every id read.
+- ``dedup``: ``encode_fasta``'s duplicate-id check alone, on N random 64-bit hashes held in blocks
+  of 20,000 as encode holds them: its peak RSS above what is held, per record.
 
 Usage::
 
@@ -19,6 +21,7 @@ Usage::
     python benchmarks/bench_scale.py train [--n 1000000] [--budget-mb 100] [--tmpdir DIR]
     python benchmarks/bench_scale.py ism [--n 1000,10000,100000] [--tmpdir DIR]
     python benchmarks/bench_scale.py open [--n 2000000] [--tmpdir DIR]
+    python benchmarks/bench_scale.py dedup [--n 10000000]
 """
 
 import argparse
@@ -167,8 +170,21 @@ def child_open(data, with_ids):
             "open_rss_mib": opened, "peak_rss_mib": _peak_rss_mib()}
 
 
+def child_dedup(n):
+    """``store._check_unique_ids`` on n random hashes (no duplicates) in 20,000-record blocks."""
+    from seqcnn import store
+
+    rng = np.random.default_rng(0)
+    blocks = [rng.integers(0, 2**63, min(20_000, n - s), dtype=np.int64).view(np.uint64)
+              for s in range(0, n, 20_000)]
+    held = _peak_rss_mib()
+    t0 = time.perf_counter()
+    store._check_unique_ids(blocks, None, ["random"])
+    return {"seconds": time.perf_counter() - t0, "held_rss_mib": held, "peak_rss_mib": _peak_rss_mib()}
+
+
 CHILDREN = {"encode": child_encode, "train": child_train, "ism": child_ism, "ism_memory": child_ism_memory,
-            "open": child_open}
+            "open": child_open, "dedup": child_dedup}
 
 
 def _spawn(kind, **kwargs):
@@ -293,7 +309,17 @@ def part_open(args):
               f"{r['peak_rss_mib']:.0f} | {above:.0f} | {r['load']:.1f} |")
 
 
-PARTS = {"encode": part_encode, "train": part_train, "ism": part_ism, "open": part_open}
+def part_dedup(args):
+    """The duplicate-id check alone: peak RSS above the held hashes, per record."""
+    print("| hashes | seconds | RSS with hashes held MiB | peak RSS MiB | bytes/record above held | load |")
+    print("|---|---|---|---|---|---|")
+    for n in args.n:
+        r = _measure("dedup", n=n)
+        print(f"| {n:,} | {r['seconds']:.1f} | {r['held_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} | "
+              f"{(r['peak_rss_mib'] - r['held_rss_mib']) * 2**20 / n:.1f} | {r['load']:.1f} |", flush=True)
+
+
+PARTS = {"encode": part_encode, "train": part_train, "ism": part_ism, "open": part_open, "dedup": part_dedup}
 
 
 def main():
@@ -305,7 +331,8 @@ def main():
     for name, default, helptext in (("encode", "100000,1000000,10000000", "records to encode, one run each"),
                                     ("train", "1000000", "records in the encoded training file"),
                                     ("ism", "1000,10000,100000", "sequences to mutate, one run each"),
-                                    ("open", "2000000", "records in the encoded file")):
+                                    ("open", "2000000", "records in the encoded file"),
+                                    ("dedup", "10000000", "id hashes to check, one run each")):
         p = sub.add_parser(name, help=PARTS[name].__doc__)
         p.add_argument("--n", default=default, type=lambda s: [int(v) for v in s.split(",")], help=helptext)
         p.add_argument("--length", type=int, default=200)

@@ -12,6 +12,8 @@ run scale python benchmarks/bench_scale.py encode --n 100000,1000000,10000000
 run scale-train python benchmarks/bench_scale.py train --n 1000000 --budget-mb 100
 run scale-train-200k python benchmarks/bench_scale.py train --n 200000 --budget-mb 100
 run scale-ism python benchmarks/bench_scale.py ism --n 1000,3000,10000,100000
+run scale-open python benchmarks/bench_scale.py open --n 2000000
+run scale-dedup python benchmarks/bench_scale.py dedup --n 10000000
 run ism python benchmarks/bench_ism.py
 run train python benchmarks/bench_train.py --data ../shared/data/janggu_oct4_vs_mafk --epochs 4 --rounds 2
 run accuracy python -W ignore benchmarks/bench_accuracy.py --out benchmarks/out/accuracy.json
