@@ -720,7 +720,7 @@ class _Source:
             except SeqcnnError:
                 self.ds.close()
                 raise
-            self.ids = np.asarray(self.ds.ids, dtype=object)
+            self.ids = None  # read when needed: every id for --ids lookups, the selected rows' for the output
             self.y = self.ds.y
             self.n = self.ds.n
         else:
@@ -748,6 +748,14 @@ class _Source:
             self.y = None
             self.n = len(ids)
 
+    def all_ids(self):
+        """Every record id, np.ndarray of str (object), shape=(n,)."""
+        return self.ds.ids if self.ds is not None else self.ids
+
+    def read_ids(self, rows):
+        """Ids of ``rows``, np.ndarray of str (object), shape=(len(rows),); an HDF5 input reads only their chunks."""
+        return self.ds.read_ids(rows) if self.ds is not None else self.ids[np.asarray(rows, dtype=np.int64)]
+
     def read_x(self, idx):
         return self.ds.read_x(idx) if self.ds is not None else self._x[np.asarray(idx, dtype=np.int64)]
 
@@ -771,7 +779,7 @@ def select(source, kern, ids=None, split=None, top=None, by="score", output=None
         if len(rows) == 0:
             raise SeqcnnError(f"split {split!r} is empty", path=source.path, hint="pick another split")
     if ids is not None:
-        pos = {rid: i for i, rid in enumerate(source.ids)}
+        pos = {rid: i for i, rid in enumerate(source.all_ids())}
         missing = [i for i in ids if i not in pos]
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
@@ -880,7 +888,7 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                     "x": h5.create_dataset("x", (N, L, 4), np.uint8, chunks=(ch, L, 4), compression="gzip",
                                            compression_opts=1),
                 }
-                h5.create_dataset("ids", data=source.ids[rows].astype(object), dtype=h5py.string_dtype("utf-8"))
+                h5.create_dataset("ids", data=source.read_ids(rows), dtype=h5py.string_dtype("utf-8"))
                 h5.create_dataset("index", data=rows.astype(np.int64))
                 if source.y is not None:
                     h5.create_dataset("label", data=source.y[rows])
