@@ -248,6 +248,10 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
     for split in ("train", "val", "test"):
         if split in m:
             _say(quiet, "  " + _metrics_line(split, m[split]))
+    sizes = r["split_sizes"]
+    used = sum(sizes.values())
+    _say(quiet, f"records read {r['records_read']} = used {used} (train {sizes.get('train', 0)}, val "
+                f"{sizes.get('val', 0)}, test {sizes.get('test', 0)}) + dropped {r['records_read'] - used} (in no split)")
     for note in r.get("notes", ()):
         click.echo(f"seqcnn: note: {note}", err=True)
 
@@ -277,6 +281,8 @@ def evaluate(run_dir, data, split, output, bootstrap, seed, as_json, force, no_p
         click.echo(json.dumps(m, indent=2))
         return
     _say(quiet, _metrics_line(f"{data} ({split})", m))
+    _say(quiet, f"records read {m['records_in_file']} = scored {m['n']} + dropped {m['records_in_file'] - m['n']} "
+                f"(not in split {split})")
     if "confusion_matrix" in m:
         _say(quiet, f"confusion matrix (rows true, columns predicted): {m['confusion_matrix']}")
     if output:
@@ -382,6 +388,8 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
                      progress=_progress(quiet), command=_command_line())
     _say(quiet, f"wrote {rep['out_dir']}/: {rep['n_kept']} of {rep['n_filters']} filters as motifs "
                 f"(filters.meme, filters.jaspar, filters.transfac, filters.csv{', logos/' if not no_plots else ''})")
+    _say(quiet, f"records read {rep['records_read']} = scanned {rep['records_used']} + dropped "
+                f"{rep['records_read'] - rep['records_used']} (not in split {split})")
     if rep["skipped"]:
         _say(quiet, f"skipped {len(rep['skipped'])} filter(s) with fewer than {min_sites} sites: "
                     f"{', '.join(map(str, rep['skipped'][:20]))}{' ...' if len(rep['skipped']) > 20 else ''}")

@@ -509,6 +509,7 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
     with open_dataset(data) as ds:
         _check_fits(cfg, ds, run_dir)
         rows = ds.indices(split)
+        n_records = int(ds.n)
         if len(rows) == 0:
             raise SeqcnnError(f"split {split!r} is empty", path=ds.path, hint="pick another with --split")
         chunk = 4096
@@ -604,6 +605,7 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
         if os.path.exists(tmp):
             shutil.rmtree(tmp)
     matched = [] if matches is None else [int(f) for f in kept if table.loc[f, "qvalue"] < q_threshold]
-    return {"out_dir": out_dir, "n_filters": F, "n_kept": int(len(kept)),
+    return {"out_dir": out_dir, "n_filters": F, "n_kept": int(len(kept)), "records_read": n_records,
+            "records_used": int(len(rows)),
             "skipped": [int(f) for f in np.flatnonzero(~fm.kept)], "table": table, "matched": matched,
             "compared": matches is not None}

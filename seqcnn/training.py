@@ -1078,7 +1078,8 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
         shutil.rmtree(ckpt)
     return {"out": out, "config": cfg, "metrics": metrics, "history": state["history"],
             "best_epoch": state["best_epoch"], "in_memory": in_memory, "seconds": round(time.time() - t0, 1),
-            "chief": dist.chief, "notes": _imbalance_notes(task, y_train, tr["class_weight"], ds)}
+            "chief": dist.chief, "notes": _imbalance_notes(task, y_train, tr["class_weight"], ds),
+            "records_read": int(ds.n), "split_sizes": {k: int(len(v)) for k, v in idx.items()}}
 
 
 def _imbalance_notes(task, y, class_weight, ds):
@@ -1292,7 +1293,8 @@ def evaluate(run_dir, data, split="test", out=None, force=False, plots=True, n_b
         names = ds.class_names if ds.task == "multiclass" else ds.label_names
         y = ds.y[sel]
         metrics = compute_metrics(ds.task, y, prob, names=names, n_boot=n_boot, seed=seed)
-        metrics.update({"split": split, "data": os.path.abspath(ds.path), "run": os.path.abspath(str(run_dir))})
+        metrics.update({"split": split, "data": os.path.abspath(ds.path), "run": os.path.abspath(str(run_dir)),
+                        "records_in_file": int(ds.n)})
         task = ds.task
     if out is not None:
         tmp_figs = []
