@@ -110,6 +110,8 @@ def encode(fasta, labels, output, class_per_file, id_column, label_columns, task
     _say(quiet, f"records read {report['records_read']} = written {report['records_written']} + dropped "
                 f"{dropped} (unlabelled)" + (f"; padded {report['padded']}, trimmed {report['trimmed']}"
                                              if report["padded"] or report["trimmed"] else ""))
+    for note in report.get("notes", ()):
+        click.echo(f"seqcnn: note: {note}", err=True)
 
 
 @main.command()

@@ -715,7 +715,29 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
         "labels_without_sequence": (len(table.ids) - n_written) if table is not None else 0,
         "length": L, "task": task_, "class_names": class_names, "splits": {k: v["n"] for k, v in counts.items()},
         "trimmed": trimmed, "padded": padded,
+        "notes": _stray_label_notes(table, labels) if table is not None and task is None else [],
     }
+
+
+def _stray_label_notes(table, path):
+    """Advice when an inferred multiclass column is 0/1 but for a few records (likely typos, not classes).
+
+    One mistyped '2' among 0/1 labels makes task inference read a three-class problem; that is the documented
+    rule, so the file is encoded as read, but the user is told which records and how to refuse them.
+    """
+    if table.task != "multiclass":
+        return []
+    names = np.asarray(table.class_names)
+    counts = np.bincount(table.y, minlength=len(names))
+    binary = np.isin(names, ["0", "1", "0.0", "1.0"])
+    stray = ~binary
+    if binary.sum() != 2 or counts[stray].sum() > max(5, 0.01 * len(table.y)):
+        return []
+    first = table.ids[np.flatnonzero(stray[table.y])[0]]
+    values = ", ".join(f"{str(n)!r} ({int(c)} record{'s' if c != 1 else ''})" for n, c in zip(names[stray], counts[stray]))
+    return [f"{os.fspath(path)}: column {table.label_names[0]!r} is 0/1 except {values} (first: id {first!r}), "
+            f"so the task was inferred as multiclass with {len(names)} classes; if those are typos, fix them, or "
+            "pass --task binary to have them refused"]
 
 
 def _check_unique_ids(hash_blocks, writer, fastas):

@@ -1024,7 +1024,9 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
                                                 (current > state["best"] if up else current < state["best"]))
             if improved or not has_val:
                 state["best"], state["best_epoch"], state["wait"] = current, epoch + 1, 0
-                model.save_weights(os.path.join(ckpt, "best.weights.h5"))
+                # Written beside and renamed, like last.keras: a kill mid-write must not leave a torn file.
+                model.save_weights(os.path.join(ckpt, "best.tmp.weights.h5"))
+                os.replace(os.path.join(ckpt, "best.tmp.weights.h5"), os.path.join(ckpt, "best.weights.h5"))
             else:
                 state["wait"] += 1
                 state["stopped"] = state["wait"] >= tr["patience"]

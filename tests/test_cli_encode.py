@@ -230,6 +230,23 @@ def test_bad_options_exit_2(cli, small, args, fragment):
     assert not (d / "o.h5").exists()
 
 
+def test_stray_label_note(cli, tmp_path):
+    """A 0/1 column with one stray value is encoded as inferred (multiclass) but the user is told why and how."""
+    recs = [(f"r{i}", "ACGT" * 5) for i in range(40)]
+    fa = write_fasta(tmp_path / "s.fa", recs)
+    lab = tmp_path / "l.csv"
+    lab.write_text("id,label\n" + "".join(f"r{i},{2 if i == 7 else i % 2}\n" for i in range(40)))
+    res = cli("encode", fa, "-l", lab, "-o", tmp_path / "o.h5")
+    assert res.exit_code == 0, res.stderr
+    assert "multiclass" in res.stdout
+    note = [line for line in res.stderr.splitlines() if line.startswith("seqcnn: note:")]
+    assert len(note) == 1 and "'2' (1 record)" in note[0] and "'r7'" in note[0] and "--task binary" in note[0]
+    # a real multiclass column (no 0/1 majority) gets no note
+    lab.write_text("id,label\n" + "".join(f"r{i},{'ABC'[i % 3]}\n" for i in range(40)))
+    res = cli("encode", fa, "-l", lab, "-o", tmp_path / "o2.h5")
+    assert res.exit_code == 0 and "note" not in res.stderr
+
+
 def test_missing_inputs_exit_2(cli, small):
     d, fa, lab = small
     _one_line_error(cli("encode", d / "nope.fa", "-l", lab, "-o", d / "o.h5"), "nope.fa", "not found")
