@@ -5,6 +5,7 @@ Bad input surfaces as ``SeqcnnError``: printed on one line, exit status 2.
 """
 
 import json
+import os
 import shlex
 import sys
 
@@ -20,6 +21,16 @@ _ARGV = []
 def _progress(quiet):
     """Show progress bars only on a terminal: in logs and pipes their redraws are noise."""
     return not quiet and sys.stderr.isatty()
+
+
+def _is_chief():
+    """Whether this process is the chief of the TF_CONFIG cluster (True when that cannot be read)."""
+    from .training import cluster_role
+
+    try:
+        return cluster_role(os.environ.get("TF_CONFIG"))["chief"]
+    except SeqcnnError:
+        return True
 
 
 def _command_line():
@@ -234,8 +245,14 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
                       force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line(),
                       strategy=strategy)
     except KeyboardInterrupt:
-        click.echo(f"seqcnn: interrupted; finished epochs are checkpointed in {output.rstrip('/')}.partial "
-                   "(continue with --resume, or start again with --force)", err=True)
+        if strategy == "multiworker" and not _is_chief():
+            # Only the chief checkpoints; a worker's temporary folder is already gone.
+            click.echo(f"seqcnn: interrupted; this worker keeps no checkpoint (the chief's is in "
+                       f"{output.rstrip('/')}.partial); stop the other workers, then rerun all with --resume",
+                       err=True)
+        else:
+            click.echo(f"seqcnn: interrupted; finished epochs are checkpointed in {output.rstrip('/')}.partial "
+                       "(continue with --resume, or start again with --force)", err=True)
         sys.exit(130)
     cfg, m = r["config"], r["metrics"]
     d = cfg["distribute"]

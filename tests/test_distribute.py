@@ -233,3 +233,18 @@ def test_resume_keeps_the_strategy_or_refuses(cli, sim_binary, tmp_path):
     one_line_error(cli("train", sim_binary, "-o", tmp_path / "r", "--resume"),
                    "2 replica(s) on 1 worker(s); 1 on 1 are here", "SEQCNN_CPU_DEVICES")
     assert sorted(p.name for p in partial.rglob("*")) == before and not (tmp_path / "r").exists()
+
+
+def test_is_chief_for_the_interrupt_message(monkeypatch):
+    """Ctrl-C on a non-chief worker must not point at a checkpoint it does not have."""
+    import json
+
+    from seqcnn.cli import _is_chief
+
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+    assert _is_chief() is False
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    assert _is_chief() is True
+    monkeypatch.delenv("TF_CONFIG")
+    assert _is_chief() is True
