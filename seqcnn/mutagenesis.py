@@ -329,7 +329,7 @@ class _Kernels:
                 # Pool j covers conv positions j·s + r (0 <= r < s); substituting input position i = j·s + t
                 # changes position j·s + r by D[t - r] when 0 <= t - r < K. Indexed by (t, r) every operand
                 # is a strided slice of Z or of the base indices (no gathers by position), and the
-                # touched pools' change reaches the Dense layer as W1[j] · Δ, one matmul per t.
+                # touched pools' change reaches the Dense layer as W1[j] · Δ (one einsum over all t).
                 n = tf.shape(Z)[0]
                 a = _base_index(tf, x)                                      # [n, L]
                 span = (J - 1) * s + 1
