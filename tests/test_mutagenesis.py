@@ -1,8 +1,13 @@
 """Exact fast ISM equals plainly written naive ISM on every architecture; selection; the ISM file."""
 
+import os
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "numba"))
 
 from interpret_helpers import make_run, plain_naive_ism, randomize
 
@@ -49,6 +54,29 @@ def test_ism_equals_plain_naive(arch, params, method, n_outputs):
         d1, r1 = ism(model, x, output=1)
         assert d1.shape == (3, L, 4)
         np.testing.assert_allclose(d1, delta[..., 1], atol=1e-6)
+
+
+def test_relu_max_avg_window_loop_equals_plain_naive():
+    """The numba window loop (relu convolution, max + average): odd length, N rows at both ends, batches."""
+    from seqcnn.models import build_model
+    from seqcnn.mutagenesis import _kernels, ism
+
+    n_len = 37
+    model = randomize(build_model("deepbind", n_len, "multiclass", 2, filters=9, kernel_size=6, dense_units=4),
+                      seed=5)
+    assert _kernels(model).fixed_batch is False  # the numba path, not the XLA program
+    x = _x(n=5, length=n_len, seed=3)
+    x[0, :3] = 0
+    x[4, -2:] = 0
+    expected = plain_naive_ism(model, x)
+    assert np.abs(expected).max() > 0.05
+    for bs in (1, 2, 5):
+        delta, ref = ism(model, x, batch_size=bs)
+        assert np.abs(delta - expected).max() < 1e-4
+        assert (delta[x.astype(bool)] == 0).all()
+        np.testing.assert_allclose(ref, np.asarray(model(x.astype(np.float32))), atol=1e-5)
+    xla, _ = ism(model, x, jit_compile=True)  # the XLA program, still available on request
+    assert np.abs(xla - delta).max() < 1e-4
 
 
 @pytest.mark.parametrize("arch,method", [("deepbind", "window"), ("deepbind", "naive"), ("basset", "window")])
