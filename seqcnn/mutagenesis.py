@@ -19,8 +19,8 @@ that window. What follows is propagated as far as the architecture allows:
   ``max(max over the window's new activations, max of the untouched positions)``, the
   latter from prefix/suffix maxima of the reference activations; the average moves by
   the window's change / P. Only the small dense head runs per mutant. With a relu convolution
-  and max + average pooling (DeepBind) the window loop is a numba kernel (the three
-  non-reference bases only); otherwise one XLA program.
+  (DeepBind, Zeng) the window loop is a numba kernel (the three non-reference bases only);
+  other activations run it as one XLA program.
 - ``local``: conv → MaxPool1D(s, stride s) → Flatten → Dense → anything. A mutation
   changes at most ``(K - 1) // s + 2`` pooled outputs, so the Dense layer's
   pre-activation changes by ``W1 · Δ`` over those few features.
@@ -200,9 +200,10 @@ def _base_change_table(tf, W):
     return W[:, None, :, :] - W5[:, :, None, :]
 
 
-# ---- 'global' with a relu convolution and max + average pooling: the window loop in numba ----
-# XLA's two fused loops over [n, L, 4, F] (running max, running sum) measured ~1.5x slower than this
-# loop, which keeps one base's two [F] accumulators in L1 and skips the reference base (3 of 4 rows).
+# ---- 'global' with a relu convolution: the window loop in numba ----
+# XLA's fused loops over [n, L, 4, F] (running max, running sum) measured ~2x slower than this loop for
+# max + average (1.3-1.6x for max only), which keeps one base's [F] accumulators in L1 and skips the
+# reference base (3 of 4 rows).
 # Compiled on first use (numba.njit(cache=True): NUMBA_CACHE_DIR is honoured); ``_prange`` becomes
 # numba.prange then.
 _prange = range
@@ -214,9 +215,9 @@ def _relu_window_py(W5, bias, a, D, mo, ao, out, extra, nrow, refmax, refavg):  
     """Features of every substitution for relu activations (numba-compiled; see :func:`_relu_window`).
 
     W5 [K, 5, F] the kernel with a zero row for N; bias [F]; a [n, L] base index (4 = N); D [K, 5, 4, F] weight changes;
-    out [n, L, 3, 2F] the three non-reference substitutions (other = _OTHER_BASES[a]); extra [m, 2F]:
+    out [n, L, 3, G] the three non-reference substitutions (other = _OTHER_BASES[a]); extra [m, G]:
     an N row's fourth substitution (T) at row nrow[n, i]; refmax / refavg [n, F]: reference features.
-    Features: max at [mo, mo + F), average at [ao, ao + F).
+    Features: max at [mo, mo + F), average at [ao, ao + F); ao < 0: global max pooling only (G = F).
     """
     K, _, F = W5.shape
     n, L = a.shape
@@ -302,17 +303,25 @@ def _relu_window_py(W5, bias, a, D, mo, ao, out, extra, nrow, refmax, refavg):  
                 for p in range(lo, hi):
                     zr = Zs[p]
                     dr = D[i - p, ai, bq]
-                    for f in range(F):
-                        v = zr[f] + dr[f]
-                        u = mx[f]
-                        mx[f] = v if v > u else u
-                        sm[f] += v if v > zero else zero
+                    if ao >= 0:
+                        for f in range(F):
+                            v = zr[f] + dr[f]
+                            u = mx[f]
+                            mx[f] = v if v > u else u
+                            sm[f] += v if v > zero else zero
+                    else:
+                        for f in range(F):
+                            v = zr[f] + dr[f]
+                            u = mx[f]
+                            mx[f] = v if v > u else u
                 for f in range(F):
                     u = mx[f]
                     u = u if u > zero else zero
                     w = ot[f]
                     o[mo + f] = u if u > w else w
-                    o[ao + f] = amean[f] + (sm[f] - rs[f]) / Pf
+                if ao >= 0:
+                    for f in range(F):
+                        o[ao + f] = amean[f] + (sm[f] - rs[f]) / Pf
 
 
 def _aligned_empty(shape, align=64):
@@ -459,10 +468,10 @@ class _Kernels:
 
             self.step = step
             self.per_seq = 4 * L * 4 * F  # a few [L, 4, F] temporaries
-            # relu with max + average: the window loop in numba (measured ~1.5x the XLA program on
-            # DeepBind); the convolution and the head stay TF. Other activations, or an explicit
-            # jit_compile, keep the XLA program above.
-            relu_window = (_relu_window() if getattr(act, "__name__", "") == "relu" and len(order) == 2
+            # relu: the window loop in numba (measured 2-2.8x the XLA program on DeepBind's max + average,
+            # 1.3-1.6x on max only); the head stays TF. Other activations, or an explicit jit_compile,
+            # keep the XLA program above.
+            relu_window = (_relu_window() if getattr(act, "__name__", "") == "relu"
                            and jit_compile is None else None)
             if relu_window is not None:
                 self.step = self._numba_step(relu_window, W, b, head, Dk, order)
@@ -577,8 +586,10 @@ class _Kernels:
         W5 = np.ascontiguousarray(np.concatenate([W.numpy(), np.zeros((K, 1, F))], 1), np.float32)  # row 4: N
         bias = np.ascontiguousarray(b.numpy(), np.float32)
         D = np.ascontiguousarray(Dk.numpy(), np.float32)
-        mo, ao = (0, F) if order[0] == "max" else (F, 0)
-        head_f = tf.function(lambda g: head(g, training=False), input_signature=[tf.TensorSpec([None, 2 * F],
+        G = F * len(order)                  # head input: the max features (+ the average ones)
+        mo = 0 if order[0] == "max" else F
+        ao = -1 if len(order) == 1 else (F if order[0] == "max" else 0)
+        head_f = tf.function(lambda g: head(g, training=False), input_signature=[tf.TensorSpec([None, G],
                                                                                                  tf.float32)])
 
         bufs = {}
@@ -592,7 +603,7 @@ class _Kernels:
             try:
                 out = bufs.get(n) if mine else None
                 if out is None:
-                    out = _aligned_empty((n, L, 3, 2 * F))
+                    out = _aligned_empty((n, L, 3, G))
                     if mine:
                         bufs.clear()
                         bufs[n] = out
@@ -607,14 +618,15 @@ class _Kernels:
             is_n = a == 4
             nrow = np.where(is_n, np.cumsum(is_n).reshape(n, L) - 1, 0).astype(np.int32)
             m = int(is_n.sum())
-            extra = np.empty((max(m, 1), 2 * F), np.float32)
+            extra = np.empty((max(m, 1), G), np.float32)
             refmax = np.empty((n, F), np.float32)
             refavg = np.empty((n, F), np.float32)
             relu_window(W5, bias, a, D, mo, ao, out, extra, nrow, refmax, refavg)
-            ref_feats = np.concatenate([refmax, refavg] if mo == 0 else [refavg, refmax], -1)
+            ref_feats = (refmax if ao < 0 else
+                         np.concatenate([refmax, refavg] if mo == 0 else [refavg, refmax], -1))
             ref = head_f(ref_feats).numpy()                                          # [n, T]
             # DLPack hands TF the buffer without a copy (tf.constant copies numpy arrays, ~20% here).
-            d3 = head_f(_as_tensor(tf, out.reshape(n * L * 3, 2 * F))).numpy().reshape(n, L, 3, T)
+            d3 = head_f(_as_tensor(tf, out.reshape(n * L * 3, G))).numpy().reshape(n, L, 3, T)
             d3 -= ref[:, None, None]
             delta = np.zeros((n, L, 4, T), np.float32)
             np.put_along_axis(delta, _OTHER_BASES[a][..., None], d3, axis=2)

@@ -56,14 +56,15 @@ def test_ism_equals_plain_naive(arch, params, method, n_outputs):
         np.testing.assert_allclose(d1, delta[..., 1], atol=1e-6)
 
 
-def test_relu_max_avg_window_loop_equals_plain_naive():
-    """The numba window loop (relu convolution, max + average): odd length, N rows at both ends, batches."""
+@pytest.mark.parametrize("global_average", [True, False])
+def test_relu_window_loop_equals_plain_naive(global_average):
+    """The numba window loop (relu convolution, max (+ average)): odd length, N rows at both ends, batches."""
     from seqcnn.models import build_model
     from seqcnn.mutagenesis import _kernels, ism
 
     n_len = 37
-    model = randomize(build_model("deepbind", n_len, "multiclass", 2, filters=9, kernel_size=6, dense_units=4),
-                      seed=5)
+    model = randomize(build_model("deepbind", n_len, "multiclass", 2, filters=9, kernel_size=6, dense_units=4,
+                                  global_average=global_average), seed=5)
     assert _kernels(model).fixed_batch is False  # the numba path, not the XLA program
     x = _x(n=5, length=n_len, seed=3)
     x[0, :3] = 0
