@@ -388,6 +388,9 @@ class _Kernels:
             b = tf.convert_to_tensor(conv.bias) if conv.use_bias else tf.zeros([F])
             act = conv.activation
             Wt = tf.transpose(W, [1, 0, 2])  # [4, K, F]: W[k, base, f] at [base, k]
+            # The reference convolution as an ordinary TF op (oneDNN): XLA's own CPU convolution measured
+            # several times slower, so the shortcut paths compile everything after it as one XLA program.
+            conv_ref = tf.function(lambda x: tf.nn.conv1d(x, W, 1, "VALID") + b, input_signature=[spec_x])
         if self.method == "global":
             head = _submodel(model, plan["head_from"])
             order = plan["order"]
@@ -401,9 +404,6 @@ class _Kernels:
             far = tf.constant(-1e30, tf.float32)
             zero_far = getattr(act, "__name__", "") in _ZERO_AT_NEG_INF
             Dk = _base_change_table(tf, W)                                  # [K, 5, 4, F]
-
-            def conv_ref(x):
-                return tf.nn.conv1d(x, W, 1, "VALID") + b                   # [n, P, F]
 
             def window(x, Z):
                 n = tf.shape(Z)[0]
@@ -456,17 +456,7 @@ class _Kernels:
                 out = head(tf.reshape(g, [n * L * 4, -1]), training=False)
                 return tf.reshape(out, [n, L, 4, self.T]) - ref[:, None, None, :], ref
 
-            # Two compiled functions: the convolution as an ordinary TF op (oneDNN), everything else in one
-            # XLA program (XLA's own CPU convolution measured several times slower).
-            conv_f = tf.function(conv_ref, input_signature=[spec_x])
-            window_f = tf.function(window, jit_compile=jit)
-
-            def step(x):
-                return window_f(x, conv_f(x))
-
-            self.parts = (conv_f, window_f)  # for profiling
-
-            self.step = step
+            self.step = self._after_conv(conv_ref, window, jit)
             self.per_seq = 4 * L * 4 * F  # a few [L, 4, F] temporaries
             # relu: the window loop in numba (measured 2-2.8x the XLA program on DeepBind's max + average,
             # 1.3-1.6x on max only); the head stays TF. Other activations, or an explicit jit_compile,
@@ -487,9 +477,6 @@ class _Kernels:
             b1 = tf.convert_to_tensor(dense.bias) if dense.use_bias else tf.zeros([U_units])
             act1 = dense.activation
             Dk = _base_change_table(tf, W)                                  # [K, 5, 4, F]
-
-            def conv_ref(x):
-                return tf.nn.conv1d(x, W, 1, "VALID") + b                   # [n, P, F]
 
             def local(x, Z):
                 # Pool j covers conv positions j·s + r (0 <= r < s); substituting input position i = j·s + t
@@ -532,23 +519,11 @@ class _Kernels:
                 out = head(tf.reshape(h, [n * L * 4, U_units]), training=False)
                 return tf.reshape(out, [n, L, 4, self.T]) - ref[:, None, None, :], ref
 
-            # As for 'global': the convolution as an ordinary TF op, the rest in one XLA program.
-            conv_f = tf.function(conv_ref, input_signature=[spec_x])
-            local_f = tf.function(local, jit_compile=jit)
-
-            def step(x):
-                return local_f(x, conv_f(x))
-
-            self.parts = (conv_f, local_f)  # for profiling
-
-            self.step = step
+            self.step = self._after_conv(conv_ref, local, jit)
             self.per_seq = Tt * J * 4 * max(F, U_units)
         elif self.method == "window":
             rest = _submodel(model, conv)
             spec_i = tf.TensorSpec([None], tf.int32)
-
-            def conv_ref(x):
-                return tf.nn.conv1d(x, W, 1, "VALID") + b
 
             def chunk(Z, x, n_idx, l_idx, b_idx):
                 xrow = tf.gather_nd(x, tf.stack([n_idx, l_idx], 1))        # [m, 4] current rows
@@ -559,7 +534,7 @@ class _Kernels:
                 Zm = tf.gather(Z, n_idx) + tf.where(inside[:, :, None], Dg, 0.0)
                 return rest(act(Zm), training=False)
 
-            self.conv_ref = tf.function(conv_ref, input_signature=[spec_x])
+            self.conv_ref = conv_ref
             self.chunk = tf.function(chunk, input_signature=[tf.TensorSpec([None, P, F], tf.float32), spec_x,
                                                              spec_i, spec_i, spec_i], jit_compile=jit)
             self.per_mutant = _activation_size(model)
@@ -577,6 +552,15 @@ class _Kernels:
             self.chunk = tf.function(chunk, input_signature=[spec_x, spec_i, spec_i, spec_i], jit_compile=jit)
             self.per_mutant = _activation_size(model)
             self._groups = {}
+
+    def _after_conv(self, conv_ref, fn, jit):
+        """One batch step: the reference convolution, then ``fn(x, Z)`` compiled (XLA with ``jit``)."""
+        fn_c = _tf().function(fn, jit_compile=jit)
+
+        def step(x):
+            return fn_c(x, conv_ref(x))
+
+        return step
 
     def _numba_step(self, relu_window, W, b, head, Dk, order):
         """ISM of one batch through :func:`_relu_window`: x [n, L, 4] → (delta [n, L, 4, T], ref [n, T])."""
