@@ -267,10 +267,11 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
     for split in ("train", "val", "test"):
         if split in m:
             _say(quiet, "  " + _metrics_line(split, m[split]))
-    sizes = r["split_sizes"]
+    sizes = cfg["data"]["splits"]  # the file's recorded split sizes, as config.json keeps them
     used = sum(sizes.values())
-    _say(quiet, f"records read {r['records_read']} = used {used} (train {sizes.get('train', 0)}, val "
-                f"{sizes.get('val', 0)}, test {sizes.get('test', 0)}) + dropped {r['records_read'] - used} (in no split)")
+    parts = ", ".join(f"{k} {sizes.get(k, 0)}" for k in ("train", "val", "test"))
+    _say(quiet, f"records read {r['records_read']} = used {used} ({parts}) + dropped {r['records_read'] - used} "
+                "(in no split)")
     for note in r.get("notes", ()):
         click.echo(f"seqcnn: note: {note}", err=True)
 

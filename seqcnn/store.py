@@ -734,7 +734,8 @@ def _stray_label_notes(table, path):
     if binary.sum() != 2 or counts[stray].sum() > max(5, 0.01 * len(table.y)):
         return []
     first = table.ids[np.flatnonzero(stray[table.y])[0]]
-    values = ", ".join(f"{str(n)!r} ({int(c)} record{'s' if c != 1 else ''})" for n, c in zip(names[stray], counts[stray]))
+    values = ", ".join(f"{str(v)!r} ({int(c)} record{'s' if c != 1 else ''})"
+                       for v, c in zip(names[stray], counts[stray]))
     return [f"{os.fspath(path)}: column {table.label_names[0]!r} is 0/1 except {values} (first: id {first!r}), "
             f"so the task was inferred as multiclass with {len(names)} classes; if those are typos, fix them, or "
             "pass --task binary to have them refused"]

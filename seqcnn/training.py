@@ -1081,7 +1081,7 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
     return {"out": out, "config": cfg, "metrics": metrics, "history": state["history"],
             "best_epoch": state["best_epoch"], "in_memory": in_memory, "seconds": round(time.time() - t0, 1),
             "chief": dist.chief, "notes": _imbalance_notes(task, y_train, tr["class_weight"], ds),
-            "records_read": int(ds.n), "split_sizes": {k: int(len(v)) for k, v in idx.items()}}
+            "records_read": int(ds.n)}
 
 
 def _imbalance_notes(task, y, class_weight, ds):
