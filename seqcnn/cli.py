@@ -72,6 +72,12 @@ def main():
     """seqcnn: CNN classifiers of DNA sequences, with in-silico mutagenesis and motif export."""
 
 
+def _notes(report):
+    """Advice from a library call (``report['notes']``), one ``seqcnn: note:`` line each on stderr, even with -q."""
+    for note in report.get("notes", ()):
+        click.echo(f"seqcnn: note: {note}", err=True)
+
+
 def _say(quiet, text):
     if not quiet:
         click.echo(text)
@@ -121,8 +127,7 @@ def encode(fasta, labels, output, class_per_file, id_column, label_columns, task
     _say(quiet, f"records read {report['records_read']} = written {report['records_written']} + dropped "
                 f"{dropped} (unlabelled)" + (f"; padded {report['padded']}, trimmed {report['trimmed']}"
                                              if report["padded"] or report["trimmed"] else ""))
-    for note in report.get("notes", ()):
-        click.echo(f"seqcnn: note: {note}", err=True)
+    _notes(report)
 
 
 @main.command()
@@ -272,8 +277,7 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
     parts = ", ".join(f"{k} {sizes.get(k, 0)}" for k in ("train", "val", "test"))
     _say(quiet, f"records read {r['records_read']} = used {used} ({parts}) + dropped {r['records_read'] - used} "
                 "(in no split)")
-    for note in r.get("notes", ()):
-        click.echo(f"seqcnn: note: {note}", err=True)
+    _notes(r)
 
 
 @main.command()
