@@ -199,3 +199,18 @@ def test_bad_inputs_exit_2_one_line_no_output(cli, run_dir, sim_binary, sim_mult
     (tmp_path / "empty.fa").write_text("")
     one_line_error(cli("predict", out, tmp_path / "empty.fa", "-o", tmp_path / "p.csv"))
     assert not list(tmp_path.glob("p.csv*"))
+
+
+def test_train_notes_imbalance(cli, tmp_path):
+    """An unweighted imbalanced training set ends with one 'seqcnn: note:' line; --class-weight balanced has none."""
+    sim = tmp_path / "imb"
+    assert cli("simulate", "-o", sim, "-n", "200", "--length", "60", "--positive-fraction", "0.1",
+               "--seed", "2").exit_code == 0
+    assert cli("encode", f"{sim}.fa", "-l", f"{sim}_labels.csv", "-o", tmp_path / "imb.h5", "-q").exit_code == 0
+    args = ["train", tmp_path / "imb.h5", *TINY, "--epochs", "1", "--no-plots", "--bootstrap", "0"]
+    res = cli(*args, "-o", tmp_path / "r1")
+    assert res.exit_code == 0, res.stderr
+    notes = [line for line in res.stderr.splitlines() if line.startswith("seqcnn: note:")]
+    assert len(notes) == 1 and "imbalanced" in notes[0] and "--class-weight balanced" in notes[0]
+    res = cli(*args, "-o", tmp_path / "r2", "--class-weight", "balanced")
+    assert res.exit_code == 0 and "seqcnn: note:" not in res.stderr
