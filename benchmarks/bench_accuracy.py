@@ -80,12 +80,12 @@ def plain_keras(x_tr, y_tr, x_val, y_val, x_te, rc=False, seed=0):
 
 
 def seqcnn_run(h5, arch, tmp, params, train_opts, seed=0):
-    from seqcnn import training
+    from seqcnn import rundir, training
 
     out = os.path.join(tmp, f"run-{arch}")
     r = training.train(h5, out, arch=arch, params=params.get(arch), seed=seed, force=True, quiet=True, plots=False,
                        n_boot=0, **train_opts)
-    model, cfg = training.load_run(out)
+    model, cfg = rundir.load_run(out)
     return model, r
 
 
@@ -93,14 +93,14 @@ def evaluate_all(name, h5, splits, seqs, y, x, tmp, args, seed=0):
     """All methods on one train/val/test assignment; returns {method: (auroc, seconds)}."""
     from sklearn.metrics import roc_auc_score
 
-    from seqcnn import training
+    from seqcnn import scoring
 
     tr, va, te = (np.flatnonzero(splits == c) for c in (0, 1, 2))
     res = {}
     for arch in args.archs:
         t = time.time()
         model, r = seqcnn_run(h5, arch, tmp, args.params, args.train_opts, seed)
-        p = training.predict_onehot(model, x[te], "binary")[:, 0]
+        p = scoring.predict_onehot(model, x[te], "binary")[:, 0]
         res[f"seqcnn {arch}"] = (roc_auc_score(y[te], p), time.time() - t, r["best_epoch"])
         print(f"  {name} seqcnn {arch}: auROC {res[f'seqcnn {arch}'][0]:.4f} ({res[f'seqcnn {arch}'][1]:.0f} s, "
               f"best epoch {r['best_epoch']})", flush=True)

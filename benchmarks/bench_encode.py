@@ -40,7 +40,7 @@ def make_fasta(path, labels, n, length, seed=0):
 
 
 def run_seqcnn(fasta, labels, out, compression):
-    from seqcnn.store import encode_fasta
+    from seqcnn.ingest import encode_fasta
 
     encode_fasta([fasta], out, labels=labels, compression=compression, force=True)
 

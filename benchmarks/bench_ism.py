@@ -33,7 +33,7 @@ from seqcnn._tf import import_keras, import_tf  # noqa: E402
 tf = import_tf()
 keras = import_keras()
 
-from seqcnn import mutagenesis  # noqa: E402
+from seqcnn import exact_ism  # noqa: E402
 from seqcnn.models import build_model, coerce_param  # noqa: E402
 
 
@@ -141,14 +141,14 @@ def main(argv=None):
             hp = dict(kv.split("=", 1) for kv in spec.split("+") if kv)
             model = build_model(name, L, "binary", 1, **{k: coerce_param(name, k, v) for k, v in hp.items()})
             per_call = max(1, 2400 // (3 * L))  # ~2,400 mutants per compiled call, as seqcnn's naive path uses
-            kern = mutagenesis._kernels(model)
+            kern = exact_ism.kernels(model)
             nb = kern.seq_batch()
             t0 = time.perf_counter()
-            mutagenesis.ism(model, x[:nb])
+            exact_ism.ism(model, x[:nb])
             compile_s = time.perf_counter() - t0
 
             def fast(xb):
-                return mutagenesis.ism(model, xb)[0]
+                return exact_ism.ism(model, xb)[0]
 
             res = interleaved([("per_seq", per_sequence_naive(model, L), 64, 1),
                                ("batched", batched_naive(model, L, per_call), 64, per_call),

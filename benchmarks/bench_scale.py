@@ -87,7 +87,7 @@ def _tf_baseline():
 
 def child_encode(fifos, out):
     """Encode from two pipes, one per class (``class_per_file``: no label table to hold in memory)."""
-    from seqcnn.store import encode_fasta
+    from seqcnn.ingest import encode_fasta
 
     t0 = time.perf_counter()
     report = encode_fasta(fifos, out, class_per_file=True, force=True)
@@ -171,15 +171,15 @@ def child_open(data, with_ids):
 
 
 def child_dedup(n):
-    """``store._check_unique_ids`` on n random hashes (no duplicates) in 20,000-record blocks."""
-    from seqcnn import store
+    """``ingest._check_unique_ids`` on n random hashes (no duplicates) in 20,000-record blocks."""
+    from seqcnn import ingest
 
     rng = np.random.default_rng(0)
     blocks = [rng.integers(0, 2**63, min(20_000, n - s), dtype=np.int64).view(np.uint64)
               for s in range(0, n, 20_000)]
     held = _peak_rss_mib()
     t0 = time.perf_counter()
-    store._check_unique_ids(blocks, None, ["random"])
+    ingest._check_unique_ids(blocks, None, ["random"])
     return {"seconds": time.perf_counter() - t0, "held_rss_mib": held, "peak_rss_mib": _peak_rss_mib()}
 
 

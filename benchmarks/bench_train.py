@@ -28,9 +28,10 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=None, help="default: seqcnn train's default")
     args = ap.parse_args(argv)
 
-    from seqcnn import models, training
+    from seqcnn import feeding, losses, models, rundir, training
     from seqcnn._tf import import_keras
-    from seqcnn.store import encode_fasta, open_dataset
+    from seqcnn.ingest import encode_fasta
+    from seqcnn.store import open_dataset
 
     keras = import_keras()
     tmp = tempfile.mkdtemp(prefix="seqcnn-bench-train-")
@@ -46,10 +47,10 @@ def main(argv=None):
     idx = ds.indices("train")
     x_u8 = ds.read_x(idx)
     x_f32 = x_u8.astype(np.float32)
-    targets = training._targets(ds.task, ds.y)
+    targets = losses.targets(ds.task, ds.y)
     y = targets[idx]
     w = np.ones(ds.n, np.float32)
-    bs = args.batch_size or training.TRAIN_DEFAULTS["batch_size"]
+    bs = args.batch_size or rundir.TRAIN_DEFAULTS["batch_size"]
     steps = int(np.ceil(len(idx) / bs))
     training.set_determinism(0)
     init = models.build_model(arch, ds.length, ds.task, ds.n_outputs, **hp).get_weights()
@@ -67,7 +68,7 @@ def main(argv=None):
     def fresh():
         m = models.build_model(arch, ds.length, ds.task, ds.n_outputs, **hp)
         m.set_weights(init)
-        m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=training._loss(ds.task), jit_compile=False)
+        m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=losses.keras_loss(ds.task), jit_compile=False)
         return m
 
     def run(kind):
@@ -75,8 +76,8 @@ def main(argv=None):
         if kind == "numpy model.fit (in memory)":
             m.fit(x_f32, y, batch_size=bs, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[timer])
         else:
-            src = training._Source(ds, idx, in_memory=kind.startswith("seqcnn in memory"))
-            data = training.training_dataset(src, idx, targets, w, bs, 0, training.TRAIN_DEFAULTS["buffer_chunks"],
+            src = feeding.Source(ds, idx, in_memory=kind.startswith("seqcnn in memory"))
+            data = feeding.training_dataset(src, idx, targets, w, bs, 0, rundir.TRAIN_DEFAULTS["buffer_chunks"],
                                              True, 0, args.epochs)
             m.fit(data, epochs=args.epochs, steps_per_epoch=steps, verbose=0, callbacks=[timer], shuffle=False)
         return timer.times[1:]

@@ -11,21 +11,22 @@ from .encoding import ALPHABET, decode, one_hot, reverse_complement, reverse_com
 from .errors import SeqcnnError
 from .readers import read_fasta, read_labels
 from .splits import stratified_split
-from .store import encode_fasta, open_dataset, write_dataset
+from .ingest import encode_fasta
+from .store import open_dataset, write_dataset
 
 # name -> module, for the lazily imported (TensorFlow-using) parts of the API.
 _LAZY = {
-    # models / training
+    # models, training, scoring
     "build_model": "models",
     "train": "training",
-    "evaluate": "training",
-    "predict": "training",
-    "load_run": "training",
-    "predict_onehot": "training",
-    "compute_metrics": "training",
-    # interpretation (the function is ``ism``: ``seqcnn.mutagenesis`` is the module of that name)
-    "ism": "mutagenesis",
-    "ism_method": "mutagenesis",
+    "evaluate": "scoring",
+    "predict": "scoring",
+    "load_run": "rundir",
+    "predict_onehot": "scoring",
+    "compute_metrics": "metrics",
+    # interpretation (the ISM function is ``ism``: ``seqcnn.mutagenesis`` is the module of the verb)
+    "ism": "exact_ism",
+    "ism_method": "exact_ism",
     "run_mutagenesis": "mutagenesis",
     "read_ism": "mutagenesis",
     "importance": "mutagenesis",

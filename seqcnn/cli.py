@@ -25,7 +25,7 @@ def _progress(quiet):
 
 def _is_chief():
     """Whether this process is the chief of the TF_CONFIG cluster (True when that cannot be read)."""
-    from .training import cluster_role
+    from .distribute import cluster_role
 
     try:
         return cluster_role(os.environ.get("TF_CONFIG"))["chief"]
@@ -111,7 +111,7 @@ def _say(quiet, text):
 def encode(fasta, labels, output, class_per_file, id_column, label_columns, task, length, pad_mode, allow_iupac,
            split, split_column, holdout_chrom, seed, drop_unlabelled, compression, compression_level, force, quiet):
     """Encode FASTA (+.gz) and labels into a one-hot HDF5 dataset with a recorded split."""
-    from .store import encode_fasta
+    from .ingest import encode_fasta
 
     report = encode_fasta(
         list(fasta), output, labels, id_column=id_column, label_columns=label_columns or ("label",), task=task,
@@ -295,7 +295,7 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
 def evaluate(run_dir, data, split, output, bootstrap, seed, as_json, force, no_plots, quiet):
     """Score a trained run on a split of DATA.h5: auROC, auPRC (95% bootstrap CIs), accuracy, MCC, confusion."""
-    from .training import evaluate as evaluate_run
+    from .scoring import evaluate as evaluate_run
 
     if bootstrap < 0:
         raise SeqcnnError("--bootstrap must be >= 0")
@@ -322,7 +322,7 @@ def evaluate(run_dir, data, split, output, bootstrap, seed, as_json, force, no_p
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
 def predict(run_dir, fasta, output, batch_size, force, quiet):
     """Predict FASTA sequences with a trained run: CSV of id + one probability column per output."""
-    from .training import predict as predict_run
+    from .scoring import predict as predict_run
 
     if batch_size < 1:
         raise SeqcnnError("--batch-size must be positive")

@@ -60,7 +60,7 @@ def activation_layer(model):
     ------
     ModelMismatchError — when the first layer is not a 'valid', undilated Conv1D on the one-hot input.
     """
-    from .mutagenesis import _consumers, first_conv
+    from .graph import consumers, first_conv
 
     keras = _keras()
     conv = first_conv(model)
@@ -72,7 +72,7 @@ def activation_layer(model):
     if getattr(conv.activation, "__name__", "") == "linear":
         cur = conv
         while True:
-            nxt = _consumers(model, cur)
+            nxt = consumers(model, cur)
             if len(nxt) != 1 or not isinstance(nxt[0], (keras.layers.BatchNormalization, keras.layers.Activation,
                                                          keras.layers.ReLU)):
                 break
@@ -286,7 +286,7 @@ def filter_influence(model, x, y, task, block=256, progress=False):
     """
     from tqdm import tqdm
 
-    from .training import _loss_numpy
+    from .losses import loss_numpy
 
     acts = _Activations(model)
     F = acts.F
@@ -301,8 +301,8 @@ def filter_influence(model, x, y, task, block=256, progress=False):
             keep = ones.copy()
             keep[f] = 0.0
             logits_off[f].append(acts.rest(a, keep).numpy())
-    base = _loss_numpy(task, y, np.concatenate(logits_full))
-    return np.array([_loss_numpy(task, y, np.concatenate(lo)) - base for lo in logits_off])
+    base = loss_numpy(task, y, np.concatenate(logits_full))
+    return np.array([loss_numpy(task, y, np.concatenate(lo)) - base for lo in logits_off])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -491,7 +491,7 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
     import pandas as pd
 
     from .store import open_dataset
-    from .training import _check_fits, load_run
+    from .rundir import check_fits, load_run
 
     out_dir = str(out_dir).rstrip("/")
     if os.path.exists(out_dir) and not force:
@@ -507,7 +507,7 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
     if jaspar not in (None, "none") or motif_db is not None:
         targets = load_targets(jaspar_release, jaspar_collection, jaspar, motif_db)  # bad names fail early too
     with open_dataset(data) as ds:
-        _check_fits(cfg, ds, run_dir)
+        check_fits(cfg, ds, run_dir)
         rows = ds.indices(split)
         n_records = int(ds.n)
         if len(rows) == 0:

@@ -229,7 +229,7 @@ def write_simulation(prefix, force=False, **kwargs):
     """
     import os
 
-    from .store import check_output
+    from .outputs import check_output
 
     paths = {"fasta": f"{prefix}.fa", "labels": f"{prefix}_labels.csv", "sites": f"{prefix}_sites.csv"}
     for p in paths.values():

@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
 JANGGU = SHARED_DATA / "janggu_oct4_vs_mafk"
 BPANEL = SHARED_DATA / "deepbind_B_panel"
+# A small deepbind and fast training options: the runs of the training, run-directory and scoring tests.
+TINY = {"filters": 8, "kernel_size": 15, "dense_units": 8}
+FAST = dict(params=TINY, lr=0.01, epochs=8, batch_size=128, quiet=True, n_boot=200)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +50,7 @@ def write_fasta(path, records, newline="\n"):
 def _encoded_simulation(tmp_path_factory, name, motifs, design, seed):
     """Simulate 600 × 100 bp with ``motifs`` planted, write FASTA + labels, encode (0.7/0.15/0.15)."""
     from seqcnn.simulate import simulate
-    from seqcnn.store import encode_fasta
+    from seqcnn.ingest import encode_fasta
 
     d = tmp_path_factory.mktemp(name)
     s = simulate(600, 100, motifs, design=design, seed=seed)
@@ -74,3 +77,15 @@ def sim_multiclass(tmp_path_factory):
 def sim_multilabel(tmp_path_factory):
     """A small simulated multilabel set (two motifs, each present with probability 0.5), encoded."""
     return _encoded_simulation(tmp_path_factory, "sim_multilabel", ["MA0139.1", "MA0037.4"], "multilabel", 3)
+
+
+@pytest.fixture(scope="session")
+def binary_run(sim_binary, tmp_path_factory):
+    """``(result, run_dir)`` of ``seqcnn.train`` with ``FAST`` on ``sim_binary``, trained once for the session.
+
+    test_mutagenesis.py defines its own ``binary_run`` (a run directory around random weights).
+    """
+    from seqcnn import training
+
+    out = tmp_path_factory.mktemp("runs") / "binary"
+    return training.train(sim_binary, out, **FAST), out

@@ -34,7 +34,8 @@ def w(tmp_path_factory):
     """Inputs of every case: a 120 × 40 bp encoded set, a 1-epoch run, and damaged copies of each."""
     from seqcnn import training
     from seqcnn.simulate import simulate
-    from seqcnn.store import encode_fasta, open_dataset, write_dataset
+    from seqcnn.ingest import encode_fasta
+    from seqcnn.store import open_dataset, write_dataset
 
     d = tmp_path_factory.mktemp("battery")
     sim = simulate(120, L, ["MA0139.1"], design="binary", seed=5)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqcnn import training
+from seqcnn import distribute, rundir, scoring, training
 
 from test_cli_train import one_line_error
 
@@ -87,9 +87,9 @@ def _assert_same_training(run, reference):
 
 def _loads_without_strategy(run, data):
     """The run loads and evaluates in this process, with no strategy, to the metrics it recorded."""
-    model, cfg = training.load_run(run)
+    model, cfg = rundir.load_run(run)
     assert model.output_shape[-1] == 1 and cfg["model"]["task"] == "binary"
-    m = training.evaluate(run, data, split="test", n_boot=0)
+    m = scoring.evaluate(run, data, split="test", n_boot=0)
     assert m["auroc"] == pytest.approx(json.loads((run / "metrics.json").read_text())["test"]["auroc"], abs=1e-6)
 
 
@@ -143,42 +143,15 @@ def test_multiworker_two_local_workers_chief_writes_the_run(sim_binary, none_run
     _loads_without_strategy(out, sim_binary)
 
 
-def test_replica_batches_split_pad_and_reweight_the_global_batch(sim_binary):
-    from seqcnn.store import open_dataset
-
-    with open_dataset(sim_binary) as ds:
-        idx = ds.indices("train")
-        src = training._Source(ds, idx, in_memory=True)
-        targets, w = training._targets(ds.task, ds.y), np.linspace(0.5, 1.5, ds.n).astype(np.float32)
-
-        def batches(replicas=None):
-            d = training.training_dataset(src, idx, targets, w, 45, 0, 16, True, 0, 1, replicas=replicas)
-            return list(d.as_numpy_iterator())
-
-        whole = batches()
-        parts = [batches((r, 1, 2)) for r in range(2)]
-    assert len(whole) == len(parts[0]) == len(parts[1]) == 10  # 420 records: 9 x 45 + 15
-    for (x, y, sw), (x0, y0, w0), (x1, y1, w1) in zip(whole, *parts):
-        n, m = len(x), -(-len(x) // 2)
-        assert len(x0) == len(x1) == m
-        real = n - m  # rows of replica 1 that are data; the rest is padding
-        assert np.array_equal(np.concatenate([x0, x1[:real]]), x) and np.array_equal(
-            np.concatenate([y0, y1[:real]]), y)
-        assert np.allclose(np.concatenate([w0, w1[:real]]), sw * (2 * m / n))
-        assert not x1[real:].any() and not w1[real:].any()  # zero rows with zero weight
-        # each replica's mean loss, summed and divided by the replicas, is the global batch's weighted mean
-        assert (w0.sum() + w1.sum()) / (2 * m) == pytest.approx(sw.sum() / n, rel=1e-6)
-
-
 def test_cluster_role_follows_tensorflow_chief_rule():
     two = {"worker": ["h1:1", "h2:1"]}
-    assert training.cluster_role(json.dumps({"cluster": two, "task": {"type": "worker", "index": 0}})) == {
+    assert distribute.cluster_role(json.dumps({"cluster": two, "task": {"type": "worker", "index": 0}})) == {
         "worker": 0, "workers": 2, "chief": True, "task": "worker:0"}
-    assert not training.cluster_role(json.dumps({"cluster": two, "task": {"type": "worker", "index": 1}}))["chief"]
+    assert not distribute.cluster_role(json.dumps({"cluster": two, "task": {"type": "worker", "index": 1}}))["chief"]
     three = {"chief": ["h0:1"], "worker": ["h1:1", "h2:1"]}
-    role = training.cluster_role(json.dumps({"cluster": three, "task": {"type": "worker", "index": 0}}))
+    role = distribute.cluster_role(json.dumps({"cluster": three, "task": {"type": "worker", "index": 0}}))
     assert role == {"worker": 1, "workers": 3, "chief": False, "task": "worker:0"}
-    assert training.cluster_role(json.dumps({"cluster": three, "task": {"type": "chief", "index": 0}}))["chief"]
+    assert distribute.cluster_role(json.dumps({"cluster": three, "task": {"type": "chief", "index": 0}}))["chief"]
 
 
 def test_bad_tf_config_and_strategy_input_exit_2_one_line_no_output(cli, sim_binary, tmp_path, monkeypatch):

@@ -94,7 +94,7 @@ def test_reverse_strand_sites_counted_in_filter_orientation():
 
 
 def test_threshold_rule_nsites_and_min_sites():
-    from seqcnn.mutagenesis import first_conv
+    from seqcnn.graph import first_conv
     from seqcnn.models import build_model
     from seqcnn.motifs import filter_motifs
 

@@ -29,7 +29,7 @@ OPTIONS = ["--epochs", str(EPOCHS), "--batch-size", "8", "--seed", "4", "--param
 def data(tmp_path_factory):
     """4,000 × 100 bp simulated sequences (CTCF planted in half), encoded 0.8/0.1/0.1."""
     from seqcnn.simulate import simulate
-    from seqcnn.store import encode_fasta
+    from seqcnn.ingest import encode_fasta
 
     d = tmp_path_factory.mktemp("kill")
     sim = simulate(4000, 100, ["MA0139.1"], seed=3)

@@ -1,0 +1,185 @@
+"""Feeding a model from a dataset file: the epoch order, chunk-wise reads, ``tf.data`` batches, inference.
+
+The data pipeline reads the HDF5 file in whole chunks: each epoch visits the chunks
+holding training records in a random order, in groups of ``buffer_chunks`` whose
+records are shuffled together. The epoch's order is a function of (seed, epoch)
+only, so a training set loaded into memory (when it fits ``memory_budget_mb``) and
+one streamed from disk yield identical batches and identical models. Batches
+travel as uint8 and are cast to float32 (and optionally reverse-complemented)
+inside the TensorFlow graph.
+
+Provides :func:`epoch_order`, :class:`Source` (rows from memory or from chunks),
+:func:`training_dataset` (the batches of all epochs, optionally cut into replica
+slices for tf.distribute) and :class:`Forward` (a traced inference pass, uint8 in,
+logits out). TensorFlow is imported on first use only.
+"""
+
+import numpy as np
+
+from ._tf import import_tf
+
+
+def epoch_order(indices, chunk_records, buffer_chunks, seed, epoch, return_groups=False):
+    """The order in which one epoch visits the training records.
+
+    Chunks (runs of ``chunk_records`` records on disk) come in a random order; each group
+    of ``buffer_chunks`` consecutive chunks in that order is shuffled internally. A pure
+    function of its arguments, so every pipeline (in memory or streamed) agrees.
+
+    Parameters
+    ----------
+    indices : np.ndarray, shape=(n,) — record indices of the split, ascending.
+    return_groups : bool — also return where each chunk group starts in the order.
+
+    Returns
+    -------
+    order : np.ndarray, shape=(n,) — a permutation of ``indices``.
+    bounds : np.ndarray, shape=(n_groups + 1,) — only with ``return_groups``: group g is
+        ``order[bounds[g]:bounds[g+1]]``.
+    """
+    rng = np.random.default_rng([int(seed), int(epoch)])
+    chunk_of = indices // chunk_records
+    chunks = np.unique(chunk_of)
+    rank = np.empty(chunks.max() + 1 if len(chunks) else 0, np.int64)
+    rank[rng.permutation(chunks)] = np.arange(len(chunks))
+    group = rank[chunk_of] // max(1, int(buffer_chunks))
+    sort = np.lexsort((rng.random(len(indices)), group))
+    if not return_groups:
+        return indices[sort]
+    bounds = np.r_[0, np.flatnonzero(np.diff(group[sort])) + 1, len(indices)]
+    return indices[sort], bounds
+
+
+class Source:
+    """Reads one-hot rows of a dataset: all in memory (``x`` given) or chunk-wise from HDF5."""
+
+    def __init__(self, ds, indices=None, in_memory=False):
+        self.ds = ds
+        self.in_memory = in_memory
+        if in_memory:
+            self.indices = np.sort(np.asarray(indices))
+            self.x = ds.read_x(self.indices)
+
+    def rows(self, idx):
+        """Rows ``idx`` (global record indices), uint8 shape=(len(idx), L, 4), in that order."""
+        if self.in_memory:
+            return self.x[np.searchsorted(self.indices, idx)]
+        cr = self.ds.chunk_records
+        chunk_of = idx // cr
+        chunks = np.unique(chunk_of)
+        # Whole-chunk reads (one decompression each), then a gather: never record-at-a-time HDF5 access.
+        blocks = np.concatenate([self.ds.read_chunk(c) for c in chunks])
+        starts = np.zeros(chunks.max() + 1, np.int64)
+        starts[chunks] = np.arange(len(chunks)) * cr
+        return blocks[starts[chunk_of] + idx % cr]
+
+    def ordered(self, idx, batch_size):
+        """Yield uint8 batches of rows ``idx`` (ascending) in order; reads the file a block of chunks at a time."""
+        step = max(batch_size, self.ds.chunk_records * 16)
+        pending = []
+        for start in range(0, len(idx), step):
+            pending.append(self.rows(idx[start:start + step]))
+            buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            cut = len(buf) // batch_size * batch_size
+            for b in range(0, cut, batch_size):
+                yield buf[b:b + batch_size]
+            pending = [buf[cut:]] if cut < len(buf) else []
+        if pending and len(pending[0]):
+            yield pending[0]
+
+
+class Forward:
+    """A traced, inference-mode forward pass: uint8 one-hot batches in, logits out."""
+
+    def __init__(self, model, length):
+        tf = import_tf()
+        self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, length, 4], tf.uint8)], reduce_retracing=True)
+        def fwd(x):
+            return model(tf.cast(x, tf.float32), training=False)
+
+        self.fn = fwd
+
+    def __call__(self, batches):
+        out = [self.fn(b).numpy() for b in batches]
+        return np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
+
+
+def training_dataset(source, indices, targets, sample_weight, batch_size, seed, buffer_chunks, rc_augment,
+                     start_epoch, epochs, replicas=None):
+    """The training batches of epochs ``start_epoch .. epochs - 1`` as one ``tf.data.Dataset``.
+
+    Each epoch follows :func:`epoch_order`; whole chunk groups are read at a time (from memory
+    or HDF5) and cut into batches. Elements are ``(x float32 [b, L, 4], y, sample_weight [b])``;
+    the uint8 → float32 cast and the random reverse complement (``rc_augment``, a pure function
+    of seed and epoch) run inside the graph.
+
+    Parameters
+    ----------
+    source : Source — where rows come from (in memory or streamed).
+    indices : np.ndarray, shape=(n,) — the training records, ascending.
+    targets : np.ndarray — per record of the file, shape=(N, 1) float (binary), (N,) int (multiclass), (N, T).
+    sample_weight : np.ndarray, shape=(N,), float32
+    batch_size : int — the global batch (all replicas of a step together).
+    replicas : tuple of int, optional — ``(first, count, total)``: instead of whole batches, yield
+        replica batches ``first .. first + count - 1`` of each global batch cut into ``total``
+        consecutive slices of ``ceil(b / total)`` rows (the last ones padded with zero-weight rows,
+        weights rescaled so the replicas' losses add up to the global batch's); ``None``: whole batches.
+    """
+    tf = import_tf()
+    ds = source.ds
+    L, bs = ds.length, int(batch_size)
+
+    def batches():
+        for epoch in range(start_epoch, epochs):
+            order, bounds = epoch_order(indices, ds.chunk_records, buffer_chunks, seed, epoch, return_groups=True)
+            flips = np.random.default_rng([int(seed), int(epoch), 1]).random(len(order)) < 0.5
+            if not rc_augment:
+                flips[:] = False
+            pending = None
+            # One read per chunk group: each chunk is read (decompressed) once per epoch.
+            for start, stop in zip(bounds[:-1], bounds[1:]):
+                x = source.rows(order[start:stop])
+                if pending is not None:
+                    x = np.concatenate([pending, x])
+                base = start - (0 if pending is None else len(pending))
+                # Batches may span two reads (carried as `pending`), so batch boundaries depend only on the order.
+                cut = len(x) // bs * bs if stop < len(order) else len(x)
+                for b in range(0, cut, bs):
+                    sel = order[base + b:base + b + bs]
+                    batch = x[b:b + bs], targets[sel], sample_weight[sel], flips[base + b:base + b + bs]
+                    if replicas is None:
+                        yield batch
+                        continue
+                    # Every replica gets m rows: its slice, padded with zero-weight rows when the batch does not
+                    # split evenly (replica batches of one shape, as tf.distribute and Keras expect). Keras
+                    # averages each replica's loss over its m rows and sums the replicas / total; weighting the
+                    # rows by m * total / rows (1.0 when the batch splits evenly) makes that sum the loss of
+                    # the global batch, the same as without a strategy.
+                    first, count, total = replicas
+                    n = len(sel)
+                    m = -(-n // total)
+                    scale = np.float32(m * total / n)
+                    for r in range(first, first + count):
+                        lo, hi = min(r * m, n), min((r + 1) * m, n)
+                        part = [a[lo:hi] for a in batch]
+                        part[2] = part[2] * scale
+                        if hi - lo < m:
+                            part = [np.concatenate([a, np.zeros((m - (hi - lo),) + a.shape[1:], a.dtype)])
+                                    for a in part]
+                        yield tuple(part)
+                pending = x[cut:] if cut < len(x) else None
+
+    multiclass = targets.ndim == 1
+    sig = (tf.TensorSpec([None, L, 4], tf.uint8),
+           tf.TensorSpec([None] if multiclass else [None, targets.shape[1]], tf.int32 if multiclass else tf.float32),
+           tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.bool))
+
+    def to_model(x, y, w, flip):
+        # uint8 → float32 and the reverse complement (flip length and A C G T) happen in the graph, per batch.
+        x = tf.cast(x, tf.float32)
+        x = tf.where(flip[:, None, None], tf.reverse(x, axis=[1, 2]), x)
+        return x, y, w
+
+    return tf.data.Dataset.from_generator(batches, output_signature=sig).map(to_model).prefetch(4)

@@ -1,0 +1,72 @@
+"""Tests of seqcnn.rundir: what a run directory holds, configuration replay and validation, overwrite rules."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from seqcnn import training
+from seqcnn.errors import OutputExistsError, SeqcnnError
+
+from conftest import FAST
+
+
+def test_run_directory_contents(binary_run, sim_binary):
+    r, out = binary_run
+    assert sorted(os.listdir(out)) == ["config.json", "history.csv", "metrics.json", "model.keras", "plots"]
+    assert not os.path.exists(f"{out}.partial")
+    assert sorted(os.listdir(out / "plots")) == sorted(
+        ["training_curves.png"] + [f"{k}_{s}.png" for k in ("roc", "pr") for s in ("train", "val", "test")])
+    cfg = json.loads((out / "config.json").read_text())
+    from seqcnn.readers import sha256_file
+
+    assert cfg["arch"] == "deepbind" and cfg["hparams"]["filters"] == 8 and cfg["hparams"]["dropout"] == 0.5
+    assert cfg["data"]["sha256"] == sha256_file(sim_binary)
+    assert cfg["data"]["splits"] == {"train": 420, "val": 90, "test": 90}
+    assert cfg["data"]["length"] == 100 and cfg["data"]["pad_mode"] == "center"
+    assert cfg["training"]["seed"] == 0 and cfg["training"]["monitor"] == "val_auprc"
+    assert {"tensorflow", "keras", "numpy", "seqcnn", "scikit-learn"} <= set(cfg["versions"])
+    hist = pd.read_csv(out / "history.csv")
+    assert list(hist.epoch) == list(range(1, len(hist) + 1))
+    assert {"loss", "val_loss", "val_auroc", "val_auprc"} <= set(hist.columns)
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m) >= {"train", "val", "test", "best_epoch"}
+    assert m["best_epoch"] == hist.epoch[hist.val_auprc.idxmax()]  # early stopping restored the best epoch
+    for key in ("auroc", "auprc", "accuracy", "mcc", "n", "auroc_ci", "auprc_ci", "confusion_matrix"):
+        assert key in m["test"]
+    assert m["test"]["n"] == 90
+    assert m["test"]["auroc"] > 0.85  # planted CTCF sites are learnable in 8 epochs
+
+
+def test_config_file_reproduces_the_run(binary_run, sim_binary, tmp_path):
+    r, out = binary_run
+    again = training.train(sim_binary, tmp_path / "from_config", config=out / "config.json", plots=False, n_boot=200,
+                           quiet=True)
+    assert again["config"]["hparams"] == r["config"]["hparams"]
+    assert again["metrics"]["test"] == r["metrics"]["test"]
+    # explicit options override the file
+    short = training.train(sim_binary, tmp_path / "override", config=out, epochs=1, plots=False, quiet=True,
+                           n_boot=0)
+    assert short["config"]["training"]["epochs"] == 1 and short["config"]["hparams"]["filters"] == 8
+
+
+def test_refuses_to_overwrite_and_force_replaces(binary_run, sim_binary, tmp_path):
+    _, out = binary_run
+    with pytest.raises(OutputExistsError):
+        training.train(sim_binary, out, **FAST)
+    target = tmp_path / "r"
+    target.mkdir()
+    (target / "old.txt").write_text("x")
+    training.train(sim_binary, target, force=True, plots=False, **{**FAST, "epochs": 1})
+    assert not (target / "old.txt").exists() and (target / "model.keras").exists()
+
+
+def test_bad_options_are_refused_before_anything_is_written(sim_binary, tmp_path):
+    for kw, msg in [({"epochs": 0}, "--epochs"), ({"lr": -1.0}, "--lr"), ({"monitor": "val_f1"}, "monitor"),
+                    ({"class_weight": "inverse"}, "class-weight"), ({"arch": "nope"}, "unknown architecture"),
+                    ({"params": {"filters": "x"}}, "not a valid int"), ({"params": {"kernel_size": "500"}},
+                                                                        "longer than the sequences")]:
+        with pytest.raises(SeqcnnError, match=msg):
+            training.train(sim_binary, tmp_path / "run", quiet=True, **kw)
+        assert not os.listdir(tmp_path)
