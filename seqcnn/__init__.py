@@ -33,11 +33,11 @@ _LAZY = {
     "filter_motifs": "motifs",
     "filter_influence": "motifs",
     "run_motifs": "motifs",
-    "compare_jaspar": "motifs",
-    "load_targets": "motifs",
-    "write_meme": "motifs",
-    "write_jaspar": "motifs",
-    "write_transfac": "motifs",
+    "compare_jaspar": "motif_compare",
+    "load_targets": "motif_compare",
+    "write_meme": "motif_files",
+    "write_jaspar": "motif_files",
+    "write_transfac": "motif_files",
 }
 
 

@@ -326,7 +326,6 @@ class _Kernels:
             self.per_mutant = _activation_size(model)
         else:
             spec_i = tf.TensorSpec([None], tf.int32)
-            T = self.T
 
             def chunk(x, n_idx, l_idx, b_idx):
                 xm = tf.gather(x, n_idx)                                     # [m, L, 4]

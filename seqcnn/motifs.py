@@ -1,4 +1,4 @@
-"""First-layer filters → motifs: PFM/PWM, information content, influence; MEME/JASPAR/TRANSFAC files; JASPAR matches.
+"""The ``seqcnn motifs`` verb: first-layer filters → motifs (PFM/PWM, information content, influence), matched.
 
 For each filter of the first convolution, the sites are the input windows (width
 ``kernel_size``) where the filter's activation exceeds a threshold — by default Basset's
@@ -12,7 +12,8 @@ Counts → frequencies: ``pfm = (counts + pseudocount · background) / (sites + 
 per column (all-zero padding rows contribute nothing to a column). JASPAR and TRANSFAC
 files hold the raw counts; the MEME file holds the frequencies and the background.
 
-This module is the only one that writes motif files.
+The motif files are written by :mod:`seqcnn.motif_files`; the comparison with JASPAR is
+:mod:`seqcnn.motif_compare`.
 """
 
 import json
@@ -23,22 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputFormatError, ModelMismatchError, SeqcnnError
-
-ALPHABET = "ACGT"
-DEFAULT_RELEASE = "JASPAR2024"
-
-
-def _tf():
-    from ._tf import import_tf
-
-    return import_tf()
-
-
-def _keras():
-    from ._tf import import_keras
-
-    return import_keras()
+from ._tf import import_keras, import_tf
+from .encoding import ALPHABET
+from .errors import ModelMismatchError, SeqcnnError
+from .motif_compare import DEFAULT_RELEASE, compare_jaspar, load_targets
+from .motif_files import write_jaspar, write_meme, write_transfac
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -62,7 +52,7 @@ def activation_layer(model):
     """
     from .graph import consumers, first_conv
 
-    keras = _keras()
+    keras = import_keras()
     conv = first_conv(model)
     if conv is None:
         raise ModelMismatchError("the model's first layer is not a Conv1D (valid padding, stride 1, undilated) "
@@ -87,8 +77,8 @@ class _Activations:
     """Compiled ``x (uint8/float [n, L, 4]) → activations [n, P, F]`` and ``activations → logits``."""
 
     def __init__(self, model):
-        tf = _tf()
-        keras = _keras()
+        tf = import_tf()
+        keras = import_keras()
         self.conv, self.layer = activation_layer(model)
         self.K = int(self.conv.kernel_size[0])
         self.F = int(self.conv.filters)
@@ -303,168 +293,6 @@ def filter_influence(model, x, y, task, block=256, progress=False):
             logits_off[f].append(acts.rest(a, keep).numpy())
     base = loss_numpy(task, y, np.concatenate(logits_full))
     return np.array([loss_numpy(task, y, np.concatenate(lo)) - base for lo in logits_off])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# writers (the only place motif files are written)
-
-
-def _rows(items):
-    return [(str(name), str(alt or ""), np.asarray(m, float), int(n)) for name, alt, m, n in items]
-
-
-def write_meme(path, motifs, background=(0.25, 0.25, 0.25, 0.25), strands="+ -"):
-    """MEME minimal motif format (read by the MEME suite, Tomtom and ``Bio.motifs.parse(fh, 'minimal')``).
-
-    Parameters
-    ----------
-    motifs : iterable of (name, alt_name, pfm [K, 4] rows summing to 1, nsites)
-    background : 4 frequencies A, C, G, T.
-    """
-    bg = np.asarray(background, float)
-    with open(path, "w") as fh:
-        fh.write("MEME version 4\n\nALPHABET= ACGT\n\n")
-        fh.write(f"strands: {strands}\n\nBackground letter frequencies\n")
-        fh.write(" ".join(f"{b} {v:.4f}" for b, v in zip(ALPHABET, bg)) + "\n\n")
-        for name, alt, pfm, nsites in _rows(motifs):
-            fh.write(f"MOTIF {name}{' ' + alt if alt else ''}\n")
-            # nsites is the number of sites the matrix was built from (never the width).
-            fh.write(f"letter-probability matrix: alength= 4 w= {len(pfm)} nsites= {nsites} E= 0\n")
-            for row in pfm:
-                fh.write(" " + "  ".join(f"{v:.6f}" for v in row) + "\n")
-            fh.write("\n")
-    return str(path)
-
-
-def write_jaspar(path, motifs):
-    """JASPAR PFM format (counts), one ``>name alt`` header and A/C/G/T rows per motif.
-
-    Parameters
-    ----------
-    motifs : iterable of (name, alt_name, counts [K, 4], nsites)
-    """
-    with open(path, "w") as fh:
-        for name, alt, counts, _ in _rows(motifs):
-            fh.write(f">{name}\t{alt or name}\n")
-            for b, col in zip(ALPHABET, counts.T):
-                fh.write(f"{b} [ " + " ".join(_num(v) for v in col) + " ]\n")
-    return str(path)
-
-
-def write_transfac(path, motifs):
-    """TRANSFAC matrix format (counts): AC/ID/DE, a P0 table, ``//`` between motifs.
-
-    Parameters
-    ----------
-    motifs : iterable of (name, alt_name, counts [K, 4], nsites)
-    """
-    with open(path, "w") as fh:
-        for name, alt, counts, nsites in _rows(motifs):
-            fh.write(f"AC  {name}\nXX\nID  {name}\nXX\n")
-            fh.write(f"DE  {alt or name} (seqcnn first-layer filter; {nsites} sites)\n")
-            fh.write("P0      A      C      G      T\n")
-            for i, row in enumerate(counts, start=1):
-                cons = ALPHABET[int(np.argmax(row))] if row.sum() else "N"
-                fh.write(f"{i:02d} " + " ".join(f"{_num(v):>6}" for v in row) + f"      {cons}\n")
-            fh.write(f"XX\nBA  {nsites} sites\nXX\n//\n")
-    return str(path)
-
-
-def _num(v):
-    return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.3f}"
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# comparison with JASPAR (pyjaspar, offline) or any MEME file, with memelite's Tomtom
-
-
-def load_targets(release=DEFAULT_RELEASE, collection="CORE", tax_group="vertebrates", motif_db=None):
-    """Target motifs for comparison: ``[(id, name, pfm [K, 4])]``.
-
-    From ``motif_db`` (a MEME file) when given, else JASPAR ``release`` from pyjaspar's bundled
-    databases (offline), filtered by ``collection`` and ``tax_group`` ('all' for every group),
-    latest version of each matrix.
-    """
-    if motif_db is not None:
-        from memelite.io import read_meme
-
-        if not os.path.exists(motif_db):
-            raise InputFormatError("motif database not found", path=motif_db)
-        try:
-            raw = read_meme(motif_db)
-        except (ValueError, AttributeError, IndexError) as exc:
-            raise InputFormatError(f"not a readable MEME motif file ({exc})", path=motif_db) from None
-        if not raw:
-            raise InputFormatError("no motifs in the file", path=motif_db, hint="expected MEME format")
-        out = []
-        for key, pwm in raw.items():
-            parts = key.split(None, 1)
-            out.append((parts[0], parts[1] if len(parts) > 1 else parts[0], np.asarray(pwm, float).T))
-        return out
-    from pyjaspar import jaspardb
-
-    releases = jaspardb().get_releases()
-    if release not in releases:
-        # pyjaspar itself only prints a message and fails later on an unknown release
-        raise SeqcnnError(f"unknown JASPAR release {release!r}", hint=f"pyjaspar ships {', '.join(releases)}")
-    db = jaspardb(release=release)
-    motifs = db.fetch_motifs(collection=collection, tax_group=None if tax_group in (None, "all") else [tax_group],
-                             all_versions=False)
-    if not motifs:
-        raise SeqcnnError(f"no {release} motifs in collection {collection!r} for taxonomic group {tax_group!r}",
-                          hint="check --jaspar-collection (e.g. CORE) and --jaspar (e.g. vertebrates)")
-    out = []
-    for m in motifs:
-        c = np.array([m.counts[b] for b in ALPHABET], float).T
-        out.append((m.matrix_id, m.name, c / c.sum(1, keepdims=True)))
-    return out
-
-
-def bh_qvalues(p):
-    """Benjamini–Hochberg q-values of a flat array of p-values."""
-    from scipy.stats import false_discovery_control
-
-    p = np.asarray(p, float)
-    return false_discovery_control(np.clip(p, 0, 1), method="bh") if p.size else p
-
-
-def compare_jaspar(queries, targets=None, **target_kw):
-    """Compare query PFMs with target motifs using Tomtom (memelite); q-values by BH over all comparisons.
-
-    Parameters
-    ----------
-    queries : list of (name, pfm [K, 4])
-    targets : list of (id, name, pfm [K, 4]), optional — default :func:`load_targets` (``**target_kw``).
-
-    Returns
-    -------
-    pandas.DataFrame — one row per (query, target): query, target_id, target_name, pvalue, qvalue,
-    offset, overlap, strand ('+' or '-' for the target's reverse complement), sorted by query then p-value.
-    """
-    import pandas as pd
-
-    if targets is None:
-        targets = load_targets(**target_kw)
-    cols = ["query", "target_id", "target_name", "pvalue", "qvalue", "offset", "overlap", "strand"]
-    if not queries:
-        return pd.DataFrame(columns=cols)
-    from memelite import tomtom
-
-    # float64 (4, w) arrays always: memelite compiles one numba program per dtype/layout.
-    Q = [np.ascontiguousarray(np.asarray(p, np.float64).T) for _, p in queries]
-    T = [np.ascontiguousarray(np.asarray(p, np.float64).T) for _, _, p in targets]
-    p, _, offsets, overlaps, strands = tomtom(Q, T)
-    q = bh_qvalues(p.ravel()).reshape(p.shape)
-    nq, nt = p.shape
-    frame = pd.DataFrame({
-        "query": np.repeat([name for name, _ in queries], nt),
-        "target_id": np.tile([t[0] for t in targets], nq),
-        "target_name": np.tile([t[1] for t in targets], nq),
-        "pvalue": p.ravel(), "qvalue": q.ravel(),
-        "offset": offsets.ravel().astype(int), "overlap": overlaps.ravel().astype(int),
-        "strand": np.where(strands.ravel() > 0, "-", "+"),
-    })
-    return frame.sort_values(["query", "pvalue"], kind="stable").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Filters → PFMs (thresholds, strands, min-sites, pseudocounts), influence, motif files, Tomtom vs JASPAR."""
+"""Tests of seqcnn.motifs: filters → PFMs (thresholds, strands, min-sites, pseudocounts), influence, Tomtom."""
 
 import os
 from pathlib import Path
@@ -45,7 +45,8 @@ def ctcf():
 
 
 def test_known_pwm_comes_back_and_tomtom_names_it(ctcf, sim_binary):
-    from seqcnn.motifs import compare_jaspar, filter_motifs
+    from seqcnn.motif_compare import compare_jaspar
+    from seqcnn.motifs import filter_motifs
     from seqcnn.store import open_dataset
 
     with open_dataset(sim_binary) as ds:
@@ -152,46 +153,6 @@ def test_influence(ctcf, sim_binary):
 
     np.testing.assert_allclose(infl[0], bce(np.full_like(logit, -3.0)) - bce(logit), rtol=1e-5)
     assert infl[0] > 0  # the CTCF detector separates the classes
-
-
-def test_writers_parse_with_biopython(tmp_path):
-    from Bio import motifs as bio
-
-    from seqcnn.motifs import write_jaspar, write_meme, write_transfac
-
-    rng = np.random.default_rng(0)
-    counts = [rng.integers(0, 20, (7, 4)).astype(float) + 1, rng.integers(0, 9, (5, 4)).astype(float) + 1]
-    pfms = [c / c.sum(1, keepdims=True) for c in counts]
-    bg = [0.3, 0.2, 0.2, 0.3]
-    write_meme(tmp_path / "m.meme", [("filter0", "CTCF", pfms[0], 123), ("filter3", "", pfms[1], 45)], background=bg)
-    with open(tmp_path / "m.meme") as fh:
-        ms = bio.parse(fh, "minimal")
-    assert [m.name for m in ms] == ["filter0", "filter3"] and [m.length for m in ms] == [7, 5]
-    assert [m.num_occurrences for m in ms] == [123, 45]  # nsites is the number of sites, not the width
-    got = np.array([ms[0].counts[b] for b in "ACGT"]).T
-    # Biopython rebuilds counts as frequency × nsites, rounded: equal to 1/nsites
-    np.testing.assert_allclose(got / got.sum(1, keepdims=True), pfms[0], atol=1.0 / 123)
-    assert abs(ms.background["A"] - 0.3) < 1e-6
-
-    write_jaspar(tmp_path / "m.jaspar", [("filter0", "CTCF", counts[0], 1), ("filter3", "x", counts[1], 1)])
-    with open(tmp_path / "m.jaspar") as fh:
-        js = list(bio.parse(fh, "jaspar"))
-    assert [m.matrix_id for m in js] == ["filter0", "filter3"] and js[0].name == "CTCF"
-    np.testing.assert_array_equal(np.array([js[1].counts[b] for b in "ACGT"]).T, counts[1])
-
-    write_transfac(tmp_path / "m.transfac", [("filter0", "CTCF", counts[0], 9), ("filter3", "x", counts[1], 4)])
-    with open(tmp_path / "m.transfac") as fh:
-        ts = list(bio.parse(fh, "transfac"))
-    assert [t["ID"] for t in ts] == ["filter0", "filter3"]
-    np.testing.assert_array_equal(np.array([ts[0].counts[b] for b in "ACGT"]).T, counts[0])
-
-
-def test_bh_qvalues():
-    from seqcnn.motifs import bh_qvalues
-
-    p = np.array([0.01, 0.04, 0.03, 0.5])
-    # by hand: sorted 0.01, 0.03, 0.04, 0.5 → p*n/rank = 0.04, 0.06, 0.0533, 0.5 → cumulative min from the top
-    np.testing.assert_allclose(bh_qvalues(p), [0.04, 0.0533333, 0.0533333, 0.5], rtol=1e-5)
 
 
 def test_model_without_conv_first_layer_is_refused():
