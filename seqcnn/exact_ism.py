@@ -474,6 +474,7 @@ _KERNEL_CACHE = {}
 
 
 def kernels(model, method="auto", jit_compile=None):
+    """The compiled ISM functions of ``model`` for ``method`` (built on first use, then cached per model)."""
     key = (id(model), method, jit_compile)
     hit = _KERNEL_CACHE.get(key)
     if hit is None or hit.model is not model:

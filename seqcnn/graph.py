@@ -16,6 +16,7 @@ def inbound_layers(layer):
 
 
 def consumers(model, layer):
+    """Layers of ``model`` that take ``layer``'s output as an input."""
     return [other for other in model.layers if other is not layer and other._inbound_nodes
             and any(src is layer for src in inbound_layers(other))]
 

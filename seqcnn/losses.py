@@ -14,6 +14,7 @@ from ._tf import import_keras, import_tf
 
 
 def targets(task, y):
+    """Labels as Keras targets: float32 [N, 1] (binary), int32 [N] (multiclass), float32 [N, T] (multilabel)."""
     if task == "binary":
         return np.asarray(y, np.float32).reshape(-1, 1)
     if task == "multiclass":
@@ -22,6 +23,10 @@ def targets(task, y):
 
 
 def keras_loss(task, pos_weight=None):
+    """The Keras training loss from logits: sparse categorical (multiclass) or binary cross-entropy.
+
+    ``pos_weight`` (one weight per label, from :func:`class_weights`) weights each label's positives.
+    """
     keras = import_keras()
     if task == "multiclass":
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)

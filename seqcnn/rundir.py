@@ -56,6 +56,7 @@ TRAIN_DEFAULTS = {
 
 
 def versions():
+    """Versions of seqcnn, Python and the libraries a run depends on: the ``versions`` section of config.json."""
     import platform
 
     import h5py
@@ -170,6 +171,11 @@ def recorded_distribution(config_path):
 
 
 def prepare_out(out, force, resume):
+    """Check where a run may be written; return ``(out, out.partial)`` as absolute paths.
+
+    Refuses an existing ``out`` without ``force``, an interrupted ``out.partial`` without ``resume`` or
+    ``force``, and, with ``resume``, a missing or damaged checkpoint: all before anything is written.
+    """
     out = os.path.abspath(str(out).rstrip("/"))
     partial = out + ".partial"
     parent = os.path.dirname(out)
@@ -238,6 +244,7 @@ def replace_dir(src, dst, force):
 
 
 def write_history(rows, path):
+    """Write the per-epoch rows as ``history.csv`` (atomically)."""
     import pandas as pd
 
     tmp = f"{path}.tmp"
@@ -293,6 +300,7 @@ def load_run(run_dir):
 
 
 def check_fits(cfg, ds, run_dir):
+    """Raise :class:`ModelMismatchError` unless the run's model (``cfg``) fits ``ds``: length, task, outputs, names."""
     m = cfg["model"]
     if ds.length != m["input_length"]:
         raise ModelMismatchError(f"the model was trained on {m['input_length']} bp sequences but the data are "
