@@ -17,7 +17,7 @@ from .errors import SeqcnnError
 from .outputs import check_output, utc_now
 from .readers import FastaReader, chrom_from_id, read_labels, sha256_file
 from .splits import column_split, holdout_split, parse_fractions, split_counts, stratified_split
-from .store import DatasetWriter, _filter_args
+from .store import DatasetWriter, compression_filters
 
 
 def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("label",), task=None,
@@ -84,7 +84,7 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
         raise SeqcnnError("no labels: give --labels TABLE, or --class-per-file with one FASTA per class")
     if class_per_file and len(fastas) < 2:
         raise SeqcnnError("--class-per-file needs at least two FASTA files (one per class)")
-    _filter_args(compression, compression_level)
+    compression_filters(compression, compression_level)
 
     table = None
     if labels is not None:

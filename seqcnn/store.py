@@ -33,7 +33,8 @@ COMPRESSIONS = ("gzip", "lzf", "none")
 _JSON_ATTRS = ("class_names", "label_names", "sources", "split_fractions", "split_counts", "dropped")
 
 
-def _filter_args(compression, level):
+def compression_filters(compression, level):
+    """h5py dataset keywords for ``compression`` (gzip, lzf or none) at ``level``; a bad choice raises SeqcnnError."""
     if compression not in COMPRESSIONS:
         raise SeqcnnError(f"unknown compression {compression!r}", hint=f"use one of {', '.join(COMPRESSIONS)}")
     if compression == "none":
@@ -72,7 +73,7 @@ class DatasetWriter:
         self.path = str(path)
         check_output(self.path, force)
         self.length = int(length)
-        self.filters = _filter_args(compression, compression_level)
+        self.filters = compression_filters(compression, compression_level)
         self.chunk_records = int(chunk_records)
         fd, self.tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp",
                                              dir=os.path.dirname(os.path.abspath(self.path)))
