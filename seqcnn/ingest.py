@@ -15,7 +15,7 @@ import numpy as np
 from .encoding import PAD_MODES, encode_block
 from .errors import SeqcnnError
 from .outputs import check_output, utc_now
-from .readers import FastaReader, chrom_from_id, read_labels, sha256_file
+from .readers import BINARY_VALUES, FastaReader, chrom_from_id, read_labels, sha256_file
 from .splits import column_split, holdout_split, parse_fractions, split_counts, stratified_split
 from .store import DatasetWriter, compression_filters
 
@@ -226,14 +226,15 @@ def _stray_label_notes(table, path):
         return []
     names = np.asarray(table.class_names)
     counts = np.bincount(table.y, minlength=len(names))
-    binary = np.isin(names, ["0", "1", "0.0", "1.0"])
+    binary = np.isin(np.char.lower(names.astype(str)), list(BINARY_VALUES))
     stray = ~binary
     if binary.sum() != 2 or counts[stray].sum() > max(5, 0.01 * len(table.y)):
         return []
+    spelled = "/".join(names[binary])  # 0/1, or False/True as the table writes them
     first = table.ids[np.flatnonzero(stray[table.y])[0]]
     values = ", ".join(f"{str(v)!r} ({int(c)} record{'s' if c != 1 else ''})"
                        for v, c in zip(names[stray], counts[stray]))
-    return [f"{os.fspath(path)}: column {table.label_names[0]!r} is 0/1 except {values} (first: id {first!r}), "
+    return [f"{os.fspath(path)}: column {table.label_names[0]!r} is {spelled} except {values} (first: id {first!r}), "
             f"so the task was inferred as multiclass with {len(names)} classes; if those are typos, fix them, or "
             "pass --task binary to have them refused"]
 

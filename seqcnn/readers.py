@@ -246,14 +246,24 @@ def _read_table(path):
     return df
 
 
+# Spellings of a binary label (compared in lower case): spreadsheets and pandas write booleans as True/False.
+BINARY_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1, "no": 0, "yes": 1}
+
+
+def is_binary(values):
+    """True when every value spells 0 or 1 (``BINARY_VALUES``: 0/1, true/false, yes/no in any case)."""
+    return bool(np.isin(np.char.lower(np.char.strip(np.asarray(values).astype(str))), list(BINARY_VALUES)).all())
+
+
 def _parse_binary(values, ids, path, column):
-    s = np.char.strip(values.astype(str))
-    ok = np.isin(s, ["0", "1", "0.0", "1.0"])
+    s = np.char.lower(np.char.strip(values.astype(str)))
+    ok = np.isin(s, list(BINARY_VALUES))
     if not ok.all():
         k = int(np.argmin(ok))
         raise LabelError(f"label {values[k]!r} in column {column!r} is not 0 or 1", path=path, record=ids[k],
-                         hint="binary labels are 0/1; use --task multiclass for named classes")
-    return (np.char.find(s, "1") == 0).astype(np.uint8)
+                         hint="binary labels are 0/1 (or true/false, yes/no); use --task multiclass for named "
+                              "classes")
+    return np.isin(s, [k for k, v in BINARY_VALUES.items() if v == 1]).astype(np.uint8)
 
 
 def read_labels(path, id_column="id", label_columns=("label",), task=None, split_column=None,
@@ -270,7 +280,7 @@ def read_labels(path, id_column="id", label_columns=("label",), task=None, split
     task : {'binary', 'multiclass', 'multilabel'}, optional
         Inferred when not given: one 0/1 column → binary; one column of other
         values → multiclass (classes sorted, numerically when numeric); several
-        0/1 columns → multilabel.
+        0/1 columns → multilabel. True/false and yes/no (any case) are read as 1/0.
     split_column : str, optional
         Column with train/val/test per record.
     chrom_column : str
@@ -322,8 +332,7 @@ def read_labels(path, id_column="id", label_columns=("label",), task=None, split
         if len(label_columns) > 1:
             task = "multilabel"
         else:
-            v = values[label_columns[0]].astype(str)
-            task = "binary" if np.isin(v, ["0", "1", "0.0", "1.0"]).all() else "multiclass"
+            task = "binary" if is_binary(values[label_columns[0]]) else "multiclass"
     if task == "binary":
         if len(label_columns) != 1:
             raise LabelError("a binary task takes one label column", path=path,

@@ -241,6 +241,12 @@ def test_stray_label_note(cli, tmp_path):
     assert "multiclass" in res.stdout
     note = [line for line in res.stderr.splitlines() if line.startswith("seqcnn: note:")]
     assert len(note) == 1 and "'2' (1 record)" in note[0] and "'r7'" in note[0] and "--task binary" in note[0]
+    # the same for a True/False column with a typo, named as the table spells it
+    spell = ["Ture" if i == 3 else ("True", "False")[i % 2] for i in range(40)]
+    lab.write_text("id,label\n" + "".join(f"r{i},{v}\n" for i, v in enumerate(spell)))
+    res = cli("encode", fa, "-l", lab, "-o", tmp_path / "o3.h5")
+    note = [line for line in res.stderr.splitlines() if line.startswith("seqcnn: note:")]
+    assert res.exit_code == 0 and len(note) == 1 and "is False/True except 'Ture' (1 record)" in note[0], res.stderr
     # a real multiclass column (no 0/1 majority) gets no note
     lab.write_text("id,label\n" + "".join(f"r{i},{'ABC'[i % 3]}\n" for i in range(40)))
     res = cli("encode", fa, "-l", lab, "-o", tmp_path / "o2.h5")

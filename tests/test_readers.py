@@ -114,6 +114,21 @@ def test_labels_binary_csv_and_tsv(tmp_path):
     np.testing.assert_array_equal(t.y, [0, 1])
 
 
+def test_labels_true_false_and_yes_no_are_binary(tmp_path):
+    """Spreadsheets and pandas write booleans as TRUE/False: one such column is binary, not two classes."""
+    (tmp_path / "b.csv").write_text("id,label\na,True\nb,false\nc, TRUE \nd,False\n")
+    t = read_labels(tmp_path / "b.csv")
+    assert t.task == "binary" and t.class_names == ["0", "1"]
+    np.testing.assert_array_equal(t.y, [1, 0, 1, 0])
+    (tmp_path / "y.csv").write_text("id,bound,open\na,yes,1\nb,No,0\nc,YES,true\n")
+    t = read_labels(tmp_path / "y.csv", label_columns=["bound", "open"])
+    assert t.task == "multilabel"
+    np.testing.assert_array_equal(t.y, [[1, 1], [0, 0], [1, 1]])
+    (tmp_path / "m.csv").write_text("id,label\na,yes\nb,no\nc,maybe\n")  # a third value: classes
+    t = read_labels(tmp_path / "m.csv")
+    assert t.task == "multiclass" and t.class_names == ["maybe", "no", "yes"]
+
+
 def test_labels_multiclass_names_sorted_numerically(tmp_path):
     (tmp_path / "l.csv").write_text("id,label\na,10\nb,2\nc,2\nd,1\n")
     t = read_labels(tmp_path / "l.csv")
@@ -137,7 +152,7 @@ def test_labels_multilabel(tmp_path):
     ("id,label\na,1\na,0\n", {}, "duplicate id"),
     ("id,label\na,1\nb,\n", {}, "missing label"),
     ("id,label\na,1\nb,NaN\n", {}, "missing label"),
-    ("id,label\na,1\nb,yes\n", {"task": "binary"}, "not 0 or 1"),
+    ("id,label\na,1\nb,bound\n", {"task": "binary"}, "not 0 or 1"),
     ("id,label\na,1\nb,1\n", {"task": "multiclass"}, "single class"),
     ("id,x,y\na,1,2\n", {"label_columns": ["x", "y"]}, "not 0 or 1"),
     ("id,label\n", {}, "no rows"),
