@@ -29,6 +29,7 @@ from .encoding import ALPHABET
 from .errors import ModelMismatchError, SeqcnnError
 from .motif_compare import DEFAULT_RELEASE, compare_jaspar, load_targets
 from .motif_files import write_jaspar, write_meme, write_transfac
+from .outputs import publish_dir
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -426,9 +427,7 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
         }
         with open(os.path.join(tmp, "summary.json"), "w") as fh:
             json.dump(summary, fh, indent=2)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        publish_dir(tmp, out_dir, force)
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp)

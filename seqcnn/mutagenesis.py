@@ -13,6 +13,7 @@ letter heights of an importance logo).
 
 import json
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from ._version import __version__
 from .errors import InputFormatError, ModelMismatchError, OutputExistsError, SeqcnnError
 from .exact_ism import iter_ism, kernels, output_index
-from .outputs import check_output, utc_now
+from .outputs import check_output, publish, publish_dir, utc_now
 from .rundir import check_fits, load_run
 
 
@@ -250,6 +251,7 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp",
                                    dir=os.path.dirname(os.path.abspath(out)))
         os.close(fd)
+        plot_tmp = None
         t0 = time.time()
         try:
             with h5py.File(tmp, "w") as h5:
@@ -305,11 +307,19 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                 h5.attrs["complete"] = True
             figs = []
             if plots and plot_max:
-                figs = _write_plots(tmp, plot_dir, plot_max, force)
-            os.replace(tmp, out)
+                figs, plot_tmp = _write_plots(tmp, plot_dir, plot_max)
+            publish(tmp, out, force)
+            if plot_tmp is not None:
+                try:
+                    publish_dir(plot_tmp, plot_dir, force)
+                except OutputExistsError:
+                    os.remove(out)  # published a moment ago: the output is the file and its figures, or nothing
+                    raise
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+            if plot_tmp is not None and os.path.exists(plot_tmp):
+                shutil.rmtree(plot_tmp)
     finally:
         source.close()
     return {"out": out, "n": int(done), "records_read": int(source.n), "length": L,
@@ -322,10 +332,11 @@ def _safe(name):
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))[:60]
 
 
-def _write_plots(h5_path, plot_dir, plot_max, force):
-    """One PNG per sequence (and output): delta heatmap over an importance logo; the folder appears atomically."""
-    import shutil
+def _write_plots(h5_path, plot_dir, plot_max):
+    """One PNG per sequence (and output): delta heatmap over an importance logo, in a temporary folder.
 
+    Returns ``(paths the files will have in plot_dir, the temporary folder)``; the caller publishes the folder.
+    """
     import h5py
 
     from . import plots as plotting
@@ -350,15 +361,10 @@ def _write_plots(h5_path, plot_dir, plot_max, force):
                 plotting.ism_figure(d, a, os.path.join(tmp_dir, fname),
                                     title=f"{ids[i]} — output {name}, reference logit {r:.2f}")
                 files.append(os.path.join(plot_dir, fname))
-        if os.path.exists(plot_dir):
-            if not force:
-                raise SeqcnnError("already exists", path=plot_dir, hint="pass --force")
-            shutil.rmtree(plot_dir)
-        os.replace(tmp_dir, plot_dir)
-        return files
-    finally:
-        if os.path.exists(tmp_dir):
-            shutil.rmtree(tmp_dir)
+        return files, tmp_dir
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
 
 
 def read_ism(path):

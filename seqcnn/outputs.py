@@ -1,12 +1,20 @@
 """Crash-safe outputs: the rules every verb follows when it writes a file.
 
 Provides :func:`check_output` (never overwrite without ``force``; the folder must exist),
-:func:`write_json` (a temporary file beside the target, then an atomic rename) and
-:func:`utc_now` (the ``created`` stamp of every seqcnn output). No TensorFlow, no h5py.
+:func:`publish`, :func:`publish_all` and :func:`publish_dir` (move a finished temporary file or folder
+into place, refusing a target that appeared while it was being written unless ``force``),
+:func:`write_json` (a temporary file beside the target, then publish) and :func:`utc_now` (the
+``created`` stamp of every seqcnn output). No TensorFlow, no h5py.
+
+Why publishing refuses: a verb checks its output at the start, but two commands started together
+with the same ``-o`` both pass that check; a plain rename at the end would let the later one replace
+the other's file without ``--force``. A hard link is an atomic create-if-absent, so exactly one wins.
 """
 
+import errno
 import json
 import os
+import shutil
 
 import numpy as np
 
@@ -22,14 +30,94 @@ def check_output(path, force=False):
         raise SeqcnnError("output folder does not exist", path=parent, hint="create it first")
 
 
-def write_json(obj, path):
-    """Write JSON atomically: a temporary file beside ``path``, then rename."""
+def _appeared(path):
+    return OutputExistsError("appeared while this command was writing it (another command writing the same "
+                             "output?)", path=path, hint="pass --force to replace it, or choose another output name")
+
+
+def publish(tmp, path, force=False):
+    """Move the finished file ``tmp`` to ``path``; without ``force`` a ``path`` that exists now is refused.
+
+    ``tmp`` must be on the same filesystem (a temporary name beside ``path``). On success ``tmp`` is gone;
+    on refusal it is left for the caller's clean-up and ``path`` is untouched.
+
+    Raises
+    ------
+    OutputExistsError — ``path`` exists and ``force`` is false.
+    """
+    tmp, path = os.fspath(tmp), os.fspath(path)
+    if force:
+        os.replace(tmp, path)
+        return path
+    try:
+        os.link(tmp, path)  # atomic: fails if path exists, whoever created it
+    except FileExistsError:
+        raise _appeared(path) from None
+    except OSError:
+        # A filesystem without hard links: check, then rename (the window is the rename itself).
+        if os.path.lexists(path):
+            raise _appeared(path) from None
+        os.replace(tmp, path)
+        return path
+    os.unlink(tmp)
+    return path
+
+
+def publish_all(pairs, force=False):
+    """:func:`publish` several ``(tmp, path)`` pairs, all or none: on a refusal the ones published go again."""
+    done = []
+    try:
+        for tmp, path in pairs:
+            publish(tmp, path, force)
+            done.append(path)
+    except OutputExistsError:
+        if not force:
+            for path in done:
+                os.remove(path)  # published by this call a moment ago: ours to take back
+        raise
+    return [p for _, p in pairs]
+
+
+def publish_dir(tmp_dir, path, force=False):
+    """Move the finished folder ``tmp_dir`` to ``path``; with ``force`` an existing ``path`` is replaced last.
+
+    Raises
+    ------
+    OutputExistsError — ``path`` exists (a file, or a folder that is not empty) and ``force`` is false.
+    """
+    tmp_dir, path = os.fspath(tmp_dir), os.fspath(path)
+    if force and os.path.lexists(path):
+        trash = f"{path}.old-{os.getpid()}"
+        os.replace(path, trash)
+        os.replace(tmp_dir, path)
+        if os.path.isdir(trash) and not os.path.islink(trash):
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.remove(trash)
+        return path
+    if os.path.lexists(path):
+        raise _appeared(path)
+    try:
+        os.rename(tmp_dir, path)  # a non-empty folder or a file in the way fails: never merged or replaced
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise _appeared(path) from None
+        raise
+    return path
+
+
+def write_json(obj, path, force=True):
+    """Write JSON atomically: a temporary file beside ``path``, then :func:`publish`.
+
+    ``force=True`` (the default) replaces an existing file, for files seqcnn keeps rewriting (a run's
+    checkpoint state); a verb's user-named output passes the user's ``--force``.
+    """
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         with open(tmp, "w") as fh:
             json.dump(obj, fh, indent=2, default=_json_default)
             fh.write("\n")
-        os.replace(tmp, path)
+        publish(tmp, path, force)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -17,7 +17,7 @@ error never leaves a half-written run, and an interrupted run can be continued w
 Provides the file names, :data:`TRAIN_DEFAULTS` and :data:`MONITORS`; configuration
 (:func:`load_config`, :func:`resolve_config`: defaults < config file < explicit options,
 validated); the output folder rules (:func:`prepare_out` and, for non-chief workers,
-:func:`worker_out` / :func:`worker_dir`; :func:`replace_dir`, :func:`write_history`); and
+:func:`worker_out` / :func:`worker_dir`; :func:`write_history`); and
 loading (:func:`load_run`, :func:`check_fits`: does a run's model fit a dataset).
 """
 
@@ -228,19 +228,6 @@ def worker_dir(partial, resume, dist):
     if resume:
         shutil.copytree(os.path.join(partial, CHECKPOINT_DIR), os.path.join(work, CHECKPOINT_DIR))
     return work
-
-
-def replace_dir(src, dst, force):
-    """Move a finished run directory into place; an existing ``dst`` (only with force) goes last."""
-    if os.path.exists(dst):
-        if not force:
-            raise OutputExistsError("already exists", path=dst, hint="pass --force to replace it")
-        trash = f"{dst}.old-{os.getpid()}"
-        os.replace(dst, trash)
-        os.replace(src, dst)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(src, dst)
 
 
 def write_history(rows, path):

@@ -13,7 +13,7 @@ import numpy as np
 from .errors import ModelMismatchError, SeqcnnError
 from .feeding import Forward, Source
 from .metrics import compute_metrics, curve_sets, link
-from .outputs import check_output, write_json
+from .outputs import check_output, publish, publish_all, write_json
 from .rundir import check_fits, load_run
 from .splits import SPLIT_NAMES as SPLITS
 
@@ -61,6 +61,7 @@ def evaluate(run_dir, data, split="test", out=None, force=False, plots=True, n_b
         task = ds.task
     if out is not None:
         tmp_figs = []
+        tmp_json = f"{out}.tmp-{os.getpid()}.json"
         try:
             if figs:
                 from . import plots as plotting
@@ -69,11 +70,10 @@ def evaluate(run_dir, data, split="test", out=None, force=False, plots=True, n_b
                 tmp_figs = [f"{figs[0]}.tmp.png", f"{figs[1]}.tmp.png"]
                 plotting.roc_curves(sets, tmp_figs[0], title=f"ROC ({split})")
                 plotting.pr_curves(sets, tmp_figs[1], title=f"Precision-recall ({split})")
-            write_json(metrics, str(out))
-            for t, f in zip(tmp_figs, figs):
-                os.replace(t, f)
+            write_json(metrics, tmp_json)
+            publish_all([(tmp_json, str(out))] + list(zip(tmp_figs, figs)), force)
         finally:
-            for t in tmp_figs:
+            for t in [tmp_json] + tmp_figs:
                 if os.path.exists(t):
                     os.remove(t)
     return metrics
@@ -163,7 +163,7 @@ def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
                 trimmed += int((lens > L).sum())
         if n == 0:
             raise SeqcnnError("no sequences in the FASTA file", path=fasta)
-        os.replace(tmp, out)
+        publish(tmp, out, force)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -229,7 +229,7 @@ def write_simulation(prefix, force=False, **kwargs):
     """
     import os
 
-    from .outputs import check_output
+    from .outputs import check_output, publish_all
 
     paths = {"fasta": f"{prefix}.fa", "labels": f"{prefix}_labels.csv", "sites": f"{prefix}_sites.csv"}
     for p in paths.values():
@@ -238,8 +238,7 @@ def write_simulation(prefix, force=False, **kwargs):
     tmp = {k: f"{v}.tmp{os.getpid()}" for k, v in paths.items()}
     try:
         sim.write(tmp["fasta"], tmp["labels"], tmp["sites"])
-        for k in paths:
-            os.replace(tmp[k], paths[k])
+        publish_all([(tmp[k], paths[k]) for k in paths], force)
     finally:
         for t in tmp.values():
             if os.path.exists(t):

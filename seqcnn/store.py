@@ -24,7 +24,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import InputFormatError, SeqcnnError
-from .outputs import check_output
+from .outputs import check_output, publish
 from .splits import split_code
 
 SCHEMA_VERSION = 1
@@ -71,6 +71,7 @@ class DatasetWriter:
         import h5py
 
         self.path = str(path)
+        self.force = bool(force)
         check_output(self.path, force)
         self.length = int(length)
         self.filters = compression_filters(compression, compression_level)
@@ -177,7 +178,7 @@ class DatasetWriter:
             # Written last: a file without it was interrupted and is refused by open_dataset.
             self.h5.attrs["complete"] = True
             self.h5.close()
-            os.replace(self.tmp_path, self.path)
+            publish(self.tmp_path, self.path, self.force)
         except BaseException:
             self.abort()
             raise

@@ -19,9 +19,9 @@ import numpy as np
 from . import feeding, losses, rundir
 from ._tf import import_keras, import_tf
 from .distribute import STRATEGIES, Distribution, cluster_role, multiworker_fit_fixes
-from .errors import InputFormatError, SeqcnnError
+from .errors import InputFormatError, OutputExistsError, SeqcnnError
 from .metrics import compute_metrics, curve_sets, link
-from .outputs import utc_now, write_json
+from .outputs import publish_dir, utc_now, write_json
 from .rundir import CHECKPOINT_DIR, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE, PLOTS_DIR
 from .splits import SPLIT_NAMES as SPLITS
 
@@ -162,9 +162,17 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
     task, L = ds.task, ds.length
     ckpt = os.path.join(partial, CHECKPOINT_DIR)
     if not resume:
-        if os.path.exists(partial):
+        # prepare_out refused an existing RUN.partial without --force; one there now was made by another command
+        # started at the same moment (a non-chief worker's folder is its own temporary one).
+        if os.path.exists(partial) and (force or (dist is not None and not dist.chief)):
             shutil.rmtree(partial)
-        os.makedirs(ckpt)
+        try:
+            os.mkdir(partial)
+        except FileExistsError:
+            raise OutputExistsError("appeared while this command was starting (another command training into the "
+                                    "same output?)", path=partial, hint="let that one finish, or pass --force to "
+                                                                        "start again") from None
+        os.mkdir(ckpt)
     write_json(cfg, os.path.join(partial, CONFIG_FILE))
 
     train_idx, val_idx = idx["train"], idx["val"]
@@ -299,7 +307,13 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
     if dist.chief:
         # The finished run moves into place before its checkpoint goes: a kill in between leaves a complete
         # run with a stale checkpoint/ folder, not a finished .partial that only --force could clear.
-        rundir.replace_dir(partial, out, force)
+        try:
+            publish_dir(partial, out, force)
+        except OutputExistsError:
+            raise OutputExistsError(f"appeared while this run was training (another command wrote it); the finished "
+                                    f"run is kept in {os.path.basename(partial)}", path=out,
+                                    hint="rerun with --resume --force to replace it, or move the folder by hand"
+                                    ) from None
         shutil.rmtree(os.path.join(out, CHECKPOINT_DIR), ignore_errors=True)
     else:
         shutil.rmtree(ckpt)

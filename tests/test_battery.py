@@ -71,7 +71,7 @@ def w(tmp_path_factory):
     (d / "nonnumeric.csv").write_text("id,label\n" + "".join(
         f"{i},{'x' if k == 3 else v}\n" for k, (i, v) in enumerate(rows)))
     (d / "nonnumeric_ml.csv").write_text("id,a,b\n" + "".join(
-        f"{i},{v},{'yes' if k == 3 else 0}\n" for k, (i, v) in enumerate(rows)))
+        f"{i},{v},{'bound' if k == 3 else 0}\n" for k, (i, v) in enumerate(rows)))
     (d / "nan.csv").write_text("id,label\n" + "".join(
         f"{i},{'NaN' if k == 3 else v}\n" for k, (i, v) in enumerate(rows)))
     (d / "ragged.csv").write_text(lab_text + f"{ids[0]},1,extra\n")
@@ -275,7 +275,7 @@ CASES = {
                                       ("nonnumeric.csv", "record 'seq000003'", "'x'", "not 0 or 1", "--task")),
     "encode/labels_non_numeric_multilabel": Case(
         encode("seqs.fa", "nonnumeric_ml.csv", "--label-column", "a", "--label-column", "b"),
-        ("nonnumeric_ml.csv", "record 'seq000003'", "'yes'", "not 0 or 1")),
+        ("nonnumeric_ml.csv", "record 'seq000003'", "'bound'", "not 0 or 1")),
     "encode/labels_nan": Case(encode(lab="nan.csv"), ("nan.csv", "record 'seq000003'", "missing label",
                                                       "--drop-unlabelled")),
     "encode/labels_ragged": Case(encode(lab="ragged.csv"), ("ragged.csv", "not a readable CSV/TSV",
@@ -453,3 +453,70 @@ def test_battery(case_id, w, tmp_path):
         forced = args + ["--force"]
         _check_error(_invoke(forced), case.words, forced)
         assert _snapshot(o) == before
+
+
+# ------------------------------------------------------------------------------ the same output written twice at once
+
+# Where each verb moves its finished output into place (module, function), and its plain invocation.
+PUBLISHERS = {"encode": ("store", "publish"), "train": ("training", "publish_dir"),
+              "evaluate": ("scoring", "publish_all"), "predict": ("scoring", "publish"),
+              "mutagenesis": ("mutagenesis", "publish"), "motifs": ("motifs", "publish_dir"),
+              "simulate": ("outputs", "publish_all")}
+PLAIN = {"encode": encode(), "train": train("data.h5", "--quiet"), "evaluate": evaluate(), "predict": predict(),
+         "mutagenesis": mutagenesis(), "motifs": motifs(), "simulate": simulate()}
+
+
+@pytest.mark.parametrize("verb", sorted(PLAIN))
+def test_an_output_that_appears_while_the_verb_runs_is_not_replaced(verb, w, tmp_path, monkeypatch):
+    """Two commands with the same -o both pass the start-up check; the later final move must not replace the
+    other's output without --force: one line, exit 2, the other output intact, nothing of this run left."""
+    import importlib
+
+    o = tmp_path / "out"
+    o.mkdir()
+    name, is_dir = OUTPUT[verb]
+    module, function = PUBLISHERS[verb]
+    mod = importlib.import_module(f"seqcnn.{module}")
+    real = getattr(mod, function)
+
+    def other_command_finishes_first(*args, **kwargs):
+        if not (o / name).exists():
+            _sentinel(o / name, is_dir)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mod, function, other_command_finishes_first)
+    args = PLAIN[verb](w, o)
+    _check_error(_invoke(args), ("appeared while this", "--force"), args)
+    planted = o / name
+    assert (planted / "sentinel.txt" if is_dir else planted).read_text() == "precious\n"
+    left = sorted(p.name for p in o.iterdir())
+    # a finished training is kept (and named in the message) rather than thrown away, and can replace it
+    assert left == ([name, f"{name}.partial"] if verb == "train" else [name]), left
+    if verb == "train":
+        monkeypatch.setattr(mod, function, real)
+        res = _invoke(args + ["--resume", "--force"])
+        assert res.exit_code == 0, res.stderr
+        assert (o / name / "model.keras").exists() and sorted(p.name for p in o.iterdir()) == [name]
+
+
+def test_two_encodes_started_together_one_wins(w, tmp_path):
+    """As a user would: two `seqcnn encode ... -o same.h5` at once; exactly one writes it, the other exits 2."""
+    import subprocess
+    import sys
+
+    recs = [(f"r{i}", "ACGT" * 50) for i in range(60_000)]
+    fa = write_fasta(tmp_path / "big.fa", recs)
+    (tmp_path / "big.csv").write_text("id,label\n" + "".join(f"r{i},{i % 2}\n" for i in range(len(recs))))
+    cmd = [sys.executable, "-m", "seqcnn", "encode", str(fa), "-l", str(tmp_path / "big.csv"), "-o",
+           str(tmp_path / "same.h5"), "-q"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    codes = sorted(rc for rc, _ in results)
+    assert codes == [0, 2], results
+    err = next(e for rc, e in results if rc == 2).strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("seqcnn: error: ") and "same.h5" in err[0], err
+    from seqcnn.store import open_dataset
+
+    with open_dataset(tmp_path / "same.h5") as ds:
+        assert ds.n == len(recs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "big.fa", "same.h5"]  # no temporary left

@@ -112,3 +112,22 @@ def test_imbalance_note():
     notes = _imbalance_notes("multiclass", np.array([0] * 300 + [1] * 300 + [2] * 50), None, ds)
     assert "YY1: 50" in notes[0] and ": 300" in notes[0]
     assert _imbalance_notes("multilabel", np.zeros((10, 2)), None, ds) == []
+
+
+def test_a_partial_run_made_by_another_command_is_not_taken_over(sim_binary, tmp_path, monkeypatch):
+    """Two trainings started together into one output: the second finds RUN.partial made after its check."""
+    import os
+
+    from seqcnn import rundir
+
+    real = rundir.prepare_out
+
+    def another_training_starts(out, force, resume):
+        paths = real(out, force, resume)
+        os.makedirs(os.path.join(paths[1], "checkpoint"))
+        return paths
+
+    monkeypatch.setattr(rundir, "prepare_out", another_training_starts)
+    with pytest.raises(OutputExistsError, match="appeared while this command was starting"):
+        training.train(sim_binary, tmp_path / "r", **FAST)
+    assert os.listdir(tmp_path / "r.partial") == ["checkpoint"] and not (tmp_path / "r").exists()  # theirs
