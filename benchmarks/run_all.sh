@@ -9,6 +9,7 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
 run() { local name=$1; shift; echo "== $*"; "$@" | tee "benchmarks/out/$name.txt"; }
 run encode python benchmarks/bench_encode.py
 run import python benchmarks/bench_import.py
+run genome python benchmarks/bench_genome.py
 run scale python benchmarks/bench_scale.py encode --n 100000,1000000,10000000
 run scale-train python benchmarks/bench_scale.py train --n 1000000 --budget-mb 100
 run scale-train-200k python benchmarks/bench_scale.py train --n 200000 --budget-mb 100

@@ -1,0 +1,221 @@
+"""Genomic intervals: BED3/BED6/narrowPeak files → validated arrays; fixed-length windows; overlap queries.
+
+Provides :func:`read_bed` (BED3, BED6 and MACS2 narrowPeak, plain or gzip-compressed; ``track``,
+``browser`` and ``#`` lines skipped; every malformed line named with its file and line number),
+:class:`Intervals` (the arrays: 0-based half-open ``start``/``end`` as in BED), :func:`windows`
+(windows of one length centred on the summit or the midpoint) and :class:`IntervalIndex` (which
+windows overlap a set of intervals, and by how much). numpy only: no TensorFlow, no genome.
+"""
+
+import gzip
+import io
+import os
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputFormatError, SeqcnnError
+
+CENTERS = ("summit", "midpoint")
+_SKIP = ("#", "track", "browser")
+
+
+@dataclass
+class Intervals:
+    """Intervals of one BED file, as arrays of one length ``n`` (0-based, half-open, as BED writes them).
+
+    Attributes
+    ----------
+    chrom : np.ndarray of str (object), shape=(n,)
+    start, end : np.ndarray, int64, shape=(n,)
+    name : np.ndarray of str or None (object), shape=(n,) — None where the file has no name (or ``.``).
+    strand : np.ndarray of str (object), shape=(n,) — ``+``, ``-`` or ``.`` (BED3: ``.``).
+    summit : np.ndarray, int64, shape=(n,) — narrowPeak column 10, the summit's offset from ``start``; -1: none.
+    line : np.ndarray, int64, shape=(n,) — 1-based line numbers in ``path``, for messages.
+    path : str
+    kind : {'bed3', 'bed6', 'narrowPeak'} — the widest format the file's lines follow.
+    """
+
+    chrom: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    name: np.ndarray
+    strand: np.ndarray
+    summit: np.ndarray
+    line: np.ndarray
+    path: str
+    kind: str
+
+    def __len__(self):
+        return len(self.start)
+
+    def subset(self, keep):
+        """The intervals selected by a boolean mask or index array, in that order."""
+        return Intervals(self.chrom[keep], self.start[keep], self.end[keep], self.name[keep], self.strand[keep],
+                         self.summit[keep], self.line[keep], self.path, self.kind)
+
+
+def _lines(path):
+    """The file's text lines (gzip detected from its first bytes), with a clear error for binary files."""
+    if not os.path.exists(path):
+        raise InputFormatError("file not found", path=path, hint="check the path")
+    if os.path.isdir(path):
+        raise InputFormatError("is a directory, not a BED file", path=path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputFormatError(f"damaged gzip file ({exc})", path=path, hint="re-download or re-compress it")
+    if b"\x00" in raw[:4096]:
+        raise InputFormatError("not a text BED file (binary content)", path=path,
+                               hint="give a BED or narrowPeak file, plain or gzip-compressed")
+    return io.StringIO(raw.decode("utf-8", "replace"))
+
+
+def _bad(path, number, problem, hint="BED lines are: chrom, start, end[, name, score, strand]; tab-separated"):
+    return InputFormatError(f"line {number}: {problem}", path=path, hint=hint)
+
+
+def read_bed(path):
+    """Read a BED3, BED6 or narrowPeak file (optionally gzipped) into :class:`Intervals`.
+
+    Columns beyond the sixth are kept only for narrowPeak (10 columns: the summit offset is column 10,
+    -1 for none). The strand column accepts ``+``, ``-`` and ``.``; coordinates must be integers with
+    ``0 <= start <= end``.
+
+    Raises
+    ------
+    InputFormatError — naming the file and line of a malformed record, or a file without intervals.
+    """
+    path = os.fspath(path)
+    chrom, start, end, name, strand, summit, line = [], [], [], [], [], [], []
+    widest = 3
+    for number, text in enumerate(_lines(path), start=1):
+        text = text.rstrip("\r\n")
+        if not text.strip() or text.lstrip().startswith(_SKIP):
+            continue
+        fields = text.split("\t") if "\t" in text else text.split()
+        if len(fields) < 3:
+            raise _bad(path, number, f"{len(fields)} field(s), a BED line needs at least chrom, start and end")
+        try:
+            s, e = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise _bad(path, number, f"start and end must be whole numbers, got {fields[1]!r} and {fields[2]!r}",
+                       hint="BED coordinates are 0-based integers; check the column order and the separator"
+                       ) from None
+        if s < 0 or e < s:
+            raise _bad(path, number, f"start {s} and end {e}: needs 0 <= start <= end",
+                       hint="BED is 0-based half-open; a start past the end is a swapped or damaged line")
+        st = fields[5].strip() if len(fields) >= 6 else "."
+        if st not in ("+", "-", "."):
+            raise _bad(path, number, f"strand {st!r} is not +, - or .")
+        peak = -1
+        if len(fields) >= 10:
+            try:
+                peak = int(fields[9])
+            except ValueError:
+                raise _bad(path, number, f"narrowPeak summit (column 10) {fields[9]!r} is not a whole number",
+                           hint="column 10 is the summit's offset from start, or -1") from None
+            if peak >= 0 and s + peak > e:
+                raise _bad(path, number, f"summit offset {peak} lies past the peak's end ({e - s} bp long)",
+                           hint="column 10 is the summit's offset from start, or -1")
+            widest = 10
+        elif len(fields) >= 6:
+            widest = max(widest, 6)
+        nm = fields[3].strip() if len(fields) >= 4 else ""
+        chrom.append(fields[0].strip())
+        start.append(s)
+        end.append(e)
+        name.append(None if nm in ("", ".") else nm)
+        strand.append(st)
+        summit.append(peak)
+        line.append(number)
+    if not start:
+        raise InputFormatError("no intervals in the file", path=path,
+                               hint="give a BED or narrowPeak file with at least one chrom/start/end line")
+    kind = {3: "bed3", 6: "bed6", 10: "narrowPeak"}[widest]
+    obj = lambda v: np.array(v, dtype=object)  # noqa: E731 - strings of any length, no numpy truncation
+    return Intervals(obj(chrom), np.array(start, np.int64), np.array(end, np.int64), obj(name), obj(strand),
+                     np.array(summit, np.int64), np.array(line, np.int64), path, kind)
+
+
+def windows(iv, length, center="summit"):
+    """Windows of ``length`` bp around each interval: on its summit where it has one (narrowPeak), else its midpoint.
+
+    Parameters
+    ----------
+    iv : Intervals
+    length : int
+    center : {'summit', 'midpoint'} — ``midpoint`` ignores summits.
+
+    Returns
+    -------
+    start, end : np.ndarray, int64, shape=(n,) — ``end - start == length``; the centre base is at
+        ``start + length // 2``. Windows may run off the chromosome: the caller drops them.
+    """
+    if center not in CENTERS:
+        raise SeqcnnError(f"unknown --center {center!r}", hint=f"use one of {', '.join(CENTERS)}")
+    length = int(length)
+    mid = (iv.start + iv.end) // 2
+    c = np.where((iv.summit >= 0) & (center == "summit"), iv.start + iv.summit, mid)
+    start = c - length // 2
+    return start, start + length
+
+
+class IntervalIndex:
+    """A set of intervals, merged per chromosome, for vectorised overlap queries.
+
+    Parameters
+    ----------
+    chrom : array of str, shape=(n,)
+    start, end : array of int, shape=(n,) — 0-based, half-open.
+    """
+
+    def __init__(self, chrom, start, end):
+        chrom = np.asarray(chrom, dtype=object)
+        start, end = np.asarray(start, np.int64), np.asarray(end, np.int64)
+        self.merged = {}
+        for c in np.unique(chrom) if len(chrom) else []:
+            sel = chrom == c
+            s, e = start[sel], end[sel]
+            order = np.argsort(s, kind="stable")
+            s, e = s[order], e[order]
+            # A new run starts where an interval begins past the furthest end so far.
+            reach = np.maximum.accumulate(e)
+            new = np.r_[True, s[1:] > reach[:-1]]
+            run = np.cumsum(new) - 1
+            ms = s[new]
+            me = np.zeros(len(ms), np.int64)
+            np.maximum.at(me, run, e)
+            self.merged[str(c)] = (ms, me)
+
+    def overlap(self, chrom, start, end):
+        """Bases of each query ``[start, end)`` covered by the set: np.ndarray int64, shape=(m,)."""
+        chrom = np.asarray(chrom, dtype=object)
+        start, end = np.asarray(start, np.int64), np.asarray(end, np.int64)
+        out = np.zeros(len(start), np.int64)
+        for c in np.unique(chrom) if len(chrom) else []:
+            if str(c) not in self.merged:
+                continue
+            ms, me = self.merged[str(c)]
+            sel = np.flatnonzero(chrom == c)
+            qs, qe = start[sel], end[sel]
+            # Merged runs are disjoint and sorted: the ones a query touches are a contiguous range.
+            lo = np.searchsorted(me, qs, side="right")
+            hi = np.searchsorted(ms, qe, side="left")
+            cov = np.zeros(len(sel), np.int64)
+            width = hi - lo
+            for k in range(int(width.max(initial=0))):
+                j = lo + k
+                ok = j < hi
+                jj = np.minimum(j, len(ms) - 1)
+                cov += np.where(ok, np.maximum(0, np.minimum(qe, me[jj]) - np.maximum(qs, ms[jj])), 0)
+            out[sel] = cov
+        return out
+
+    def overlaps(self, chrom, start, end):
+        """Whether each query ``[start, end)`` shares at least one base with the set: bool, shape=(m,)."""
+        return self.overlap(chrom, start, end) > 0

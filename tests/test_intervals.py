@@ -1,0 +1,96 @@
+"""Tests of seqcnn.intervals: BED3/BED6/narrowPeak reading and its errors, windows, overlap queries."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from seqcnn.errors import SeqcnnError
+from seqcnn.intervals import IntervalIndex, read_bed, windows
+
+NARROWPEAK = ("chr1\t100\t300\tpeak_1\t500\t+\t8.1\t12.0\t10.2\t50\n"
+              "chr2\t1000\t1100\tpeak_2\t300\t-\t5.0\t7.0\t6.1\t-1\n")
+
+
+def test_bed3_bed6_and_narrowpeak_with_headers_and_gzip(tmp_path):
+    (tmp_path / "a.bed").write_text("track name=peaks\nbrowser position chr1:1-100\n# comment\n\n"
+                                    "chr1\t10\t20\nchrX 5 15\n")
+    iv = read_bed(tmp_path / "a.bed")
+    assert iv.kind == "bed3" and list(iv.chrom) == ["chr1", "chrX"] and list(iv.line) == [5, 6]
+    np.testing.assert_array_equal(iv.start, [10, 5])
+    assert list(iv.strand) == [".", "."] and list(iv.name) == [None, None] and list(iv.summit) == [-1, -1]
+    (tmp_path / "b.bed").write_text("chr1\t10\t20\t.\t0\t-\nchr1\t30\t40\tsite2\t0\t+\r\n")
+    iv = read_bed(tmp_path / "b.bed")
+    assert iv.kind == "bed6" and list(iv.strand) == ["-", "+"] and list(iv.name) == [None, "site2"]
+    with gzip.open(tmp_path / "p.narrowPeak.gz", "wt") as fh:
+        fh.write(NARROWPEAK)
+    iv = read_bed(tmp_path / "p.narrowPeak.gz")
+    assert iv.kind == "narrowPeak" and list(iv.summit) == [50, -1] and list(iv.name) == ["peak_1", "peak_2"]
+    assert len(iv.subset(iv.strand == "-")) == 1
+
+
+@pytest.mark.parametrize("text,words", [
+    ("chr1\t10\n", ["line 1", "2 field(s)"]),
+    ("chr1\t10\t20\nchr1\tten\t20\n", ["line 2", "whole numbers", "'ten'"]),
+    ("chr1\t30\t20\n", ["line 1", "start 30 and end 20", "0 <= start <= end"]),
+    ("chr1\t-5\t20\n", ["line 1", "start -5"]),
+    ("chr1\t1\t20\tx\t0\t*\n", ["line 1", "strand '*'"]),
+    ("chr1\t100\t300\tp\t5\t+\t1\t1\t1\tmid\n", ["line 1", "summit", "'mid'"]),
+    ("chr1\t100\t300\tp\t5\t+\t1\t1\t1\t500\n", ["line 1", "past the peak's end"]),
+    ("track only\n# nothing\n", ["no intervals"]),
+    ("", ["no intervals"]),
+])
+def test_malformed_bed_names_file_and_line(tmp_path, text, words):
+    p = tmp_path / "bad.bed"
+    p.write_text(text)
+    with pytest.raises(SeqcnnError) as err:
+        read_bed(p)
+    msg = str(err.value)
+    assert msg.startswith(str(p)) and "\n" not in msg
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_binary_missing_and_damaged_files(tmp_path):
+    (tmp_path / "x.bed").write_bytes(b"\x89HDF\r\n\x1a\n\x00\x00")
+    with pytest.raises(SeqcnnError, match="binary content"):
+        read_bed(tmp_path / "x.bed")
+    with pytest.raises(SeqcnnError, match="file not found"):
+        read_bed(tmp_path / "nope.bed")
+    (tmp_path / "t.bed.gz").write_bytes(gzip.compress(b"chr1\t1\t2\n" * 1000)[:40])
+    with pytest.raises(SeqcnnError, match="damaged gzip"):
+        read_bed(tmp_path / "t.bed.gz")
+
+
+def test_windows_centre_on_the_summit_or_the_midpoint(tmp_path):
+    (tmp_path / "p.narrowPeak").write_text(NARROWPEAK)
+    iv = read_bed(tmp_path / "p.narrowPeak")
+    s, e = windows(iv, 100)
+    # peak 1: summit 100 + 50 = 150 → [100, 200); peak 2 has no summit: midpoint 1050 → [1000, 1100)
+    np.testing.assert_array_equal(s, [100, 1000])
+    np.testing.assert_array_equal(e - s, [100, 100])
+    s, _ = windows(iv, 101, center="midpoint")
+    np.testing.assert_array_equal(s, [200 - 50, 1050 - 50])
+    with pytest.raises(SeqcnnError, match="unknown --center"):
+        windows(iv, 100, center="peak")
+
+
+def test_interval_index_overlap_equals_brute_force():
+    rng = np.random.default_rng(0)
+    n, m = 300, 500
+    chrom = rng.choice(["chr1", "chr2", "chr3"], n).astype(object)
+    start = rng.integers(0, 10_000, n)
+    end = start + rng.integers(0, 300, n)
+    index = IntervalIndex(chrom, start, end)
+    qc = rng.choice(["chr1", "chr2", "chr4"], m).astype(object)
+    qs = rng.integers(0, 10_000, m)
+    qe = qs + rng.integers(1, 800, m)
+    got = index.overlap(qc, qs, qe)
+    for k in range(m):
+        covered = np.zeros(qe[k] - qs[k], bool)
+        for c, s, e in zip(chrom, start, end):
+            if c == qc[k]:
+                covered[max(s, qs[k]) - qs[k]:max(min(e, qe[k]) - qs[k], 0)] = True
+        assert got[k] == covered.sum(), k
+    assert got.max() > 0 and (got == 0).any()  # both cases occur
+    np.testing.assert_array_equal(index.overlaps(qc, qs, qe), got > 0)
