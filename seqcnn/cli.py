@@ -432,7 +432,8 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
 
 @main.command()
 @click.option("-o", "--output", "prefix", required=True,
-              help="Output prefix: writes PREFIX.fa, PREFIX_labels.csv and PREFIX_sites.csv.")
+              help="Output prefix: writes PREFIX.fa, PREFIX_labels.csv and PREFIX_sites.csv (with --genome: "
+                   "PREFIX.fa, PREFIX_<motif>.narrowPeak and PREFIX_sites.csv).")
 @click.option("--motif", "motifs", multiple=True, default=["MA0139.1"], show_default=True,
               help="JASPAR matrix id to plant; repeat for several (multiclass/multilabel).")
 @click.option("--design", type=click.Choice(["binary", "multiclass", "multilabel"]), default="binary",
@@ -448,13 +449,39 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
 @click.option("--gc", type=float, default=0.41, show_default=True, help="GC content of the iid background.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="pyjaspar release of the motifs.")
+@click.option("--genome", "genome", is_flag=True,
+              help="Simulate a genome instead: chromosomes with GC-rich and GC-poor domains, N gaps and soft-masking, "
+                   "and per motif a narrowPeak file of peaks around planted sites.")
+@click.option("--chroms", type=int, default=4, show_default=True, help="With --genome: number of chromosomes.")
+@click.option("--chrom-length", type=int, default=2_000_000, show_default=True,
+              help="With --genome: length of each chromosome.")
+@click.option("--peaks", type=int, default=500, show_default=True, help="With --genome: peaks per motif.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @click.option("--quiet", "-q", is_flag=True)
-def simulate(prefix, motifs, design, n, length, positive_fraction, sites, background, gc, seed, jaspar_release,
-             force, quiet):
-    """Simulate labelled sequences with real JASPAR motifs planted in random background."""
-    from .simulate import write_simulation
+@click.pass_context
+def simulate(ctx, prefix, motifs, design, n, length, positive_fraction, sites, background, gc, seed, jaspar_release,
+             genome, chroms, chrom_length, peaks, force, quiet):
+    """Simulate labelled sequences (or, with --genome, a genome and peak files) with real JASPAR motifs planted."""
+    from click.core import ParameterSource
 
+    from .simulate import write_genome_simulation, write_simulation
+
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
+    sequence_only = sorted(given & {"design", "n", "length", "positive_fraction", "sites", "background", "gc"})
+    genome_only = sorted(given & {"chroms", "chrom_length", "peaks"})
+    if genome and sequence_only:
+        raise SeqcnnError(f"--{sequence_only[0].replace('_', '-')} applies to simulated sequence sets, not to "
+                          f"--genome", hint="size a genome with --chroms, --chrom-length and --peaks")
+    if not genome and genome_only:
+        raise SeqcnnError(f"--{genome_only[0].replace('_', '-')} applies to --genome only",
+                          hint="add --genome, or size a sequence set with -n and --length")
+    if genome:
+        report = write_genome_simulation(prefix, n_chroms=chroms, chrom_length=chrom_length, motifs=list(motifs),
+                                         n_peaks=peaks, seed=seed, release=jaspar_release, force=force)
+        files = ", ".join(f"{report['peaks'][m]} ({report['n_peaks'][m]} peaks)" for m in report["peaks"])
+        _say(quiet, f"wrote {report['fasta']} ({len(report['chroms'])} chromosomes x {chrom_length:,} bp), {files} "
+                    f"and {report['sites']}: motifs {', '.join(report['motifs'])}")
+        return
     report = write_simulation(prefix, n=n, length=length, motifs=list(motifs), design=design,
                               positive_fraction=positive_fraction, sites_per_seq=sites, gc=gc,
                               background_model=background, seed=seed, release=jaspar_release, force=force)

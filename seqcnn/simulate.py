@@ -214,6 +214,201 @@ def simulate(n=1000, length=200, motifs=("MA0139.1",), design="binary", positive
     return SimulatedSet(ids=ids, seqs=seqs, labels=labels, sites=sites, motifs=pfms)
 
 
+# GC content of the genome simulator's domains (isochore-like: GC-poor, average, GC-rich), how often each
+# occurs, and how much more often peaks fall in each (TF peaks are GC-rich, so random windows are not GC-matched).
+GENOME_GC = (0.36, 0.42, 0.54)
+GENOME_GC_SHARE = (0.35, 0.40, 0.25)
+GENOME_PEAK_WEIGHT = (0.3, 1.0, 4.0)
+
+
+def _tilted(transitions, gc):
+    """``transitions`` with its C and G columns scaled so the chain's stationary GC content is ``gc``."""
+    def stationary_gc(f):
+        t = transitions * np.array([1.0, f, f, 1.0])
+        t = t / t.sum(1, keepdims=True)
+        vals, vecs = np.linalg.eig(t.T)
+        pi = np.real(vecs[:, np.argmin(np.abs(vals - 1))])
+        pi = pi / pi.sum()
+        return pi[1] + pi[2], t
+
+    lo, hi = 0.05, 20.0
+    for _ in range(60):  # bisection on the scale: stationary GC grows with it
+        mid = (lo * hi) ** 0.5
+        if stationary_gc(mid)[0] < gc:
+            lo = mid
+        else:
+            hi = mid
+    return stationary_gc(lo)[1]
+
+
+@dataclass
+class SimulatedGenome:
+    """A simulated genome with planted motif sites and ChIP-seq-like peaks around them.
+
+    Attributes
+    ----------
+    chroms : dict — chromosome name → sequence (str: A/C/G/T, soft-masked lower case, N gaps).
+    peaks : dict — motif name → pandas.DataFrame of narrowPeak columns (chrom, start, end, name, score,
+        strand, signal, p, q, summit), sorted by position.
+    sites : pandas.DataFrame — chrom, start, end, strand, motif, peak of every planted site (0-based).
+    motifs : dict — motif name → PFM, shape=(K, 4).
+    """
+
+    chroms: dict
+    peaks: dict
+    sites: object
+    motifs: dict
+
+    def write(self, fasta_path, peak_paths, sites_path):
+        """Write the genome (FASTA, 60 bases a line), one narrowPeak per motif and the sites CSV."""
+        with open(fasta_path, "w") as fh:
+            for name, seq in self.chroms.items():
+                fh.write(f">{name}\n")
+                fh.write("".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60)))
+        for name, path in peak_paths.items():
+            self.peaks[name].to_csv(path, sep="\t", header=False, index=False)
+        self.sites.to_csv(sites_path, index=False)
+
+
+def simulate_genome(n_chroms=4, chrom_length=2_000_000, motifs=("MA0139.1",), n_peaks=500, seed=0,
+                    release="JASPAR2024", domain=20_000, gap=10_000):
+    """Simulate a multi-chromosome genome with planted motif sites and a narrowPeak file of peaks around them.
+
+    The background is the human-like dinucleotide chain, tilted per ``domain`` bp to the GC contents of
+    ``GENOME_GC``; peaks prefer GC-rich domains (``GENOME_PEAK_WEIGHT``), so uniformly random windows are
+    *not* GC-matched to the peaks. Each chromosome starts with a ``gap`` of N (a telomere-like gap), about
+    10 % of the bases are soft-masked (lower case) in 300 bp stretches, and each peak (200-600 bp) carries
+    one site of its motif, on a random strand, centred on its summit, which lies off the peak's centre.
+
+    Parameters
+    ----------
+    n_chroms, chrom_length : int — chromosomes ``chr1`` .. ``chrN`` of this length.
+    motifs : sequence of JASPAR ids, (name, pfm) pairs or pfm arrays — one peak set each.
+    n_peaks : int — peaks per motif (non-overlapping within a motif; peaks of different motifs may overlap).
+
+    Returns
+    -------
+    SimulatedGenome
+    """
+    import pandas as pd
+
+    resolved = [_resolve(m, release) for m in motifs]
+    names = []
+    for name, _ in resolved:
+        base, k = name, 2
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    pfms = dict(zip(names, (p for _, p in resolved)))
+    if n_chroms < 1 or chrom_length < 4 * gap or n_peaks < 1:
+        raise SeqcnnError(f"a genome needs at least 1 chromosome of at least {4 * gap} bp and 1 peak per motif, "
+                          f"got {n_chroms} x {chrom_length} bp and {n_peaks} peaks",
+                          hint="e.g. --chroms 4 --chrom-length 2000000 --peaks 500")
+    rng = np.random.default_rng(seed)
+    n_dom = -(-chrom_length // domain)
+    level = rng.choice(len(GENOME_GC), size=(n_chroms, n_dom), p=GENOME_GC_SHARE)
+    cum = np.cumsum(np.stack([_tilted(HUMAN_DINUCLEOTIDE, g) for g in GENOME_GC]), axis=2)  # [levels, 4, 4]
+    # Every domain is one row of a vectorised Markov chain: the loop runs over the domain's positions only.
+    rows = level.reshape(-1)
+    codes = np.empty((len(rows), domain), np.uint8)
+    codes[:, 0] = rng.integers(0, 4, len(rows))
+    for i in range(1, domain):
+        u = rng.random(len(rows))
+        codes[:, i] = np.minimum((u[:, None] > cum[rows, codes[:, i - 1]]).sum(1), 3)
+    codes = codes.reshape(n_chroms, n_dom * domain)[:, :chrom_length]
+    # Peaks: a domain drawn by weight, a centre uniform in it, away from the gap and the chromosome's end.
+    weight = np.asarray(GENOME_PEAK_WEIGHT)[level].reshape(-1)
+    weight = weight / weight.sum()
+    peak_rows, site_rows = {}, []
+    for name in names:
+        pfm = pfms[name]
+        k = pfm.shape[0]
+        taken = {c: [] for c in range(n_chroms)}
+        rows_out = []
+        for _try in range(50 * n_peaks):
+            if len(rows_out) == n_peaks:
+                break
+            d = int(rng.choice(len(weight), p=weight))
+            c, j = divmod(d, n_dom)
+            width = int(rng.integers(200, 601))
+            start = int(j * domain + rng.integers(0, domain)) - width // 2
+            if start < gap + 1000 or start + width > chrom_length - 1000:
+                continue
+            if any(start < b + 200 and a < start + width + 200 for a, b in taken[c]):
+                continue
+            taken[c].append((start, start + width))
+            summit = int(rng.integers(int(0.2 * width), int(0.8 * width)))
+            site = _sample_codes(pfm, 1, rng)[0]
+            minus = bool(rng.random() < 0.5)
+            if minus:
+                site = 3 - site[::-1]
+            s0 = start + summit - k // 2
+            codes[c, s0:s0 + k] = site
+            pname = f"{name}_peak{len(rows_out) + 1}"
+            signal = float(np.round(rng.gamma(4, 5), 2))
+            rows_out.append((f"chr{c + 1}", start, start + width, pname, int(min(1000, signal * 20)), ".", signal,
+                             float(np.round(signal * 1.5, 2)), float(np.round(signal * 1.2, 2)), summit))
+            site_rows.append((f"chr{c + 1}", s0, s0 + k, "-" if minus else "+", name, pname))
+        if len(rows_out) < n_peaks:
+            raise SeqcnnError(f"only {len(rows_out)} of {n_peaks} {name} peaks fit the genome without overlapping",
+                              hint="ask for fewer peaks or a larger genome (--chroms, --chrom-length)")
+        frame = pd.DataFrame(rows_out, columns=["chrom", "start", "end", "name", "score", "strand", "signal", "p",
+                                                "q", "summit"])
+        frame["_c"] = frame.chrom.str[3:].astype(int)
+        peak_rows[name] = frame.sort_values(["_c", "start"]).drop(columns="_c").reset_index(drop=True)
+    letters = _LETTERS[codes]
+    # Soft-masking: lower case for ~10 % of the bases, in 300 bp stretches; then the N gap at each start.
+    n_mask = int(0.1 * chrom_length / 300)
+    for c in range(n_chroms):
+        for s0 in rng.integers(0, chrom_length - 300, n_mask):
+            letters[c, s0:s0 + 300] |= 0x20
+        letters[c, :gap] = ord("N")
+    chroms = {f"chr{c + 1}": letters[c].tobytes().decode("ascii") for c in range(n_chroms)}
+    sites = pd.DataFrame(site_rows, columns=["chrom", "start", "end", "strand", "motif", "peak"])
+    return SimulatedGenome(chroms=chroms, peaks=peak_rows, sites=sites, motifs=pfms)
+
+
+def _file_safe(name):
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def write_genome_simulation(prefix, force=False, **kwargs):
+    """Simulate a genome and write ``PREFIX.fa``, ``PREFIX_<motif>.narrowPeak`` and ``PREFIX_sites.csv`` atomically.
+
+    Returns
+    -------
+    dict — ``fasta``, ``peaks`` (motif name → path), ``sites``, ``motifs``, ``chroms`` (name → length),
+    ``n_peaks`` (motif name → count).
+    """
+    import os
+
+    from .outputs import check_output, publish_all
+
+    sim = None
+    names = [_resolve(m, kwargs.get("release", "JASPAR2024"))[0] for m in kwargs.get("motifs", ("MA0139.1",))]
+    paths = {"fasta": f"{prefix}.fa", "sites": f"{prefix}_sites.csv"}
+    peak_paths = {}
+    for name in names:
+        base, k = name, 2
+        while name in peak_paths:
+            name, k = f"{base}_{k}", k + 1
+        peak_paths[name] = f"{prefix}_{_file_safe(name)}.narrowPeak"
+    for p in list(paths.values()) + list(peak_paths.values()):
+        check_output(p, force)
+    sim = simulate_genome(**kwargs)
+    pairs = [(f"{p}.tmp{os.getpid()}", p) for p in [paths["fasta"], *peak_paths.values(), paths["sites"]]]
+    tmp = dict((p, t) for t, p in pairs)
+    try:
+        sim.write(tmp[paths["fasta"]], {n: tmp[p] for n, p in peak_paths.items()}, tmp[paths["sites"]])
+        publish_all(pairs, force)
+    finally:
+        for t, _ in pairs:
+            if os.path.exists(t):
+                os.remove(t)
+    return {**paths, "peaks": peak_paths, "motifs": list(sim.motifs),
+            "chroms": {c: len(s) for c, s in sim.chroms.items()}, "n_peaks": {n: len(f) for n, f in sim.peaks.items()}}
+
+
 def write_simulation(prefix, force=False, **kwargs):
     """Simulate and write ``PREFIX.fa``, ``PREFIX_labels.csv`` and ``PREFIX_sites.csv`` atomically.
 

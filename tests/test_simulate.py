@@ -99,3 +99,69 @@ def test_shipped_data_is_reproducible(cli, tmp_path):
         for suffix in (".fa", "_labels.csv", "_sites.csv"):
             shipped = (ROOT / f"{prefix}{suffix}").read_bytes()
             assert (tmp_path / f"{Path(prefix).name}{suffix}").read_bytes() == shipped, suffix
+
+
+def _gc(s):
+    s = s.upper()
+    return (s.count("G") + s.count("C")) / max(1, len(s) - s.count("N"))
+
+
+def test_simulated_genome_peaks_sites_gaps_and_gc_domains():
+    from scipy.stats import ks_2samp
+
+    from seqcnn.simulate import simulate_genome
+
+    g = simulate_genome(n_chroms=3, chrom_length=600_000, motifs=["MA0139.1", "MA0037.4"], n_peaks=150, seed=2)
+    assert list(g.chroms) == ["chr1", "chr2", "chr3"] and {len(s) for s in g.chroms.values()} == {600_000}
+    assert set(g.peaks) == {"CTCF", "Gata3"} and all(len(f) == 150 for f in g.peaks.values())
+    assert all(set(s[:10_000]) == {"N"} for s in g.chroms.values())  # a gap at each start
+    low = np.mean([c.islower() for c in g.chroms["chr1"][10_000:]])
+    assert 0.05 < low < 0.15  # soft-masked stretches
+    for name, frame in g.peaks.items():
+        assert (frame.start >= 10_000).all() and (frame.end <= 600_000).all()
+        width = frame.end - frame.start
+        assert (frame.summit >= 0).all() and (frame.summit < width).all()
+        assert (np.abs(frame.summit - width // 2) > 10).mean() > 0.5  # summits are off-centre
+        # within one motif, peaks do not overlap
+        for c, f in frame.groupby("chrom"):
+            assert (f.start.to_numpy()[1:] >= f.end.to_numpy()[:-1]).all()
+    # every site sits on its peak's summit and reads as its motif (strand-aware) better than chance
+    pfm = g.motifs["CTCF"]
+    sites = g.sites[g.sites.motif == "CTCF"].merge(g.peaks["CTCF"], left_on="peak", right_on="name",
+                                                 suffixes=("", "_peak"))
+    k = pfm.shape[0]
+    assert ((sites.start - sites.start_peak) == sites.summit - k // 2).all()
+    logp = []
+    for c, s0, strand in zip(sites.chrom, sites.start, sites.strand):
+        seq = g.chroms[c][s0:s0 + k].upper()
+        seq = reverse_complement_seq(seq) if strand == "-" else seq
+        logp.append(np.log(pfm[np.arange(k), ["ACGT".index(b) for b in seq]] + 1e-3).sum())
+    assert np.mean(logp) > k * np.log(0.25) + 5
+    # peaks prefer GC-rich domains: their centres are not GC-matched by uniformly random windows
+    peaks = g.peaks["CTCF"]
+    centre = (peaks.start + peaks.end) // 2
+    pgc = [_gc(g.chroms[c][m - 100:m + 100]) for c, m in zip(peaks.chrom, centre)]
+    rng = np.random.default_rng(0)
+    rgc = [_gc(g.chroms[f"chr{rng.integers(1, 4)}"][s:s + 200]) for s in rng.integers(10_000, 599_000, 1000)]
+    assert np.mean(pgc) > np.mean(rgc) + 0.03 and ks_2samp(pgc, rgc).statistic > 0.2
+
+
+def test_cli_simulate_genome_files_read_back(cli, tmp_path):
+    from seqcnn.genome import Genome
+    from seqcnn.intervals import read_bed
+
+    prefix = tmp_path / "g"
+    r = cli("simulate", "--genome", "-o", prefix, "--chroms", "2", "--chrom-length", "200000", "--peaks", "40",
+            "--motif", "MA0139.1", "--seed", "4")
+    assert r.exit_code == 0, r.stderr
+    assert "g_CTCF.narrowPeak (40 peaks)" in r.stdout
+    with Genome(f"{prefix}.fa") as genome:
+        assert genome.lengths == {"chr1": 200_000, "chr2": 200_000}
+    iv = read_bed(tmp_path / "g_CTCF.narrowPeak")
+    assert iv.kind == "narrowPeak" and len(iv) == 40 and (iv.summit >= 0).all()
+    assert pd.read_csv(tmp_path / "g_sites.csv").shape[0] == 40
+    again = cli("simulate", "--genome", "-o", prefix, "--chroms", "2", "--chrom-length", "200000", "--peaks", "40")
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    wrong = cli("simulate", "--genome", "-o", tmp_path / "x", "--design", "multiclass")
+    assert wrong.exit_code == 2 and "--design applies to simulated sequence sets" in wrong.stderr
+    assert not list(tmp_path.glob("x*"))
