@@ -171,7 +171,7 @@ def child_open(data, with_ids):
 
 
 def child_dedup(n):
-    """``ingest._check_unique_ids`` on n random hashes (no duplicates) in 20,000-record blocks."""
+    """``ingest.check_unique_ids`` on n random hashes (no duplicates) in 20,000-record blocks."""
     from seqcnn import ingest
 
     rng = np.random.default_rng(0)
@@ -179,7 +179,7 @@ def child_dedup(n):
               for s in range(0, n, 20_000)]
     held = _peak_rss_mib()
     t0 = time.perf_counter()
-    ingest._check_unique_ids(blocks, None, ["random"])
+    ingest.check_unique_ids(blocks, None, ["random"])
     return {"seconds": time.perf_counter() - t0, "held_rss_mib": held, "peak_rss_mib": _peak_rss_mib()}
 
 

@@ -84,7 +84,7 @@ def _say(quiet, text):
 
 
 @main.command()
-@click.argument("fasta", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("fasta", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--labels", "-l", type=click.Path(dir_okay=False), help="CSV/TSV label table (id + label columns).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output HDF5 file.")
 @click.option("--class-per-file", is_flag=True,
@@ -106,11 +106,66 @@ def _say(quiet, text):
 @click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
               help="HDF5 compression (lzf is faster but readable by h5py only).")
 @click.option("--compression-level", type=int, default=1, show_default=True, help="gzip level 0-9.")
+@click.option("--bed", "beds", multiple=True, type=click.Path(dir_okay=False),
+              help="Genome mode: peaks (BED/narrowPeak, .gz ok); one file: binary, repeat for multilabel.")
+@click.option("--genome", type=click.Path(dir_okay=False), help="Genome mode: reference FASTA (plain or bgzip).")
+@click.option("--center", type=click.Choice(["summit", "midpoint"]), default="summit", show_default=True,
+              help="Genome mode: centre windows on the narrowPeak summit (midpoint when there is none).")
+@click.option("--negatives", type=click.Choice(["gc-matched", "shuffle", "flank", "none"]),
+              help="Genome mode: how negatives are made. [default: gc-matched; none for several --bed]")
+@click.option("--negative-ratio", type=float, default=1.0, show_default=True, help="Genome mode: negatives per peak.")
+@click.option("--negatives-bed", type=click.Path(dir_okay=False),
+              help="Genome mode: your own negative regions, extracted like the peaks.")
+@click.option("--exclude", multiple=True, type=click.Path(dir_okay=False),
+              help="Genome mode: regions no negative may overlap (e.g. a blacklist BED); repeatable.")
+@click.option("--chroms", help="Genome mode: comma-separated chromosomes for gc-matched negatives. "
+                               "[default: the peaks', without chrM, unplaced, random and alt contigs]")
+@click.option("--max-n", type=float, default=0.1, show_default=True,
+              help="Genome mode: drop windows with a larger fraction of N.")
+@click.option("--flank-distance", type=int, help="Genome mode, flank negatives: bp between a peak window and its "
+                                                 "flanks. [default: --length]")
+@click.option("--label-names", help="Genome mode, several --bed: comma-separated label names [default: file names].")
+@click.option("--min-overlap", type=int, help="Genome mode, several --bed: bp a window shares with a file's peak to "
+                                              "carry its label. [default: half the length]")
+@click.option("--val-chrom", help="Genome mode: comma-separated validation chromosomes (default rule: see README).")
+@click.option("--no-plots", is_flag=True, help="Genome mode: no GC-content figure.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
-def encode(fasta, labels, output, class_per_file, id_column, label_columns, task, length, pad_mode, allow_iupac,
-           split, split_column, holdout_chrom, seed, drop_unlabelled, compression, compression_level, force, quiet):
-    """Encode FASTA (+.gz) and labels into a one-hot HDF5 dataset with a recorded split."""
+@click.pass_context
+def encode(ctx, fasta, labels, output, class_per_file, id_column, label_columns, task, length, pad_mode, allow_iupac,
+           split, split_column, holdout_chrom, seed, drop_unlabelled, compression, compression_level, beds, genome,
+           center, negatives, negative_ratio, negatives_bed, exclude, chroms, max_n, flank_distance, label_names,
+           min_overlap, val_chrom, no_plots, force, quiet):
+    """Encode FASTA (+.gz) and labels, or peaks (--bed) from a --genome, into a one-hot HDF5 dataset with a split."""
+    from click.core import ParameterSource
+
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
+    genome_only = {"beds", "genome", "center", "negatives", "negative_ratio", "negatives_bed", "exclude", "chroms",
+                   "max_n", "flank_distance", "label_names", "min_overlap", "val_chrom"}
+    fasta_only = {"labels", "class_per_file", "id_column", "label_columns", "task", "pad_mode", "allow_iupac",
+                  "split", "split_column", "drop_unlabelled"}
+    commas = lambda v: [c.strip() for c in v.split(",") if c.strip()] if v else None  # noqa: E731
+    if beds or genome:
+        if not beds or not genome:
+            raise SeqcnnError("genome mode needs both --bed PEAKS and --genome GENOME.fa")
+        wrong = sorted(given & fasta_only) + (["FASTA"] if fasta else [])
+        if wrong:
+            flag = "FASTA files" if wrong[0] == "FASTA" else f"--{wrong[0].replace('_', '-')}"
+            raise SeqcnnError(f"{flag} cannot be combined with --bed/--genome (genome mode)",
+                              hint="genome mode takes its labels from the peak files and splits by chromosome "
+                                   "(--holdout-chrom, --val-chrom)")
+        _encode_genome(output, list(beds), genome, length, center, negatives, negative_ratio, negatives_bed,
+                       list(exclude), commas(chroms), max_n, flank_distance, commas(label_names), min_overlap,
+                       commas(holdout_chrom), commas(val_chrom), seed, compression, compression_level, no_plots,
+                       force, quiet)
+        return
+    if not fasta:
+        raise SeqcnnError("no input: give FASTA file(s) with --labels, or --bed PEAKS --genome GENOME.fa",
+                          hint="see 'seqcnn encode -h'")
+    wrong = sorted(given & genome_only)
+    if wrong:
+        raise SeqcnnError(f"--{wrong[0].replace('_', '-')} applies to genome mode (--bed and --genome)",
+                          hint="give --bed PEAKS --genome GENOME.fa, or drop the option")
     from .ingest import encode_fasta
 
     report = encode_fasta(
@@ -130,6 +185,37 @@ def encode(fasta, labels, output, class_per_file, id_column, label_columns, task
     _notes(report)
 
 
+def _encode_genome(output, beds, genome, length, center, negatives, negative_ratio, negatives_bed, exclude, chroms,
+                   max_n, flank_distance, label_names, min_overlap, holdout_chrom, val_chrom, seed, compression,
+                   compression_level, no_plots, force, quiet):
+    """``seqcnn encode --bed ... --genome ...``: call the library, print its summary."""
+    from .genome_encode import encode_intervals
+
+    report = encode_intervals(
+        beds, genome, output, length=length, center=center, negatives=negatives, negative_ratio=negative_ratio,
+        negatives_bed=negatives_bed, exclude=exclude, chroms=chroms, max_n=max_n, flank_distance=flank_distance,
+        label_names=label_names, min_overlap=min_overlap, holdout_chrom=holdout_chrom, val_chrom=val_chrom,
+        seed=seed, compression=compression, compression_level=compression_level, plots=not no_plots, force=force,
+        progress=_progress(quiet), command=_command_line())
+    splits = ", ".join(f"{k} {v}" for k, v in report["splits"].items())
+    chosen = "; ".join(f"{k} {','.join(v)}" for k, v in report["split_chroms"].items())
+    _say(quiet, f"wrote {report['path']}: {report['records_written']} records x {report['length']} bp "
+                f"({report['task']}; {splits}; by chromosome: {chosen})")
+    dropped = report["dropped"]
+    reasons = ", ".join(f"{k} {v}" for k, v in dropped.items() if v) or "none"
+    _say(quiet, f"records read {report['records_read']} = written {report['read_written']} + dropped "
+                f"{sum(dropped.values())} ({reasons}); negatives made {report['negatives_made']} "
+                f"({report['negatives_method']})")
+    gc = report["gc_match"]
+    if gc["negatives"]:
+        q = lambda v: "/".join(f"{x:.2f}" for x in v)  # noqa: E731
+        _say(quiet, f"GC content (5/25/50/75/95 %): peaks {q(gc['positives'])}, negatives {q(gc['negatives'])}; "
+                    f"KS {gc['ks']:.3f}")
+    if report.get("figure"):
+        _say(quiet, f"figure: {report['figure']}")
+    _notes(report)
+
+
 @main.command()
 @click.argument("dataset", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -138,7 +224,7 @@ def info(dataset, as_json):
     from .store import open_dataset
 
     with open_dataset(dataset) as ds:
-        summary = ds.summary()
+        summary = ds.summary(leakage=True)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
@@ -154,7 +240,29 @@ def info(dataset, as_json):
     for r in [header] + rows:
         click.echo("  ".join(v.rjust(w) for v, w in zip(r, widths)))
     prov = summary["provenance"]
-    click.echo(f"split: {prov['split_method']} (fractions {prov['split_fractions']}, seed {prov['split_seed']})")
+    gm = summary["genome_mode"]
+    if gm and gm.get("split_chroms"):
+        chosen = "; ".join(f"{k} {','.join(v)}" for k, v in gm["split_chroms"].items())
+        click.echo(f"split: by chromosome ({chosen}; every other chromosome trains)")
+    else:
+        click.echo(f"split: {prov['split_method']} (fractions {prov['split_fractions']}, seed {prov['split_seed']})")
+    leak = summary["leakage"]
+    if leak:
+        shared = [f"{leak['duplicates']} record(s) whose sequence occurs in another split"]
+        if leak["overlapping"] is not None:
+            shared.append(f"{leak['overlapping']} window(s) overlapping a window of another split")
+        click.echo(f"shared across splits: {'; '.join(shared)}")
+    if gm:
+        g, neg = gm.get("genome") or {}, gm.get("negatives") or {}
+        click.echo(f"genome {g.get('path')} ({g.get('size', 0):,} bp, {g.get('chromosomes')} sequences, index sha256 "
+                   f"{str(g.get('index_sha256'))[:12]}...)")
+        click.echo(f"negatives: {neg.get('method')} x {neg.get('ratio')} (max N {neg.get('max_n')}, seed "
+                   f"{neg.get('seed')}, windows on the {neg.get('center')})")
+        gc = gm.get("gc_match") or {}
+        if gc.get("negatives"):
+            q = lambda v: "/".join(f"{x:.2f}" for x in v)  # noqa: E731
+            click.echo(f"GC content (5/25/50/75/95 %): peaks {q(gc['positives'])}, negatives {q(gc['negatives'])}; "
+                       f"KS {gc['ks']}")
     click.echo(f"created {prov['created']} by seqcnn {prov['seqcnn_version']} (schema {prov['schema_version']})")
     for src in prov["sources"] or []:
         click.echo(f"source {src['path']} sha256 {src['sha256']}")

@@ -180,7 +180,7 @@ def encode_fasta(fasta, out, labels=None, *, id_column="id", label_columns=("lab
             raise SeqcnnError("no records left to write" + (f" ({dropped['unlabelled']} unlabelled dropped)"
                                                            if dropped["unlabelled"] else ""),
                               path=fastas[0], hint="check that FASTA ids match the label table")
-        _check_unique_ids(hash_blocks, writer, fastas)  # empties hash_blocks
+        check_unique_ids(hash_blocks, writer, fastas)  # empties hash_blocks
         y = np.concatenate(y_blocks)
         if split_column:
             split_arr = np.concatenate(split_blocks)
@@ -239,7 +239,7 @@ def _stray_label_notes(table, path):
             "pass --task binary to have them refused"]
 
 
-def _check_unique_ids(hash_blocks, writer, fastas):
+def check_unique_ids(hash_blocks, writer, fastas):
     """Raise naming the first duplicated id; 64-bit hashes find candidates, the stored ids confirm them.
 
     ``hash_blocks`` (uint64 id hashes, a list of blocks in record order) is emptied as it is gathered.

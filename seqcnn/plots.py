@@ -165,3 +165,38 @@ def filter_logo(pfm, path, background=None, title=""):
     ax.set_ylim(0, 2)
     ax.set_title(title, fontsize=9)
     return _save(fig, path)
+
+
+# --- data figures (genome mode) ---
+
+
+def gc_histogram(positive_gc, negative_gc, path, title="", negative_label="negatives"):
+    """GC content of the peaks' windows against the negatives': overlaid histograms (bins of 0.02) with medians.
+
+    Parameters
+    ----------
+    positive_gc, negative_gc : np.ndarray, shape=(n,) and (m,) — GC fractions (NaN ignored).
+    negative_label : str — e.g. the negative method, for the legend.
+    """
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    bins = np.arange(0, 1.0001, 0.02)
+    # Peaks filled, negatives as an outline: a good match shows the outline hugging the filled shape.
+    for values, label, color, style in ((positive_gc, "peaks", "#e6a04a", {"alpha": 0.6}),
+                                        (negative_gc, negative_label, "#1f4e9c", {"histtype": "step", "lw": 1.8})):
+        v = np.asarray(values, float)
+        v = v[np.isfinite(v)]
+        if len(v) == 0:
+            continue
+        ax.hist(v, bins=bins, density=True, color=color, label=f"{label} (n={len(v):,}, median {np.median(v):.2f})",
+                **style)
+        ax.axvline(np.median(v), color=color, lw=1.2, ls="--")
+    finite = np.concatenate([np.asarray(a, float)[np.isfinite(a)] for a in (positive_gc, negative_gc)])
+    if len(finite):
+        lo, hi = np.quantile(finite, [0.002, 0.998])
+        ax.set_xlim(max(0, lo - 0.05), min(1, hi + 0.05))
+    ax.set_xlabel("GC content of the window")
+    ax.set_ylabel("density")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # room for the legend above the bars
+    ax.set_title(title, fontsize=9)
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    return _save(fig, path)

@@ -166,3 +166,40 @@ def split_counts(split, y=None, class_names=None):
                     row[cname] = int(y_arr[mask, c].sum())
         table[name] = row
     return table
+
+
+def leakage(split, row_hashes=None, coords=None):
+    """What the splits share: exact duplicate sequences, and (genome mode) windows overlapping across splits.
+
+    Parameters
+    ----------
+    split : np.ndarray, shape=(N,), uint8
+    row_hashes : np.ndarray, uint64, shape=(N,), optional — a hash of each record's one-hot rows.
+    coords : dict, optional — ``chrom``, ``start``, ``end`` arrays of shape=(N,).
+
+    Returns
+    -------
+    dict — ``duplicates``: records whose exact sequence also occurs in another split (None without hashes);
+    ``overlapping``: records whose window overlaps a window of another split (None without coordinates).
+    """
+    from .intervals import IntervalIndex
+
+    split = np.asarray(split)
+    out = {"duplicates": None, "overlapping": None}
+    if row_hashes is not None:
+        h = np.asarray(row_hashes, np.uint64)
+        present = np.zeros(len(h), bool)
+        codes = [c for c in range(len(SPLIT_NAMES)) if (split == c).any()]
+        for c in codes:
+            # A hash seen in the split itself and in any other split marks a shared sequence.
+            others = np.unique(h[split != c])
+            present |= (split == c) & np.isin(h, others)
+        out["duplicates"] = int(present.sum())
+    if coords is not None:
+        hit = np.zeros(len(split), bool)
+        for c in np.unique(split):
+            mine = split == c
+            other = IntervalIndex(coords["chrom"][~mine], coords["start"][~mine], coords["end"][~mine])
+            hit[mine] = other.overlaps(coords["chrom"][mine], coords["start"][mine], coords["end"][mine])
+        out["overlapping"] = int(hit.sum())
+    return out

@@ -7,6 +7,9 @@ Only this module knows the layout (a public contract, documented in the README):
 - ``ids``      UTF-8 strings ``[N]``
 - ``split``    uint8 ``[N]``: 0 = train, 1 = val, 2 = test
 - ``lengths``  int64 ``[N]``: original sequence lengths before padding/trimming
+- genome mode only (schema 2): ``chrom`` (UTF-8 strings), ``start``, ``end`` (int64, 0-based half-open),
+  ``strand`` (``+``/``-``/``.``) and ``origin`` (uint8, an index into the ``origins`` attribute: ``peak``,
+  ``gc-matched``, ``shuffle``, ``given``) of every record
 
 Root attributes: ``format`` ("seqcnn-dataset"), ``schema_version``, ``seqcnn_version``,
 ``alphabet``, ``task``, ``class_names`` and ``label_names`` (JSON lists), ``length``,
@@ -27,10 +30,13 @@ from .errors import InputFormatError, SeqcnnError
 from .outputs import check_output, publish
 from .splits import split_code
 
-SCHEMA_VERSION = 1
+# 2: optional genome-mode coordinates (chrom, start, end, strand, origin); schema 1 files are read as before.
+SCHEMA_VERSION = 2
 FORMAT = "seqcnn-dataset"
 COMPRESSIONS = ("gzip", "lzf", "none")
-_JSON_ATTRS = ("class_names", "label_names", "sources", "split_fractions", "split_counts", "dropped")
+_JSON_ATTRS = ("class_names", "label_names", "sources", "split_fractions", "split_counts", "dropped", "origins",
+               "genome", "negatives", "gc_match", "split_chroms")
+COORDS = ("chrom", "start", "end", "strand", "origin")
 
 
 def compression_filters(compression, level):
@@ -145,7 +151,7 @@ class DatasetWriter:
         return [self.ids[int(r)].decode() if isinstance(self.ids[int(r)], bytes) else self.ids[int(r)]
                 for r in rows]
 
-    def finish(self, y, split, attrs):
+    def finish(self, y, split, attrs, coords=None):
         """Write labels, split and attributes; mark complete; rename into place.
 
         Parameters
@@ -154,6 +160,8 @@ class DatasetWriter:
         split : np.ndarray, shape=(N,), uint8
         attrs : dict
             Root attributes; lists/dicts are stored as JSON strings.
+        coords : dict, optional
+            Genome mode: ``chrom``, ``start``, ``end``, ``strand``, ``origin`` arrays of shape=(N,) (see ``COORDS``).
         """
         try:
             self._flush(final=True)
@@ -168,6 +176,17 @@ class DatasetWriter:
             self.h5.create_dataset("y", data=y, chunks=small_chunk + y.shape[1:], **self.filters)
             self.h5.create_dataset("split", data=np.asarray(split, dtype=np.uint8), chunks=small_chunk,
                                    **self.filters)
+            if coords is not None:
+                import h5py
+
+                for name in COORDS:
+                    values = np.asarray(coords[name])
+                    if len(values) != n:
+                        raise SeqcnnError(f"{name} has {len(values)} entries for {n} sequences")
+                    kind = {"chrom": h5py.string_dtype("utf-8"), "strand": h5py.string_dtype("utf-8"),
+                            "origin": np.uint8}.get(name, np.int64)
+                    data = values.astype(object) if name in ("chrom", "strand") else values.astype(kind)
+                    self.h5.create_dataset(name, data=data, dtype=kind, chunks=small_chunk, **self.filters)
             base = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "seqcnn_version": __version__,
                     "alphabet": "ACGT", "length": self.length}
             base.update(attrs)
@@ -452,11 +471,59 @@ class SeqDataset:
                 x = self._x[start:stop]
             yield x, self.y[rows], rows
 
-    def summary(self):
-        """A dict with records, length, task, classes with counts per split, and provenance."""
-        from .splits import split_counts
+    def row_hashes(self):
+        """A 64-bit hash of every record's one-hot rows, read chunk by chunk: np.ndarray uint64, shape=(N,)."""
+        out = np.empty(self.n, np.uint64)
+        # Odd 64-bit multipliers per byte position; the dot product wraps modulo 2**64 (a polynomial hash).
+        weights = None
+        for c in range(-(-self.n // self.chunk_records)):
+            x = self.read_chunk(c)
+            rows = x.reshape(len(x), -1).astype(np.uint64)
+            if weights is None:
+                weights = np.random.default_rng(0).integers(1, 2**63, rows.shape[1], dtype=np.uint64) | np.uint64(1)
+            with np.errstate(over="ignore"):
+                out[c * self.chunk_records:c * self.chunk_records + len(x)] = rows @ weights
+        return out
 
+    @property
+    def has_coords(self):
+        """Whether the file holds genomic coordinates (genome mode)."""
+        return "chrom" in self.h5
+
+    def coords(self, indices=None):
+        """Genomic coordinates of records ``indices`` (default all): dict of ``COORDS`` arrays, or None.
+
+        ``chrom`` and ``strand`` come as str (object) arrays, ``start``/``end`` int64, ``origin`` as the
+        names of the ``origins`` attribute.
+        """
+        if not self.has_coords:
+            return None
+        sel = slice(None) if indices is None else np.sort(np.asarray(indices, np.int64))
+        out = {}
+        for name in COORDS:
+            ds = self.h5[name]
+            values = ds.asstr()[sel] if name in ("chrom", "strand") else ds[sel]
+            out[name] = np.asarray(values, dtype=object) if name in ("chrom", "strand") else values
+        names = np.asarray(self.attrs.get("origins") or [], dtype=object)
+        out["origin"] = names[out["origin"]] if len(names) else out["origin"]
+        if indices is not None:
+            back = np.argsort(np.argsort(np.asarray(indices, np.int64), kind="stable"), kind="stable")
+            out = {k: v[back] for k, v in out.items()}
+        return out
+
+    def summary(self, leakage=False):
+        """A dict with records, length, task, classes with counts per split, provenance and, genome mode, its record.
+
+        With ``leakage``, also what the splits share (:func:`seqcnn.splits.leakage`: duplicate sequences, and
+        overlapping windows in genome mode); this reads every record once.
+        """
+        from .splits import leakage as split_leakage, split_counts
+
+        genome_mode = {k: self.attrs.get(k) for k in ("genome", "negatives", "gc_match", "split_chroms", "dropped")
+                       if self.attrs.get(k) is not None} if self.has_coords else None
         return {
+            "genome_mode": genome_mode,
+            "leakage": split_leakage(self.split, self.row_hashes(), self.coords()) if leakage else None,
             "path": self.path, "records": self.n, "length": self.length, "task": self.task,
             "class_names": self.class_names, "label_names": self.label_names,
             "splits": split_counts(self.split, self.y, self.class_names if self.task != "binary" else None),

@@ -66,3 +66,32 @@ def test_column_split():
     np.testing.assert_array_equal(column_split(["train", "Val", "TEST", "validation"]), [0, 1, 2, 1])
     with pytest.raises(SeqcnnError, match="record 'b'"):
         column_split(["train", "later"], ids=["a", "b"])
+
+
+def test_leakage_counts_shared_sequences_and_overlapping_windows():
+    from seqcnn.splits import leakage
+
+    split = np.array([0, 0, 1, 2, 2], np.uint8)
+    hashes = np.array([7, 8, 7, 9, 9], np.uint64)  # record 0 (train) and 2 (val) share a sequence; 3, 4 only test
+    coords = {"chrom": np.array(["c1", "c1", "c1", "c2", "c2"], object), "start": np.array([0, 500, 150, 0, 90]),
+              "end": np.array([200, 700, 350, 200, 290])}
+    out = leakage(split, hashes, coords)
+    assert out == {"duplicates": 2, "overlapping": 2}  # 0 and 2 overlap across train/val; 3, 4 within test
+    assert leakage(split) == {"duplicates": None, "overlapping": None}
+    assert leakage(np.zeros(3, np.uint8), np.array([1, 1, 1], np.uint64))["duplicates"] == 0  # one split only
+
+
+def test_info_reports_duplicate_sequences_across_splits(cli, tmp_path):
+    from conftest import write_fasta
+
+    recs = [(f"r{i}", "ACGT" * 5 if i % 10 == 0 else "".join("ACGT"[(i * 7 + k) % 4] for k in range(20)))
+            for i in range(60)]
+    fa = write_fasta(tmp_path / "s.fa", recs)
+    (tmp_path / "l.csv").write_text("id,label\n" + "".join(f"r{i},{i % 2}\n" for i in range(60)))
+    assert cli("encode", fa, "-l", tmp_path / "l.csv", "-o", tmp_path / "d.h5", "--split", "0.5,0.25,0.25",
+               "-q").exit_code == 0
+    res = cli("info", tmp_path / "d.h5")
+    assert res.exit_code == 0
+    line = next(l for l in res.stdout.splitlines() if l.startswith("shared across splits"))
+    n = int(line.split(": ")[1].split()[0])
+    assert n > 0 and "window(s)" not in line  # FASTA mode: no coordinates, so no overlap check

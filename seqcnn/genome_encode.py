@@ -1,0 +1,378 @@
+"""Genome mode of ``seqcnn encode``: peak files (BED/narrowPeak) + a reference genome → a dataset file with negatives.
+
+Provides :func:`encode_intervals`. One ``--bed`` makes a binary set: the peaks' windows (``length`` bp on the
+summit, or the midpoint) against negatives made by :mod:`seqcnn.negatives` (``gc-matched`` by default,
+``shuffle``, ``flank``, or the user's ``--negatives-bed``). Several ``--bed`` make a multilabel set: one 0/1
+label per file. Windows past a chromosome end, on chromosomes the genome lacks, or with more than ``max_n`` N
+are dropped and counted by reason. The split is by chromosome (:func:`chrom_split`), since random splits of
+genomic windows leak through overlapping and repeated regions. Every record's ``chrom``, ``start``, ``end``,
+``strand`` and origin are stored with it (schema 2 of :mod:`seqcnn.store`). Imports no TensorFlow.
+"""
+
+import os
+import re
+
+import numpy as np
+
+from .encoding import encode_block
+from .errors import SeqcnnError
+from .genome import Genome
+from .ingest import check_unique_ids
+from .intervals import IntervalIndex, read_bed, windows
+from .negatives import default_chrom, dinucleotide_shuffle, gc_content, gc_matched, n_fraction
+from .outputs import check_output, publish, utc_now
+from .readers import sha256_file
+from .splits import TEST, TRAIN, VAL, split_counts
+from .store import DatasetWriter, compression_filters
+
+NEGATIVES = ("gc-matched", "shuffle", "flank", "none")
+ORIGINS = ("peak", "gc-matched", "shuffle", "flank", "given")
+# Default held-out share of the records for each of the test and validation splits (see chrom_split).
+HOLDOUT_SHARE = 0.1
+_SEX_OR_MITO = re.compile(r"^(chr)?(X|Y|M|MT|W|Z)$", re.I)
+
+
+def _natural(name):
+    """Sort key: chr2 before chr10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
+
+
+def chrom_split(chroms, test_chroms=None, val_chroms=None, share=HOLDOUT_SHARE):
+    """Split codes by chromosome: named test and validation chromosomes, or the default rule.
+
+    Default rule (for whichever of the two is not given): the autosomes holding records (sex chromosomes
+    and mitochondria stay in training), in natural order (chr1, chr2, ..., chr10, ...), are taken from the
+    end until at least ``share`` of all records are covered: first for test, then for validation. Every
+    other record trains.
+
+    Parameters
+    ----------
+    chroms : np.ndarray of str, shape=(n,) — each record's chromosome.
+    test_chroms, val_chroms : list of str, optional
+
+    Returns
+    -------
+    split : np.ndarray, uint8, shape=(n,); chosen : dict — ``{'test': [...], 'val': [...]}``.
+    """
+    chroms = np.asarray(chroms, dtype=object)
+    names, counts = np.unique(chroms.astype(str), return_counts=True)
+    count = dict(zip(names, counts))
+    given = {"test": list(test_chroms or []), "val": list(val_chroms or [])}
+    for kind, option in (("test", "--holdout-chrom"), ("val", "--val-chrom")):
+        absent = [c for c in given[kind] if c not in count]
+        if absent:
+            raise SeqcnnError(f"{option} {absent[0]} holds no record", hint=f"records lie on "
+                              f"{', '.join(sorted(count, key=_natural)[:8])}{'...' if len(count) > 8 else ''}")
+    if set(given["test"]) & set(given["val"]):
+        raise SeqcnnError(f"chromosome {sorted(set(given['test']) & set(given['val']))[0]} is both --holdout-chrom "
+                          f"and --val-chrom")
+    pool = [c for c in sorted(count, key=_natural) if not _SEX_OR_MITO.match(c)
+            and c not in given["test"] and c not in given["val"]]
+    chosen = {}
+    for kind in ("test", "val"):
+        if given[kind]:
+            chosen[kind] = given[kind]
+            continue
+        pick, covered = [], 0
+        while pool and covered < share * len(chroms):
+            c = pool.pop()
+            pick.append(c)
+            covered += count[c]
+        chosen[kind] = sorted(pick, key=_natural)
+    if not chosen["test"] or not chosen["val"] or not pool and not any(
+            c not in chosen["test"] + chosen["val"] for c in count):
+        raise SeqcnnError(f"records lie on {len(count)} chromosome(s), too few for train, validation and test "
+                          f"chromosomes", hint="name them with --holdout-chrom and --val-chrom, or encode FASTA "
+                                               "for a random split")
+    split = np.full(len(chroms), TRAIN, np.uint8)
+    split[np.isin(chroms.astype(str), chosen["test"])] = TEST
+    split[np.isin(chroms.astype(str), chosen["val"])] = VAL
+    return split, chosen
+
+
+def _label_name(path):
+    name = os.path.basename(os.fspath(path))
+    for ext in (".gz", ".bed", ".narrowPeak", ".narrowpeak", ".bed3", ".bed6", ".txt"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return name
+
+
+class _Drops:
+    """Records dropped, by reason, for the ``records read = written + dropped`` line."""
+
+    REASONS = ("chromosome not in genome", "past chromosome end", "too many N", "merged with an overlapping window")
+
+    def __init__(self):
+        self.counts = dict.fromkeys(self.REASONS, 0)
+
+    def add(self, reason, n):
+        self.counts[reason] += int(n)
+
+
+def _peak_windows(iv, genome, length, center, max_n, drops):
+    """Windows of ``iv`` that lie on the genome with at most ``max_n`` N: (kept index, start, bytes [m, L])."""
+    start, end = windows(iv, length, center)
+    known = np.array([c in genome.lengths for c in iv.chrom], bool)
+    drops.add("chromosome not in genome", (~known).sum())
+    size = np.array([genome.lengths.get(c, 0) for c in iv.chrom], np.int64)
+    inside = known & (start >= 0) & (end <= size)
+    drops.add("past chromosome end", (known & ~inside).sum())
+    keep = np.flatnonzero(inside)
+    strand = np.where(iv.strand[keep] == "-", "-", "+").astype(object)
+    seqs = genome.windows(iv.chrom[keep], start[keep], length, strand) if len(keep) else np.zeros((0, length),
+                                                                                                 np.uint8)
+    ok = n_fraction(seqs) <= max_n
+    drops.add("too many N", (~ok).sum())
+    return keep[ok], start[keep][ok], seqs[ok]
+
+
+def _merge_overlapping(chrom, start, length):
+    """Greedy, in genome order: a window overlapping the last kept window on its chromosome by more than half
+    its length is merged into it (dropped); returns the kept indices."""
+    order = np.lexsort((start, chrom.astype(str)))
+    kept, last_c, last_s = [], None, None
+    for i in order:
+        if chrom[i] == last_c and start[i] - last_s < length // 2:
+            continue
+        kept.append(i)
+        last_c, last_s = chrom[i], start[i]
+    return np.sort(np.asarray(kept, np.int64))
+
+
+def _quantiles(v):
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return [round(float(q), 4) for q in np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95])] if len(v) else None
+
+
+def encode_intervals(beds, genome, out, *, length, center="summit", negatives=None, negative_ratio=1.0,
+                     negatives_bed=None, exclude=(), chroms=None, max_n=0.1, flank_distance=None,
+                     label_names=None, min_overlap=None, holdout_chrom=None, val_chrom=None, seed=0,
+                     compression="gzip", compression_level=1, chunk_records=256, plots=True, force=False,
+                     progress=False, command=None):
+    """Encode peak windows from a genome, with made negatives, into a seqcnn dataset file (atomically).
+
+    Parameters
+    ----------
+    beds : list of str — BED/narrowPeak files: one → binary (peaks vs negatives), several → multilabel.
+    genome : str — reference FASTA (plain or bgzip; indexed when needed).
+    out : str — output ``.h5``; never overwritten unless ``force``.
+    length : int — window length, centred on the summit (narrowPeak column 10) or the midpoint.
+    center : {'summit', 'midpoint'}
+    negatives : {'gc-matched', 'shuffle', 'flank', 'none'}, optional — default ``gc-matched`` for one bed,
+        ``none`` for several (then given negatives are all-zero label rows).
+    negative_ratio : float — negatives per positive.
+    negatives_bed : str, optional — the user's own negatives, extracted like the peaks (with or instead of made ones).
+    exclude : list of str — BED files of regions no negative may overlap (e.g. an ENCODE blacklist).
+    chroms : list of str, optional — chromosomes for gc-matched negatives (default: the peaks' chromosomes,
+        without chrM, unplaced, random or alt contigs).
+    max_n : float — largest fraction of N in a kept window.
+    flank_distance : int, optional — ``flank`` negatives start this far beyond each peak window (default ``length``).
+    label_names : list of str, optional — multilabel names (default: the file names).
+    min_overlap : int, optional — multilabel: bases a window must share with a file's peak to carry its label
+        (default ``length // 2``).
+    holdout_chrom, val_chrom : list of str, optional — test and validation chromosomes (default: :func:`chrom_split`).
+    plots : bool — also write ``<out stem>_gc.png``, the peaks' and negatives' GC content.
+
+    Returns
+    -------
+    dict — report: records read, written, dropped by reason, negatives made, GC match, splits, path.
+    """
+    out = str(out)
+    check_output(out, force)
+    figure = f"{os.path.splitext(out)[0]}_gc.png" if plots else None
+    if figure:
+        check_output(figure, force)
+    beds = [os.fspath(b) for b in ([beds] if isinstance(beds, (str, os.PathLike)) else beds)]
+    if not beds:
+        raise SeqcnnError("no --bed file given")
+    length = int(length) if length is not None else 0
+    if length <= 0:
+        raise SeqcnnError("genome mode needs --length N (the window length in bp)", hint="e.g. --length 200")
+    multilabel = len(beds) > 1
+    negatives = negatives or ("none" if multilabel else "gc-matched")
+    if negatives not in NEGATIVES:
+        raise SeqcnnError(f"unknown --negatives {negatives!r}", hint=f"use one of {', '.join(NEGATIVES)}")
+    if negatives == "none" and not multilabel and negatives_bed is None:
+        raise SeqcnnError("a binary set needs negatives: --negatives none leaves the peaks alone",
+                          hint="use --negatives gc-matched (default), shuffle or flank, or give --negatives-bed")
+    if not 0 <= max_n <= 1 or negative_ratio <= 0:
+        raise SeqcnnError(f"--max-n ({max_n}) must lie between 0 and 1 and --negative-ratio ({negative_ratio}) be "
+                          f"positive")
+    if label_names is not None and len(label_names) != len(beds):
+        raise SeqcnnError(f"{len(label_names)} --label-names for {len(beds)} --bed files",
+                          hint="give one name per file")
+    compression_filters(compression, compression_level)
+    rng = np.random.default_rng(seed)
+    drops = _Drops()
+    ivs = [read_bed(b) for b in beds]
+    given_iv = read_bed(negatives_bed) if negatives_bed is not None else None
+    excl = [read_bed(e) for e in exclude]
+    n_read = sum(map(len, ivs)) + (len(given_iv) if given_iv is not None else 0)
+    with Genome(genome) as g:
+        for iv in ivs + ([given_iv] if given_iv is not None else []):
+            first = {}
+            for c, ln in zip(iv.chrom, iv.line):
+                first.setdefault(c, int(ln))
+            g.check_chroms(first, path=iv.path, line=first)
+        # Positives: each file's windows, then (multilabel) the union, overlapping windows merged.
+        parts = []
+        for k, iv in enumerate(ivs):
+            keep, start, seqs = _peak_windows(iv, g, length, center, max_n, drops)
+            parts.append((k, iv.subset(keep), start, seqs))
+        chrom = np.concatenate([p[1].chrom for p in parts])
+        start = np.concatenate([p[2] for p in parts])
+        strand = np.concatenate([np.where(p[1].strand == "-", "-", "+").astype(object) for p in parts])
+        names = np.concatenate([p[1].name for p in parts])
+        seqs = np.concatenate([p[3] for p in parts])
+        source = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
+        if multilabel and len(start):
+            keep = _merge_overlapping(chrom, start, length)
+            drops.add("merged with an overlapping window", len(start) - len(keep))
+            chrom, start, strand, names, seqs, source = (a[keep] for a in (chrom, start, strand, names, seqs, source))
+            need = length // 2 if min_overlap is None else int(min_overlap)
+            y_pos = np.stack([IntervalIndex(iv.chrom, iv.start, iv.end).overlap(chrom, start, start + length)
+                              >= max(need, 1) for iv in ivs], axis=1).astype(np.uint8)
+            y_pos[np.arange(len(source)), source] = 1  # a window always carries the label of its own peak
+        else:
+            y_pos = np.ones(len(start), np.uint8)
+        if len(start) == 0:
+            raise SeqcnnError("no peak window is left to encode", path=beds[0],
+                              hint=f"dropped: {', '.join(f'{k} {v}' for k, v in drops.counts.items() if v)}")
+        # Negatives never overlap a peak, a positive window or an excluded region.
+        avoid = IntervalIndex(np.concatenate([iv.chrom for iv in ivs + excl] + [chrom]),
+                              np.concatenate([iv.start for iv in ivs + excl] + [start]),
+                              np.concatenate([iv.end for iv in ivs + excl] + [start + length]))
+        neg = {"chrom": [], "start": [], "strand": [], "seqs": [], "origin": [], "names": []}
+
+        def add_neg(c, s, st, x, origin, nm=None):
+            neg["chrom"].append(np.asarray(c, dtype=object))
+            neg["start"].append(np.asarray(s, np.int64))
+            neg["strand"].append(np.asarray(st, dtype=object))
+            neg["seqs"].append(x)
+            neg["origin"].append(np.full(len(s), ORIGINS.index(origin), np.uint8))
+            neg["names"].append(np.asarray(nm if nm is not None else [None] * len(s), dtype=object))
+
+        n_made = int(round(len(start) * negative_ratio))
+        pos_gc = gc_content(seqs)
+        if negatives == "gc-matched":
+            allowed = chroms if chroms else sorted({c for c in chrom if default_chrom(c)}, key=_natural)
+            c, s, _ = gc_matched(g, pos_gc, length, negative_ratio, avoid, rng, chroms=allowed, max_n=max_n)
+            add_neg(c, s, np.full(len(s), "+", object), g.windows(c, s, length), "gc-matched")
+        elif negatives == "shuffle":
+            reps = int(np.ceil(negative_ratio))
+            src = np.tile(np.arange(len(start)), reps)[:n_made]
+            add_neg(chrom[src], start[src], strand[src], dinucleotide_shuffle(seqs[src], rng), "shuffle",
+                    [f"{_rid(chrom[i], start[i], length, strand[i], names[i])}_shuffle{r}"
+                     for r, i in zip(np.arange(len(src)) // len(start), src)])
+        elif negatives == "flank":
+            d = length if flank_distance is None else int(flank_distance)
+            side = np.where(rng.random(len(start)) < 0.5, -1, 1)
+            cand_c = np.concatenate([chrom, chrom])
+            cand_s = np.concatenate([start + side * (length + d), start - side * (length + d)])
+            size = np.array([g.lengths[c] for c in cand_c], np.int64)
+            ok = (cand_s >= 0) & (cand_s + length <= size) & ~avoid.overlaps(cand_c, cand_s, cand_s + length)
+            idx = np.flatnonzero(ok)
+            x = g.windows(cand_c[idx], cand_s[idx], length) if len(idx) else np.zeros((0, length), np.uint8)
+            fine = n_fraction(x) <= max_n
+            # One flank per positive first (its chosen side), then the other sides, up to the ratio.
+            idx, x = idx[fine][:n_made], x[fine][:n_made]
+            if len(idx) < n_made:
+                raise SeqcnnError(f"too few flank windows for the negatives: {n_made} requested, {len(idx)} possible "
+                                  f"(clear of peaks and excluded regions, {d} bp beyond each window)", path=beds[0],
+                                  hint="lower --negative-ratio or --flank-distance, or use --negatives gc-matched")
+            add_neg(cand_c[idx], cand_s[idx], np.full(len(idx), "+", object), x, "flank")
+        if given_iv is not None:
+            keep, s, x = _peak_windows(given_iv, g, length, center, max_n, drops)
+            add_neg(given_iv.chrom[keep], s, np.where(given_iv.strand[keep] == "-", "-", "+").astype(object), x,
+                    "given", given_iv.name[keep])
+        genome_info = {"path": os.path.abspath(g.path), "size": g.size, "chromosomes": len(g.lengths),
+                       "index_sha256": g.index_sha256()}
+    cat = lambda key, empty: np.concatenate(neg[key]) if neg[key] else empty  # noqa: E731
+    n_chrom, n_start = cat("chrom", np.zeros(0, object)), cat("start", np.zeros(0, np.int64))
+    n_strand, n_seqs = cat("strand", np.zeros(0, object)), cat("seqs", np.zeros((0, length), np.uint8))
+    n_origin, n_names = cat("origin", np.zeros(0, np.uint8)), cat("names", np.zeros(0, object))
+    all_chrom = np.concatenate([chrom, n_chrom])
+    all_start = np.concatenate([start, n_start])
+    all_strand = np.concatenate([strand, n_strand])
+    origin = np.concatenate([np.zeros(len(start), np.uint8), n_origin])
+    ids = [_rid(c, s, length, st, nm) for c, s, st, nm in zip(all_chrom, all_start, all_strand,
+                                                            np.concatenate([names, n_names]))]
+    y = (np.concatenate([y_pos, np.zeros((len(n_start), y_pos.shape[1]), np.uint8)]) if multilabel
+         else np.concatenate([y_pos, np.zeros(len(n_start), np.uint8)]))
+    split, chosen = chrom_split(all_chrom, holdout_chrom, val_chrom)
+    chosen = {k: [str(c) for c in v] for k, v in chosen.items()}
+    neg_gc = gc_content(n_seqs)
+    gc_match = {"positives": _quantiles(pos_gc), "negatives": _quantiles(neg_gc), "ks": None}
+    if len(n_start) and np.isfinite(pos_gc).any() and np.isfinite(neg_gc).any():
+        from scipy.stats import ks_2samp
+
+        gc_match["ks"] = round(float(ks_2samp(pos_gc[np.isfinite(pos_gc)], neg_gc[np.isfinite(neg_gc)]).statistic), 4)
+    task = "multilabel" if multilabel else "binary"
+    labels = list(label_names) if label_names is not None else [_label_name(b) for b in beds]
+    sources = [{"path": os.path.abspath(p), "sha256": sha256_file(p)}
+               for p in beds + ([negatives_bed] if negatives_bed else []) + list(exclude)]
+    counts = split_counts(split)
+    attrs = {
+        "task": task, "class_names": labels if multilabel else ["0", "1"],
+        "label_names": labels if multilabel else [labels[0]], "pad_mode": "center", "length_given": length,
+        "allow_iupac": False, "sources": sources, "genome": genome_info, "origins": list(ORIGINS),
+        "split_method": "chromosome", "split_chroms": chosen, "split_fractions": None, "split_seed": int(seed),
+        "split_counts": {k: v["n"] for k, v in counts.items()}, "dropped": drops.counts,
+        "negatives": {"method": negatives, "ratio": float(negative_ratio), "max_n": float(max_n),
+                      "exclude": [os.path.abspath(e) for e in exclude], "chroms": list(chroms) if chroms else None,
+                      "flank_distance": (length if flank_distance is None else int(flank_distance))
+                      if negatives == "flank" else None, "given": os.path.abspath(negatives_bed) if negatives_bed
+                      else None, "seed": int(seed), "center": center, "min_overlap": (
+                          (length // 2 if min_overlap is None else int(min_overlap)) if multilabel else None)},
+        "gc_match": gc_match, "created": utc_now(), "command": command or "",
+    }
+    all_seqs = np.concatenate([seqs, n_seqs])
+    writer = DatasetWriter(out, length, force=force, compression=compression, compression_level=compression_level,
+                           chunk_records=chunk_records)
+    try:
+        block = 1 << 15
+        for b in range(0, len(ids), block):
+            rows = all_seqs[b:b + block]
+            x, _ = encode_block([r.tobytes() for r in rows], length=length, ids=ids[b:b + block], path=out)
+            writer.append(x, ids[b:b + block], np.full(len(rows), length, np.int64))
+        import pandas as pd
+
+        check_unique_ids([pd.util.hash_array(np.asarray(ids, dtype=object))], writer, beds)
+        writer.finish(y, split, attrs, coords={"chrom": all_chrom, "start": all_start,
+                                               "end": all_start + length, "strand": all_strand, "origin": origin})
+    except BaseException:
+        writer.abort()
+        raise
+    if figure and len(n_start):
+        from . import plots as plotting
+
+        tmp_fig = f"{figure}.tmp-{os.getpid()}.png"
+        try:
+            plotting.gc_histogram(pos_gc, neg_gc, tmp_fig, negative_label=f"negatives ({negatives})" if negatives
+                                  != "none" else "negatives (given)",
+                                  title=f"{os.path.basename(out)}: GC match, KS {gc_match['ks']}")
+            publish(tmp_fig, figure, force)
+        except BaseException:
+            os.remove(out)  # published a moment ago: the output is the file and its figure, or nothing
+            raise
+        finally:
+            if os.path.exists(tmp_fig):
+                os.remove(tmp_fig)
+    else:
+        figure = None
+    written = len(ids)
+    made = int((origin != ORIGINS.index("peak")).sum() - (origin == ORIGINS.index("given")).sum())
+    return {"path": out, "records_read": n_read, "records_written": written, "read_written": written - made,
+            "negatives_made": made, "positives": int(len(start)),
+            "negatives": int(len(n_start)), "negatives_method": negatives,
+            "dropped": {k: v for k, v in drops.counts.items()}, "length": length, "task": task,
+            "label_names": labels, "splits": {k: v["n"] for k, v in counts.items()}, "split_chroms": chosen,
+            "gc_match": gc_match, "figure": figure, "notes": []}
+
+
+def _rid(chrom, start, length, strand, name):
+    """A record's id: the BED name when there is one, else ``chrom:start-end(strand)`` of its window."""
+    return name if name else f"{chrom}:{int(start)}-{int(start) + length}({strand})"
+

@@ -1,0 +1,211 @@
+"""Tests of seqcnn.genome_encode (seqcnn encode --bed --genome): windows against plain slicing, every negative
+method, multilabel labels, drops by reason, chromosome splits, and bad input."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqcnn.encoding import decode
+from seqcnn.errors import SeqcnnError
+from seqcnn.genome_encode import chrom_split, encode_intervals
+from seqcnn.intervals import IntervalIndex
+from seqcnn.store import open_dataset
+
+L = 200
+
+
+@pytest.fixture(scope="module")
+def gen(tmp_path_factory):
+    """A simulated 3 x 400 kb genome with CTCF and GATA3 peak files, written once."""
+    from seqcnn.simulate import write_genome_simulation
+
+    d = tmp_path_factory.mktemp("genome")
+    rep = write_genome_simulation(str(d / "sim"), n_chroms=3, chrom_length=400_000, motifs=["MA0139.1", "MA0037.4"],
+                                  n_peaks=120, seed=5)
+    text = (d / "sim.fa").read_text().split(">")[1:]
+    chroms = {t.split("\n", 1)[0]: t.split("\n", 1)[1].replace("\n", "") for t in text}
+    return SimpleNamespace(d=d, fa=rep["fasta"], ctcf=rep["peaks"]["CTCF"], gata=rep["peaks"]["Gata3"],
+                           chroms=chroms)
+
+
+def _revcomp(s):
+    return s[::-1].translate(str.maketrans("ACGTacgt", "TGCAtgca"))
+
+
+def _records(path):
+    with open_dataset(path) as ds:
+        c = ds.coords()
+        return SimpleNamespace(ds_attrs=ds.attrs, y=ds.y, split=ds.split, ids=list(ds.ids), seqs=decode(ds.read_x()),
+                               **c)
+
+
+def test_binary_gc_matched_windows_equal_plain_slicing_and_negatives_avoid_peaks(gen, tmp_path):
+    from scipy.stats import ks_2samp
+
+    from seqcnn.negatives import gc_content
+
+    out = tmp_path / "b.h5"
+    excl = tmp_path / "blacklist.bed"
+    excl.write_text("chr2\t100000\t160000\n")
+    rep = encode_intervals([gen.ctcf], gen.fa, out, length=L, exclude=[excl], seed=1)
+    r = _records(out)
+    peaks = pd.read_csv(gen.ctcf, sep="\t", header=None)
+    assert rep["records_read"] == len(peaks) == rep["read_written"] + sum(rep["dropped"].values())
+    assert rep["negatives_made"] == rep["positives"] == int((r.y == 0).sum()) == int((r.y == 1).sum())
+    for seq, c, s, e, st in zip(r.seqs, r.chrom, r.start, r.end, r.strand):
+        want = gen.chroms[c][s:e].upper()
+        assert seq == (_revcomp(want) if st == "-" else want)
+    # peak windows sit on the summits (column 10), in BED order, ids from the name column
+    pos = r.origin == "peak"
+    np.testing.assert_array_equal(r.start[pos], peaks[1] + peaks[9] - L // 2)
+    assert r.ids[:2] == list(peaks[3][:2])
+    neg = ~pos
+    avoid = IntervalIndex(list(peaks[0]) + ["chr2"], list(peaks[1]) + [100_000], list(peaks[2]) + [160_000])
+    assert set(r.origin[neg]) == {"gc-matched"} and not avoid.overlaps(r.chrom[neg], r.start[neg], r.end[neg]).any()
+    # GC matched: negatives like the peaks; uniform random windows are not
+    u8 = np.frombuffer("".join(r.seqs).encode(), np.uint8).reshape(-1, L)
+    pos_gc, neg_gc = gc_content(u8[pos]), gc_content(u8[neg])
+    assert ks_2samp(pos_gc, neg_gc).statistic < 0.12 and rep["gc_match"]["ks"] < 0.12
+    rng = np.random.default_rng(0)
+    uniform = gc_content(np.stack([np.frombuffer(gen.chroms[f"chr{rng.integers(1, 4)}"][s:s + L].upper().encode(),
+                                                 np.uint8) for s in rng.integers(10_000, 399_000, 500)]))
+    assert ks_2samp(pos_gc, uniform).statistic > 0.2
+    # split by chromosome: every chromosome in one split; the default rule held out the last autosomes
+    for c in set(r.chrom):
+        assert len(set(r.split[r.chrom == c])) == 1
+    assert rep["split_chroms"] == {"test": ["chr3"], "val": ["chr2"]}
+    assert r.ds_attrs["schema_version"] == 2 and r.ds_attrs["genome"]["size"] == 1_200_000
+    assert r.ds_attrs["negatives"]["method"] == "gc-matched" and r.ds_attrs["split_method"] == "chromosome"
+    assert (tmp_path / "b_gc.png").exists()
+
+
+def test_shuffle_and_flank_negatives(gen, tmp_path):
+    from collections import Counter
+
+    encode_intervals([gen.ctcf], gen.fa, tmp_path / "s.h5", length=L, negatives="shuffle", negative_ratio=2,
+                     plots=False)
+    r = _records(tmp_path / "s.h5")
+    n_pos = int((r.origin == "peak").sum())
+    assert int((r.origin == "shuffle").sum()) == 2 * n_pos and not (tmp_path / "s_gc.png").exists()
+    by_window = {(c, s): q for c, s, q, o in zip(r.chrom, r.start, r.seqs, r.origin) if o == "peak"}
+    for c, s, q, o, sp in zip(r.chrom, r.start, r.seqs, r.origin, r.split):
+        if o == "shuffle":
+            p = by_window[(c, s)]
+            assert Counter(zip(p[:-1], p[1:])) == Counter(zip(q[:-1], q[1:])) and q != p
+    assert len(set(r.ids)) == len(r.ids)
+    encode_intervals([gen.ctcf], gen.fa, tmp_path / "f.h5", length=L, negatives="flank", flank_distance=300,
+                     plots=False)
+    f = _records(tmp_path / "f.h5")
+    peaks = pd.read_csv(gen.ctcf, sep="\t", header=None)
+    flank = f.origin == "flank"
+    assert flank.sum() == (f.origin == "peak").sum()
+    index = IntervalIndex(peaks[0], peaks[1], peaks[2])
+    assert not index.overlaps(f.chrom[flank], f.start[flank], f.end[flank]).any()
+    # each flank starts exactly --length + --flank-distance from its own peak window, on one side or the other
+    windows = {(c, s) for c, s in zip(f.chrom[~flank], f.start[~flank])}
+    assert all((c, s - (L + 300)) in windows or (c, s + (L + 300)) in windows
+               for c, s in zip(f.chrom[flank], f.start[flank]))
+
+
+def test_multilabel_labels_by_overlap_and_merged_windows(gen, tmp_path):
+    rep = encode_intervals([gen.ctcf, gen.gata], gen.fa, tmp_path / "m.h5", length=L, label_names=["ctcf", "gata"],
+                           plots=False)
+    r = _records(tmp_path / "m.h5")
+    assert rep["task"] == "multilabel" and r.y.shape[1] == 2 and rep["negatives_made"] == 0
+    assert rep["records_read"] == 240 == rep["read_written"] + sum(rep["dropped"].values())
+    for k, path in enumerate([gen.ctcf, gen.gata]):
+        p = pd.read_csv(path, sep="\t", header=None)
+        ov = IntervalIndex(p[0], p[1], p[2]).overlap(r.chrom, r.start, r.end)
+        own = r.y[:, k] == 1
+        assert (ov[own] > 0).all()  # a label is never given without overlap
+        assert (r.y[ov >= L // 2, k] == 1).all()
+    with open_dataset(tmp_path / "m.h5") as ds:
+        assert ds.label_names == ["ctcf", "gata"] and ds.task == "multilabel"
+    rep = encode_intervals([gen.ctcf, gen.gata], gen.fa, tmp_path / "m2.h5", length=L, negatives="gc-matched",
+                           negative_ratio=0.5, plots=False)
+    r = _records(tmp_path / "m2.h5")
+    assert int((r.origin == "gc-matched").sum()) == rep["negatives_made"] > 0
+    assert (r.y[r.origin == "gc-matched"] == 0).all()
+
+
+def test_drops_by_reason_strand_and_given_negatives(gen, tmp_path):
+    bed = tmp_path / "p.bed"
+    # kept (+), kept (-), past the start, past the end, unknown chromosome, all N (the gap)
+    bed.write_text("chr1\t50000\t50200\tplus\t0\t+\nchr1\t60000\t60200\tminus\t0\t-\nchr2\t0\t50\tedge\t0\t+\n"
+                   "chr2\t399950\t400000\tend\t0\t+\nchrZ\t100\t300\tzz\t0\t+\nchr3\t100\t300\tgap\t0\t+\n")
+    given = tmp_path / "neg.bed"
+    given.write_text("chr2\t200000\t200200\nchr3\t300000\t300200\n")
+    rep = encode_intervals([bed], gen.fa, tmp_path / "d.h5", length=L, negatives="none", negatives_bed=given,
+                           holdout_chrom=["chr3"], val_chrom=["chr2"], plots=False)
+    assert rep["dropped"] == {"chromosome not in genome": 1, "past chromosome end": 2, "too many N": 1,
+                              "merged with an overlapping window": 0}
+    assert rep["records_read"] == 8 == rep["read_written"] + 4 and rep["negatives_made"] == 0
+    r = _records(tmp_path / "d.h5")
+    assert r.ids[:2] == ["plus", "minus"] and list(r.strand[:2]) == ["+", "-"]
+    assert r.seqs[1] == _revcomp(gen.chroms["chr1"][60000:60200]).upper()
+    assert list(r.origin[2:]) == ["given", "given"] and r.ids[2] == "chr2:200000-200200(+)"
+    assert list(r.split) == [0, 0, 1, 2]
+
+
+def test_chrom_split_rule_and_overrides():
+    chroms = np.array(["chr1"] * 50 + ["chr2"] * 30 + ["chr10"] * 8 + ["chr9"] * 6 + ["chrX"] * 6, dtype=object)
+    split, chosen = chrom_split(chroms)
+    # natural order chr1, chr2, chr9, chr10 (chrX stays in training): from the end until 10 % each
+    assert chosen == {"test": ["chr9", "chr10"], "val": ["chr2"]}
+    assert (split[chroms == "chrX"] == 0).all() and (split[chroms == "chr10"] == 2).all()
+    split, chosen = chrom_split(chroms, test_chroms=["chr1"], val_chroms=None)
+    assert chosen == {"test": ["chr1"], "val": ["chr9", "chr10"]}
+    with pytest.raises(SeqcnnError, match="--val-chrom chr7 holds no record"):
+        chrom_split(chroms, val_chroms=["chr7"])
+    with pytest.raises(SeqcnnError, match="too few for train"):
+        chrom_split(np.array(["chr1"] * 10 + ["chr2"] * 10, dtype=object))
+
+
+def test_genome_mode_cli_end_to_end_and_bad_input(cli, gen, tmp_path):
+    out = tmp_path / "c.h5"
+    r = cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", out, "--seed", "2")
+    assert r.exit_code == 0, r.stderr
+    assert "records read 120 = written 120 + dropped 0 (none); negatives made 120 (gc-matched)" in r.stdout
+    assert "by chromosome: test chr3; val chr2" in r.stdout and "KS " in r.stdout
+    info = cli("info", out)
+    assert info.exit_code == 0 and "240 records" in info.stdout
+    assert "split: by chromosome (test chr3; val chr2" in info.stdout
+    assert "0 record(s) whose sequence occurs in another split; 0 window(s) overlapping" in info.stdout
+    assert "negatives: gc-matched x 1.0" in info.stdout and "GC content" in info.stdout
+
+    def one_line(res, *words):
+        assert res.exit_code == 2, (res.stdout, res.stderr)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("seqcnn: error: "), res.stderr
+        for w in words:
+            assert w in lines[0], (w, lines[0])
+
+    o2 = tmp_path / "bad.h5"
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr1\t100\t300\nchr1\t400\toops\n")
+    one_line(cli("encode", "--bed", bad, "--genome", gen.fa, "--length", L, "-o", o2), "bad.bed", "line 2", "'oops'")
+    renamed = tmp_path / "ens.bed"
+    renamed.write_text("1\t100000\t100300\n2\t100000\t100300\n")
+    one_line(cli("encode", "--bed", renamed, "--genome", gen.fa, "--length", L, "-o", o2), "ens.bed",
+             "named like '1'", "sed")
+    one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", o2, "--negative-ratio",
+                 "400"), "too few candidate windows", "possible")
+    (tmp_path / "empty.bed").write_text("")
+    one_line(cli("encode", "--bed", tmp_path / "empty.bed", "--genome", gen.fa, "--length", L, "-o", o2),
+             "no intervals")
+    (tmp_path / "not.fa").write_text("chr1 ACGT\n")
+    one_line(cli("encode", "--bed", gen.ctcf, "--genome", tmp_path / "not.fa", "--length", L, "-o", o2),
+             "not a FASTA file")
+    one_line(cli("encode", "--bed", gen.ctcf, "--length", L, "-o", o2), "needs both --bed")
+    one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "-o", o2), "needs --length")
+    one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", o2, "--labels", bad),
+             "--labels cannot be combined with --bed")
+    one_line(cli("encode", gen.fa, "--genome", gen.fa, "--length", L, "-o", o2, "--bed", gen.ctcf),
+             "FASTA files cannot be combined")
+    one_line(cli("encode", gen.fa, "-l", bad, "-o", o2, "--negatives", "shuffle"), "--negatives applies to genome")
+    one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", o2, "--negatives", "none"),
+             "needs negatives")
+    assert not o2.exists() and not list(tmp_path.glob("bad*.png")) and not list(tmp_path.glob(".bad*"))
+    one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", out), "already exists")
