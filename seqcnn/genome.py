@@ -142,6 +142,10 @@ class Genome:
         """The whole sequence of ``chrom`` as uint8 bytes, shape=(length,)."""
         return np.frombuffer(self._fa.fetch(chrom).encode("ascii", "replace"), np.uint8)
 
+    def region(self, chrom, start, end):
+        """The bases of ``[start, end)`` on ``chrom`` as uint8 bytes, shape=(end - start,) (forward strand)."""
+        return np.frombuffer(self._fa.fetch(chrom, int(start), int(end)).encode("ascii", "replace"), np.uint8)
+
     def fetch(self, chrom, start, end, strand="+"):
         """The sequence of ``[start, end)`` on ``chrom`` (0-based), reverse-complemented for ``strand='-'``: str."""
         start, end = int(start), int(end)

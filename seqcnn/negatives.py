@@ -12,6 +12,8 @@ import numpy as np
 from .errors import SeqcnnError
 
 GC_BIN = 0.02
+# Bases of a chromosome tiled at once by gc_matched (~10 MB of sequence and a few small arrays per slab).
+SLAB_BASES = 10_000_000
 # Per byte: 1 for G/C (either case), for GC content; 1 for N, for the N fraction.
 _IS_GC = np.zeros(256, np.uint8)
 _IS_N = np.zeros(256, np.uint8)
@@ -73,22 +75,19 @@ def gc_matched(genome, positive_gc, length, per_positive, avoid, rng, chroms=Non
     """
     names = [c for c in genome.lengths if (c in chroms if chroms is not None else default_chrom(c))]
     cand_chrom, cand_start, cand_gc = [], [], []
-    for c in names:
-        size = genome.lengths[c]
-        tiles = size // length
-        if tiles == 0:
-            continue
-        starts = np.arange(tiles, dtype=np.int64) * length
-        keep = ~avoid.overlaps(np.full(tiles, c, dtype=object), starts, starts + length)
-        if not keep.any():
-            continue
-        seq = genome.chromosome(c)[: tiles * length].reshape(tiles, length)
-        ok = keep & (n_fraction(seq) <= max_n)
-        gc = gc_content(seq[ok])
-        cand_chrom.append(np.full(int(ok.sum()), len(cand_chrom), np.int32))
-        cand_start.append(starts[ok])
-        cand_gc.append(gc)
-        del seq
+    slab = max(1, SLAB_BASES // length)  # tiles read at once: memory stays flat however long the chromosome
+    for code, c in enumerate(names):
+        tiles = genome.lengths[c] // length
+        for first in range(0, tiles, slab):
+            starts = np.arange(first, min(first + slab, tiles), dtype=np.int64) * length
+            keep = ~avoid.overlaps(np.full(len(starts), c, dtype=object), starts, starts + length)
+            if not keep.any():
+                continue
+            seq = genome.region(c, int(starts[0]), int(starts[-1]) + length).reshape(len(starts), length)
+            ok = keep & (n_fraction(seq) <= max_n)
+            cand_chrom.append(np.full(int(ok.sum()), code, np.int32))
+            cand_start.append(starts[ok])
+            cand_gc.append(gc_content(seq[ok]))
     want_total = int(round(len(positive_gc) * per_positive))
     n_cand = int(sum(map(len, cand_start)))
     if n_cand < want_total:

@@ -50,6 +50,18 @@ def _resolve(motif, release):
     return name, pfm / pfm.sum(axis=1, keepdims=True)
 
 
+def _resolve_all(motifs, release):
+    """Motifs → ``{name: pfm}``; a repeated name gets a suffix (CTCF, CTCF_2)."""
+    pfms = {}
+    for motif in motifs:
+        name, pfm = _resolve(motif, release)
+        base, k = name, 2
+        while name in pfms:
+            name, k = f"{base}_{k}", k + 1
+        pfms[name] = pfm
+    return pfms
+
+
 def _sample_codes(probs, n, rng):
     """Sample base codes 0..3 from per-position probabilities, shape=(K, 4) → (n, K)."""
     cum = np.cumsum(probs, axis=-1)
@@ -150,14 +162,8 @@ def simulate(n=1000, length=200, motifs=("MA0139.1",), design="binary", positive
 
     if design not in DESIGNS:
         raise SeqcnnError(f"unknown design {design!r}", hint=f"use one of {', '.join(DESIGNS)}")
-    resolved = [_resolve(m, release) for m in motifs]
-    names = []
-    for name, _ in resolved:
-        base, k = name, 2
-        while name in names:
-            name, k = f"{base}_{k}", k + 1
-        names.append(name)
-    pfms = dict(zip(names, (p for _, p in resolved)))
+    pfms = _resolve_all(motifs, release)
+    names = list(pfms)
     longest = max(p.shape[0] for p in pfms.values())
     if longest * sites_per_seq * (len(pfms) if design == "multilabel" else 1) > length:
         raise SeqcnnError(f"length {length} is too short to plant the motifs", hint="use longer sequences")
@@ -292,14 +298,8 @@ def simulate_genome(n_chroms=4, chrom_length=2_000_000, motifs=("MA0139.1",), n_
     """
     import pandas as pd
 
-    resolved = [_resolve(m, release) for m in motifs]
-    names = []
-    for name, _ in resolved:
-        base, k = name, 2
-        while name in names:
-            name, k = f"{base}_{k}", k + 1
-        names.append(name)
-    pfms = dict(zip(names, (p for _, p in resolved)))
+    pfms = _resolve_all(motifs, release)
+    names = list(pfms)
     if n_chroms < 1 or chrom_length < 4 * gap or n_peaks < 1:
         raise SeqcnnError(f"a genome needs at least 1 chromosome of at least {4 * gap} bp and 1 peak per motif, "
                           f"got {n_chroms} x {chrom_length} bp and {n_peaks} peaks",
@@ -384,15 +384,9 @@ def write_genome_simulation(prefix, force=False, **kwargs):
 
     from .outputs import check_output, publish_all
 
-    sim = None
-    names = [_resolve(m, kwargs.get("release", "JASPAR2024"))[0] for m in kwargs.get("motifs", ("MA0139.1",))]
+    names = _resolve_all(kwargs.get("motifs", ("MA0139.1",)), kwargs.get("release", "JASPAR2024"))
     paths = {"fasta": f"{prefix}.fa", "sites": f"{prefix}_sites.csv"}
-    peak_paths = {}
-    for name in names:
-        base, k = name, 2
-        while name in peak_paths:
-            name, k = f"{base}_{k}", k + 1
-        peak_paths[name] = f"{prefix}_{_file_safe(name)}.narrowPeak"
+    peak_paths = {name: f"{prefix}_{_file_safe(name)}.narrowPeak" for name in names}
     for p in list(paths.values()) + list(peak_paths.values()):
         check_output(p, force)
     sim = simulate_genome(**kwargs)

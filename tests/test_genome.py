@@ -44,6 +44,8 @@ def test_windows_equal_plain_slicing_on_both_strands(tmp_path, bgzip):
             want = _revcomp(want) if strand[k] == "-" else want
             assert got[k].tobytes().decode() == want  # soft-masked case kept, N kept
             assert g.fetch(chrom[k], start[k], start[k] + 12, strand[k]) == want
+            assert g.region(chrom[k], start[k], start[k] + 12).tobytes().decode() == CHROMS[chrom[k]][
+                start[k]:start[k] + 12]
         assert len(g.index_sha256()) == 64
         with pytest.raises(SeqcnnError, match="runs off"):
             g.windows(np.array(["chr2"], object), [75], 12)

@@ -52,14 +52,17 @@ class _FakeGenome:
                      "chrM": np.frombuffer(b"GC", np.uint8)[rng.integers(0, 2, 20_000)]}
         self.lengths = {k: len(v) for k, v in self.seqs.items()}
 
-    def chromosome(self, c):
-        return self.seqs[c]
+    def region(self, c, start, end):
+        return self.seqs[c][start:end]
 
 
-def test_gc_matched_follows_the_positives_distribution_and_avoids_regions():
+def test_gc_matched_follows_the_positives_distribution_and_avoids_regions(monkeypatch):
     from scipy.stats import ks_2samp
 
+    import seqcnn.negatives as negatives
+
     g = _FakeGenome()
+    monkeypatch.setattr(negatives, "SLAB_BASES", 7_000)  # several slabs per chromosome, one ending short
     rng = np.random.default_rng(3)
     positive_gc = rng.normal(0.58, 0.03, 200)  # GC-rich peaks
     avoid = IntervalIndex(["chrA"], [60_000], [70_000])
@@ -71,6 +74,11 @@ def test_gc_matched_follows_the_positives_distribution_and_avoids_regions():
     assert ks_2samp(gc, positive_gc).statistic < 0.15
     uniform = gc_content(np.stack([g.seqs["chrA"][s:s + 100] for s in range(0, 99_900, 500)]))
     assert ks_2samp(uniform, positive_gc).statistic > 0.5  # what matching corrects
+    # a chromosome with no candidate at all (chrA excluded whole) does not shift the others' names
+    c2, s2, gc2 = gc_matched(g, positive_gc[:50], 100, 1.0, IntervalIndex(["chrA"], [0], [100_000]),
+                             np.random.default_rng(0))
+    assert set(c2) == {"chrB"}
+    np.testing.assert_allclose(gc_content(np.stack([g.seqs[c][s:s + 100] for c, s in zip(c2, s2)])), gc2)
     again = gc_matched(g, positive_gc, 100, 1.0, avoid, np.random.default_rng(0))
     assert (again[1] == start).all()
     with pytest.raises(SeqcnnError, match="too few candidate windows") as err:
