@@ -19,6 +19,8 @@ import numpy as np
 from .errors import InputFormatError, SeqcnnError
 from .readers import sha256_file
 
+# Bases read at once by Genome.windows: memory stays flat however long a chromosome is.
+SLAB_BASES = 10_000_000
 # Byte → its complement (A<->T, C<->G, either case; N and anything else unchanged), for '-' strand windows.
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
 for _a, _b in ("AT", "CG", "at", "cg"):
@@ -172,14 +174,16 @@ class Genome:
         offsets = np.arange(int(length), dtype=np.int64)
         for c in dict.fromkeys(chrom.tolist()):
             sel = np.flatnonzero(chrom == c)
+            sel = sel[np.argsort(start[sel], kind="stable")]
             s = start[sel]
-            if c not in self.lengths or s.min() < 0 or s.max() + length > self.lengths[c]:
+            if c not in self.lengths or s[0] < 0 or s[-1] + length > self.lengths[c]:
                 raise SeqcnnError(f"a window on {c} runs off the chromosome or the genome", path=self.path)
-            lo = int(s.min())
-            # Only the span the windows need: a 250 Mbp chromosome read whole is ~0.5 GB as str + bytes.
-            span = np.frombuffer(self._fa.fetch(c, lo, int(s.max()) + int(length)).encode("ascii", "replace"),
-                                 np.uint8)
-            out[sel] = span[(s - lo)[:, None] + offsets]
+            # Slabs of at most SLAB_BASES: a 250 Mbp chromosome read whole would be ~0.5 GB as str + bytes.
+            cuts = np.flatnonzero(np.diff(s // SLAB_BASES)) + 1
+            for part in np.split(np.arange(len(s)), cuts):
+                lo = int(s[part[0]])
+                span = self.region(c, lo, int(s[part[-1]]) + int(length))
+                out[sel[part]] = span[(s[part] - lo)[:, None] + offsets]
         if strand is not None:
             minus = np.flatnonzero(np.asarray(strand, dtype=object) == "-")
             out[minus] = _COMPLEMENT[out[minus, ::-1]]

@@ -101,7 +101,8 @@ def _label_name(path):
 class _Drops:
     """Records dropped, by reason, for the ``records read = written + dropped`` line."""
 
-    REASONS = ("chromosome not in genome", "past chromosome end", "too many N", "merged with an overlapping window")
+    REASONS = ("chromosome not in genome", "past chromosome end", "too many N", "merged with an overlapping window",
+               "given negative overlaps a peak")
 
     def __init__(self):
         self.counts = dict.fromkeys(self.REASONS, 0)
@@ -285,6 +286,10 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             add_neg(cand_c[idx], cand_s[idx], np.full(len(idx), "+", object), x, "flank")
         if given_iv is not None:
             keep, s, x = _peak_windows(given_iv, g, length, center, max_n, drops)
+            # A negative on a peak would contradict its label: dropped and counted, like the other drops.
+            clear = ~avoid.overlaps(given_iv.chrom[keep], s, s + length)
+            drops.add("given negative overlaps a peak", (~clear).sum())
+            keep, s, x = keep[clear], s[clear], x[clear]
             add_neg(given_iv.chrom[keep], s, np.where(given_iv.strand[keep] == "-", "-", "+").astype(object), x,
                     "given", given_iv.name[keep])
         genome_info = {"path": os.path.abspath(g.path), "size": g.size, "chromosomes": len(g.lengths),
@@ -339,7 +344,9 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             writer.append(x, ids[b:b + block], np.full(len(rows), length, np.int64))
         import pandas as pd
 
-        check_unique_ids([pd.util.hash_array(np.asarray(ids, dtype=object))], writer, beds)
+        check_unique_ids([pd.util.hash_array(np.asarray(ids, dtype=object))], writer, beds, what="BED input",
+                         hint="ids are the BED name column, else chrom:start-end(strand); names must be unique, "
+                              "and a window may be listed once")
         writer.finish(y, split, attrs, coords={"chrom": all_chrom, "start": all_start,
                                                "end": all_start + length, "strand": all_strand, "origin": origin})
     except BaseException:

@@ -239,7 +239,8 @@ def _stray_label_notes(table, path):
             "pass --task binary to have them refused"]
 
 
-def check_unique_ids(hash_blocks, writer, fastas):
+def check_unique_ids(hash_blocks, writer, fastas, what="FASTA input",
+                     hint="ids (first word of headers) must be unique"):
     """Raise naming the first duplicated id; 64-bit hashes find candidates, the stored ids confirm them.
 
     ``hash_blocks`` (uint64 id hashes, a list of blocks in record order) is emptied as it is gathered.
@@ -268,8 +269,8 @@ def check_unique_ids(hash_blocks, writer, fastas):
         # Equal hashes of different ids (a collision) are not duplicates: the stored ids decide.
         for rid in writer.read_ids(rows):
             if rid in seen:
-                raise SeqcnnError("duplicate record id in the FASTA input", path=", ".join(map(str, fastas)),
-                                  record=rid, hint="ids (first word of headers) must be unique")
+                raise SeqcnnError(f"duplicate record id in the {what}", path=", ".join(map(str, fastas)),
+                                  record=rid, hint=hint)
             seen.add(rid)
 
 

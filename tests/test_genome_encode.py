@@ -136,12 +136,12 @@ def test_drops_by_reason_strand_and_given_negatives(gen, tmp_path):
     bed.write_text("chr1\t50000\t50200\tplus\t0\t+\nchr1\t60000\t60200\tminus\t0\t-\nchr2\t0\t50\tedge\t0\t+\n"
                    "chr2\t399950\t400000\tend\t0\t+\nchrZ\t100\t300\tzz\t0\t+\nchr3\t100\t300\tgap\t0\t+\n")
     given = tmp_path / "neg.bed"
-    given.write_text("chr2\t200000\t200200\nchr3\t300000\t300200\n")
+    given.write_text("chr2\t200000\t200200\nchr3\t300000\t300200\nchr1\t50100\t50300\n")  # the last is on a peak
     rep = encode_intervals([bed], gen.fa, tmp_path / "d.h5", length=L, negatives="none", negatives_bed=given,
                            holdout_chrom=["chr3"], val_chrom=["chr2"], plots=False)
     assert rep["dropped"] == {"chromosome not in genome": 1, "past chromosome end": 2, "too many N": 1,
-                              "merged with an overlapping window": 0}
-    assert rep["records_read"] == 8 == rep["read_written"] + 4 and rep["negatives_made"] == 0
+                              "merged with an overlapping window": 0, "given negative overlaps a peak": 1}
+    assert rep["records_read"] == 9 == rep["read_written"] + 5 and rep["negatives_made"] == 0
     r = _records(tmp_path / "d.h5")
     assert r.ids[:2] == ["plus", "minus"] and list(r.strand[:2]) == ["+", "-"]
     assert r.seqs[1] == _revcomp(gen.chroms["chr1"][60000:60200]).upper()
@@ -192,6 +192,10 @@ def test_genome_mode_cli_end_to_end_and_bad_input(cli, gen, tmp_path):
              "named like '1'", "sed")
     one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", o2, "--negative-ratio",
                  "400"), "too few candidate windows", "possible")
+    (tmp_path / "dup.bed").write_text("chr1\t50000\t50200\tsame\nchr2\t50000\t50200\tsame\n"
+                                      "chr3\t50000\t50200\tother\n")
+    one_line(cli("encode", "--bed", tmp_path / "dup.bed", "--genome", gen.fa, "--length", L, "-o", o2),
+             "record 'same'", "duplicate record id in the BED input", "BED name column")
     (tmp_path / "empty.bed").write_text("")
     one_line(cli("encode", "--bed", tmp_path / "empty.bed", "--genome", gen.fa, "--length", L, "-o", o2),
              "no intervals")
