@@ -423,17 +423,35 @@ def evaluate(run_dir, data, split, output, bootstrap, seed, as_json, force, no_p
 
 @main.command()
 @click.argument("run_dir", type=click.Path())
-@click.argument("fasta", type=click.Path(dir_okay=False))
+@click.argument("fasta", required=False, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output CSV.")
+@click.option("--bed", type=click.Path(dir_okay=False),
+              help="Genome mode: regions to score (BED/narrowPeak), cut from --genome like seqcnn encode does.")
+@click.option("--genome", type=click.Path(dir_okay=False), help="Genome mode: reference FASTA (plain or bgzip).")
+@click.option("--center", type=click.Choice(["summit", "midpoint"]), default="summit", show_default=True,
+              help="Genome mode: centre windows on the narrowPeak summit (midpoint when there is none).")
 @click.option("--batch-size", type=int, default=1024, show_default=True, help="Sequences per forward pass.")
 @click.option("--force", is_flag=True, help="Overwrite the output.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
-def predict(run_dir, fasta, output, batch_size, force, quiet):
-    """Predict FASTA sequences with a trained run: CSV of id + one probability column per output."""
-    from .scoring import predict as predict_run
+def predict(run_dir, fasta, output, bed, genome, center, batch_size, force, quiet):
+    """Predict FASTA sequences (or --bed regions of a --genome) with a trained run: CSV of probabilities."""
+    from .scoring import predict as predict_run, predict_intervals
 
     if batch_size < 1:
         raise SeqcnnError("--batch-size must be positive")
+    if bed or genome:
+        if not bed or not genome or fasta:
+            raise SeqcnnError("give FASTA, or --bed REGIONS with --genome GENOME.fa (not both)")
+        r = predict_intervals(run_dir, bed, genome, output, center=center, force=force, batch_size=batch_size)
+        dropped = r["dropped"]
+        reasons = ", ".join(f"{k} {v}" for k, v in dropped.items() if v) or "none"
+        _say(quiet, f"wrote {r['out']}: {r['n']} windows, columns id, chrom, start, end, strand, "
+                    f"{', '.join(r['columns'])}")
+        _say(quiet, f"records read {r['records_read']} = written {r['n']} + dropped {sum(dropped.values())} "
+                    f"({reasons})")
+        return
+    if not fasta:
+        raise SeqcnnError("no input: give FASTA, or --bed REGIONS --genome GENOME.fa", hint="see 'seqcnn predict -h'")
     r = predict_run(run_dir, fasta, output, force=force, batch_size=batch_size)
     extra = f" (padded {r['padded']}, trimmed {r['trimmed']})" if r["padded"] or r["trimmed"] else ""
     _say(quiet, f"wrote {r['out']}: {r['n']} sequences, columns id, {', '.join(r['columns'])}{extra}")

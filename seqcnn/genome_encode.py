@@ -98,7 +98,7 @@ def _label_name(path):
     return name
 
 
-class _Drops:
+class Drops:
     """Records dropped, by reason, for the ``records read = written + dropped`` line."""
 
     REASONS = ("chromosome not in genome", "past chromosome end", "too many N", "merged with an overlapping window",
@@ -111,8 +111,11 @@ class _Drops:
         self.counts[reason] += int(n)
 
 
-def _peak_windows(iv, genome, length, center, max_n, drops):
-    """Windows of ``iv`` that lie on the genome with at most ``max_n`` N: (kept index, start, bytes [m, L])."""
+def peak_windows(iv, genome, length, center, max_n, drops):
+    """Windows of ``iv`` that lie on the genome with at most ``max_n`` N: (kept index, start, bytes [m, L]).
+
+    ``drops`` (a :class:`Drops`) counts the others by reason; ``-`` strand windows come reverse-complemented.
+    """
     start, end = windows(iv, length, center)
     known = np.array([c in genome.lengths for c in iv.chrom], bool)
     drops.add("chromosome not in genome", (~known).sum())
@@ -206,7 +209,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
                           hint="give one name per file")
     compression_filters(compression, compression_level)
     rng = np.random.default_rng(seed)
-    drops = _Drops()
+    drops = Drops()
     ivs = [read_bed(b) for b in beds]
     given_iv = read_bed(negatives_bed) if negatives_bed is not None else None
     excl = [read_bed(e) for e in exclude]
@@ -220,7 +223,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         # Positives: each file's windows, then (multilabel) the union, overlapping windows merged.
         parts = []
         for k, iv in enumerate(ivs):
-            keep, start, seqs = _peak_windows(iv, g, length, center, max_n, drops)
+            keep, start, seqs = peak_windows(iv, g, length, center, max_n, drops)
             parts.append((k, iv.subset(keep), start, seqs))
         chrom = np.concatenate([p[1].chrom for p in parts])
         start = np.concatenate([p[2] for p in parts])
@@ -285,7 +288,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
                                   hint="lower --negative-ratio or --flank-distance, or use --negatives gc-matched")
             add_neg(cand_c[idx], cand_s[idx], np.full(len(idx), "+", object), x, "flank")
         if given_iv is not None:
-            keep, s, x = _peak_windows(given_iv, g, length, center, max_n, drops)
+            keep, s, x = peak_windows(given_iv, g, length, center, max_n, drops)
             # A negative on a peak would contradict its label: dropped and counted, like the other drops.
             clear = ~avoid.overlaps(given_iv.chrom[keep], s, s + length)
             drops.add("given negative overlaps a peak", (~clear).sum())
@@ -302,8 +305,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     all_start = np.concatenate([start, n_start])
     all_strand = np.concatenate([strand, n_strand])
     origin = np.concatenate([np.zeros(len(start), np.uint8), n_origin])
-    ids = [_rid(c, s, length, st, nm) for c, s, st, nm in zip(all_chrom, all_start, all_strand,
-                                                            np.concatenate([names, n_names]))]
+    ids = record_ids(all_chrom, all_start, length, all_strand, np.concatenate([names, n_names]))
     y = (np.concatenate([y_pos, np.zeros((len(n_start), y_pos.shape[1]), np.uint8)]) if multilabel
          else np.concatenate([y_pos, np.zeros(len(n_start), np.uint8)]))
     split, chosen = chrom_split(all_chrom, holdout_chrom, val_chrom)
@@ -382,4 +384,9 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
 def _rid(chrom, start, length, strand, name):
     """A record's id: the BED name when there is one, else ``chrom:start-end(strand)`` of its window."""
     return name if name else f"{chrom}:{int(start)}-{int(start) + length}({strand})"
+
+
+def record_ids(chrom, start, length, strand, name):
+    """Ids of windows (see ``_rid``): a list of str, one per window."""
+    return [_rid(c, s, length, st, nm) for c, s, st, nm in zip(chrom, start, strand, name)]
 

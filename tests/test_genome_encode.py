@@ -213,3 +213,31 @@ def test_genome_mode_cli_end_to_end_and_bad_input(cli, gen, tmp_path):
              "needs negatives")
     assert not o2.exists() and not list(tmp_path.glob("bad*.png")) and not list(tmp_path.glob(".bad*"))
     one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", out), "already exists")
+
+
+def test_predict_bed_genome_scores_the_windows_encode_makes(cli, gen, tmp_path):
+    from seqcnn import rundir, scoring, training
+
+    h5 = tmp_path / "t.h5"
+    encode_intervals([gen.ctcf], gen.fa, h5, length=100, center="midpoint", plots=False)
+    training.train(h5, tmp_path / "run", params={"filters": 4, "kernel_size": 9, "dense_units": 4}, epochs=1,
+                   quiet=True, plots=False, n_boot=0)
+    bed = tmp_path / "q.bed"
+    bed.write_text("chr1\t150000\t150400\tq1\t0\t+\nchr2\t150000\t150400\tq2\t0\t-\nchr1\t399990\t400000\tedge\t0\t+\n"
+                   "chr1\t20000\t20100\n")
+    r = cli("predict", tmp_path / "run", "--bed", bed, "--genome", gen.fa, "--center", "midpoint", "-o",
+            tmp_path / "p.csv")
+    assert r.exit_code == 0, r.stderr
+    assert "records read 4 = written 3 + dropped 1 (past chromosome end 1)" in r.stdout
+    df = pd.read_csv(tmp_path / "p.csv")
+    assert list(df.columns) == ["id", "chrom", "start", "end", "strand", "prob_1"]
+    assert list(df.id) == ["q1", "q2", "chr1:20000-20100(+)"] and list(df.start) == [150150, 150150, 20000]
+    model, _ = rundir.load_run(tmp_path / "run")
+    from seqcnn.encoding import one_hot
+
+    seqs = [gen.chroms["chr1"][150150:150250], _revcomp(gen.chroms["chr2"][150150:150250]),
+            gen.chroms["chr1"][20000:20100]]
+    want = scoring.predict_onehot(model, one_hot(seqs), "binary")[:, 0]
+    np.testing.assert_allclose(df.prob_1, want, atol=1e-5)
+    bad = cli("predict", tmp_path / "run", "--bed", bed, "-o", tmp_path / "x.csv")
+    assert bad.exit_code == 2 and "--bed REGIONS with --genome" in bad.stderr and not (tmp_path / "x.csv").exists()
