@@ -10,6 +10,8 @@ run() { local name=$1; shift; echo "== $*"; "$@" | tee "benchmarks/out/$name.txt
 run encode python benchmarks/bench_encode.py
 run import python benchmarks/bench_import.py
 run genome python benchmarks/bench_genome.py
+run genome-windows python benchmarks/bench_genome_encode.py windows
+run genome-gc python benchmarks/bench_genome_encode.py gc
 run scale python benchmarks/bench_scale.py encode --n 100000,1000000,10000000
 run scale-train python benchmarks/bench_scale.py train --n 1000000 --budget-mb 100
 run scale-train-200k python benchmarks/bench_scale.py train --n 200000 --budget-mb 100
