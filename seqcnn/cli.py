@@ -478,12 +478,16 @@ def predict(run_dir, fasta, output, bed, genome, center, batch_size, force, quie
 @click.option("--method", type=click.Choice(["auto", "global", "local", "window", "naive"]), default="auto",
               show_default=True, help="Exact ISM method; auto picks the fastest that fits the architecture.")
 @click.option("--plot-max", type=int, default=10, show_default=True, help="Figures for the first N sequences.")
+@click.option("--genome", type=click.Path(dir_okay=False),
+              help="INPUT is a BED of regions: cut them from this reference FASTA as seqcnn encode --bed does.")
+@click.option("--center", type=click.Choice(["summit", "midpoint"]), default="summit", show_default=True,
+              help="With --genome: centre windows on the narrowPeak summit (midpoint when there is none).")
 @click.option("--no-plots", is_flag=True, help="No figures.")
 @click.option("--force", is_flag=True, help="Overwrite the output (and its _plots folder).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
 def mutagenesis(run_dir, input, out, ids, ids_file, split, top, by, model_output, batch_size, method, plot_max,
-                no_plots, force, quiet):
-    """Exact, fast in-silico mutagenesis of sequences (encoded HDF5 or FASTA) with a trained run.
+                genome, center, no_plots, force, quiet):
+    """Exact, fast in-silico mutagenesis of sequences (encoded HDF5, FASTA, or BED with --genome) with a trained run.
 
     delta[n, i, b] = logit(x_n with position i set to base b) - logit(x_n), 0 at the reference base;
     importance[n, i] = -mean of the alternative deltas.
@@ -492,12 +496,16 @@ def mutagenesis(run_dir, input, out, ids, ids_file, split, top, by, model_output
 
     report = run_mutagenesis(run_dir, input, out, ids=ids, ids_file=ids_file, split=split, top=top, by=by,
                              output=model_output, batch_size=batch_size, method=method, plots=not no_plots,
-                             plot_max=plot_max, force=force, progress=_progress(quiet), command=_command_line())
+                             plot_max=plot_max, force=force, progress=_progress(quiet), command=_command_line(),
+                             genome=genome, center=center)
     _say(quiet, f"wrote {report['out']}: {report['n']} sequences x {report['length']} bp x 4 bases, output(s) "
                 f"{', '.join(report['outputs'])} (method {report['method']}; {report['seconds']:.1f} s including "
                 f"compilation, {report['seq_per_s']:.0f} seq/s)")
+    off_genome = report["dropped"]
+    reasons = ", ".join([f"not selected {report['records_read'] - report['n'] - sum(off_genome.values())}"]
+                        + [f"{k} {v}" for k, v in off_genome.items()]) if off_genome else "not selected"
     _say(quiet, f"records read {report['records_read']} = written {report['n']} + dropped "
-                f"{report['records_read'] - report['n']} (not selected)")
+                f"{report['records_read'] - report['n']} ({reasons})")
     if report["plots"]:
         _say(quiet, f"figures: {len(report['plots'])} PNG in {report['plot_dir']}/")
 

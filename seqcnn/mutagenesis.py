@@ -81,9 +81,10 @@ def _read_ids_file(path):
 
 
 class _Source:
-    """Sequences to mutate: an encoded HDF5 dataset or a FASTA file (encoded with the run's length policy)."""
+    """Sequences to mutate: an encoded HDF5 dataset, a FASTA file (encoded with the run's length policy), or, with
+    ``genome``, the regions of a BED file cut from that genome as ``seqcnn encode --bed --genome`` cuts them."""
 
-    def __init__(self, path, cfg, run_dir):
+    def __init__(self, path, cfg, run_dir, genome=None, center="summit"):
         import h5py
 
         self.path = str(path)
@@ -92,7 +93,11 @@ class _Source:
         L = int(cfg["model"]["input_length"])
         d = cfg.get("data", {})
         self.ds = None
-        if h5py.is_hdf5(self.path):
+        self._coords = None
+        self.dropped = {}
+        if genome is not None:
+            self._from_genome(L, genome, center)
+        elif h5py.is_hdf5(self.path):
             from .store import open_dataset
 
             self.ds = open_dataset(self.path)
@@ -128,6 +133,48 @@ class _Source:
             self.ids = np.asarray(ids, dtype=object)
             self.y = None
             self.n = len(ids)
+
+    def _from_genome(self, L, genome, center):
+        from .encoding import encode_block
+        from .genome import Genome
+        from .genome_encode import Drops, peak_windows, record_ids
+        from .intervals import read_bed
+
+        iv = read_bed(self.path)
+        drops = Drops()
+        with Genome(genome) as g:
+            first = {}
+            for c, ln in zip(iv.chrom, iv.line):
+                first.setdefault(c, int(ln))
+            g.check_chroms(first, path=iv.path, line=first)
+            keep, start, seqs = peak_windows(iv, g, L, center, 1.0, drops)  # N kept: all-zero rows
+        if len(keep) == 0:
+            raise SeqcnnError("no window of the model's length fits the genome", path=self.path)
+        strand = np.where(iv.strand[keep] == "-", "-", "+").astype(object)
+        ids = record_ids(iv.chrom[keep], start, L, strand, iv.name[keep])
+        self._x, _ = encode_block([r.tobytes() for r in seqs], length=L, ids=ids, path=self.path, allow_iupac=True)
+        self._coords = {"chrom": iv.chrom[keep], "start": start, "end": start + L, "strand": strand}
+        self.ids = np.asarray(ids, dtype=object)
+        if len(set(ids)) < len(ids):
+            seen = set()
+            dup = next(i for i in ids if i in seen or seen.add(i))
+            raise SeqcnnError("duplicate record id", path=self.path, record=dup,
+                              hint="ids are the BED name column, else chrom:start-end(strand); names must be unique")
+        self.y = None
+        self.n = len(ids)
+        self.records_read = len(iv)
+        self.dropped = {k: v for k, v in drops.counts.items() if v}
+        self.genome = {"path": os.path.abspath(genome), "center": center}
+
+    def coords(self, rows):
+        """Genomic coordinates of ``rows`` (``chrom``, ``start``, ``end``, ``strand`` arrays), or None."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._coords is not None:
+            return {k: v[rows] for k, v in self._coords.items()}
+        if self.ds is not None and self.ds.has_coords:
+            c = self.ds.coords(rows)
+            return {k: c[k] for k in ("chrom", "start", "end", "strand")}
+        return None
 
     def all_ids(self):
         """Every record id, np.ndarray of str (object), shape=(n,)."""
@@ -200,13 +247,15 @@ def select(source, kern, ids=None, split=None, top=None, by="score", output=None
 
 def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None, top=None, by="score",
                     output=None, batch_size=None, method="auto", plots=True, plot_max=10, force=False,
-                    progress=False, command=None):
+                    progress=False, command=None, genome=None, center="summit"):
     """In-silico mutagenesis of selected sequences with a trained run, streamed to an HDF5 file.
 
     Parameters
     ----------
     run_dir : str — a run directory written by ``seqcnn train``.
-    input : str — encoded HDF5 dataset, or FASTA (encoded with the run's length policy).
+    input : str — encoded HDF5 dataset, FASTA (encoded with the run's length policy), or with ``genome`` a BED file.
+    genome : str, optional — reference FASTA: ``input`` is then a BED of regions, cut as ``seqcnn encode`` cuts them
+        (model length, ``center`` on the summit or midpoint, ``-`` strand reverse-complemented).
     out : str — output HDF5 (written to a temporary file, renamed when complete).
     ids, ids_file, split, top, by : selection, see :func:`select` (default: every record).
     output : int or str, optional — one output (index or class/label name); default all
@@ -240,7 +289,7 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
     names = output_names(cfg)
     k = output_index(output, kern.T, names)
     task = cfg["model"]["task"]
-    source = _Source(input, cfg, run_dir)
+    source = _Source(input, cfg, run_dir, genome=genome, center=center)
     try:
         rows = select(source, kern, ids=ids, split=split, top=top, by=by, output=k, task=task)
         if len(rows) == 0:
@@ -267,6 +316,14 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                 }
                 h5.create_dataset("ids", data=source.read_ids(rows), dtype=h5py.string_dtype("utf-8"))
                 h5.create_dataset("index", data=rows.astype(np.int64))
+                coords = source.coords(rows)
+                if coords is not None:
+                    # The genomic position of every row: row i, column j is base coords["start"][i] + j of the
+                    # forward strand, or coords["end"][i] - 1 - j when coords["strand"][i] is '-'.
+                    for name in ("chrom", "strand"):
+                        h5.create_dataset(name, data=coords[name].astype(object), dtype=h5py.string_dtype("utf-8"))
+                    for name in ("start", "end"):
+                        h5.create_dataset(name, data=np.asarray(coords[name], np.int64))
                 if source.y is not None:
                     h5.create_dataset("label", data=source.y[rows])
                 from tqdm import tqdm
@@ -302,6 +359,8 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                                                     if names else []),
                          "definition": DEFINITION, "method": kern.method, "length": L, "alphabet": "ACGT",
                          "task": task, "created": utc_now(), "command": command or ""}
+                if getattr(source, "genome", None):
+                    attrs["genome"] = json.dumps(source.genome)
                 for key, value in attrs.items():
                     h5.attrs[key] = value
                 h5.attrs["complete"] = True
@@ -322,7 +381,8 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                 shutil.rmtree(plot_tmp)
     finally:
         source.close()
-    return {"out": out, "n": int(done), "records_read": int(source.n), "length": L,
+    return {"out": out, "n": int(done), "records_read": int(getattr(source, "records_read", source.n)),
+            "dropped": source.dropped, "length": L,
             "outputs": json.loads(attrs["output_names"]),
             "method": kern.method, "seconds": seconds, "seq_per_s": done / max(seconds, 1e-9),
             "plots": figs, "plot_dir": plot_dir if figs else None}
@@ -378,8 +438,11 @@ def read_ism(path):
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
             if attrs.get("format") != ISM_FORMAT or not attrs.get("complete"):
                 raise InputFormatError("not a complete seqcnn ISM file", path=path)
-            out = {name: h5[name][:] for name in h5 if name != "ids"}
+            out = {name: h5[name][:] for name in h5 if name not in ("ids", "chrom", "strand")}
             out["ids"] = h5["ids"].asstr()[:]
+            for name in ("chrom", "strand"):
+                if name in h5:
+                    out[name] = h5[name].asstr()[:]
     except OSError:
         raise InputFormatError("not a readable HDF5 file", path=path) from None
     attrs["output_names"] = json.loads(attrs.get("output_names", "[]"))

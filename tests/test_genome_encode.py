@@ -241,3 +241,24 @@ def test_predict_bed_genome_scores_the_windows_encode_makes(cli, gen, tmp_path):
     np.testing.assert_allclose(df.prob_1, want, atol=1e-5)
     bad = cli("predict", tmp_path / "run", "--bed", bed, "-o", tmp_path / "x.csv")
     assert bad.exit_code == 2 and "--bed REGIONS with --genome" in bad.stderr and not (tmp_path / "x.csv").exists()
+    # mutagenesis of the same regions: the ISM file carries each row's genomic position
+    from seqcnn.exact_ism import ism
+    from seqcnn.mutagenesis import read_ism
+
+    r = cli("mutagenesis", tmp_path / "run", bed, "--genome", gen.fa, "--center", "midpoint", "-o",
+            tmp_path / "ism.h5", "--no-plots")
+    assert r.exit_code == 0, r.stderr
+    assert "records read 4 = written 3 + dropped 1 (not selected 0, past chromosome end 1)" in r.stdout
+    f = read_ism(tmp_path / "ism.h5")
+    assert list(f["ids"]) == list(df.id) and list(f["chrom"]) == ["chr1", "chr2", "chr1"]
+    assert list(f["start"]) == [150150, 150150, 20000] and list(f["strand"]) == ["+", "-", "+"]
+    delta, _ = ism(model, one_hot(seqs))
+    np.testing.assert_allclose(f["delta"], delta, atol=1e-4)
+    # an encoded genome-mode file: the selected rows keep their coordinates
+    r = cli("mutagenesis", tmp_path / "run", h5, "-o", tmp_path / "ism2.h5", "--split", "test", "--top", "3",
+            "--no-plots")
+    assert r.exit_code == 0, r.stderr
+    f2 = read_ism(tmp_path / "ism2.h5")
+    with open_dataset(h5) as ds:
+        c = ds.coords(f2["index"])
+    assert list(f2["chrom"]) == list(c["chrom"]) and list(f2["start"]) == list(c["start"])
