@@ -137,6 +137,17 @@ def encode_block(seqs, length=None, pad_mode="center", allow_iupac=False, ids=No
     return out.view(np.uint8).reshape(n, length, 4), lengths
 
 
+def encode_windows(u8, allow_iupac=False, ids=None, path=None):
+    """One-hot encode windows of one length given as bytes: uint8 [n, L] → uint8 [n, L, 4] (bases checked).
+
+    The fast path for sequences cut from a genome: no per-sequence Python objects, one table lookup.
+    """
+    u8 = np.ascontiguousarray(u8, np.uint8)
+    n, length = u8.shape
+    check_bases(u8.reshape(-1), np.full(n, length, np.int64), ids=ids, path=path, allow_iupac=allow_iupac)
+    return _WORDS[u8].view(np.uint8).reshape(n, length, 4)
+
+
 def one_hot(seqs, length=None, pad_mode="center", allow_iupac=False):
     """One-hot encode a sequence or a list of sequences.
 

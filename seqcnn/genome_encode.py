@@ -14,12 +14,12 @@ import re
 
 import numpy as np
 
-from .encoding import encode_block
+from .encoding import encode_windows
 from .errors import SeqcnnError
 from .genome import Genome
 from .ingest import check_unique_ids
 from .intervals import IntervalIndex, read_bed, windows
-from .negatives import default_chrom, dinucleotide_shuffle, gc_content, gc_matched, n_fraction
+from .negatives import default_chrom, dinucleotide_shuffle, gc_content, gc_matched, ks_statistic, n_fraction
 from .outputs import check_output, publish, utc_now
 from .readers import sha256_file
 from .splits import TEST, TRAIN, VAL, split_counts
@@ -313,9 +313,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     neg_gc = gc_content(n_seqs)
     gc_match = {"positives": _quantiles(pos_gc), "negatives": _quantiles(neg_gc), "ks": None}
     if len(n_start) and np.isfinite(pos_gc).any() and np.isfinite(neg_gc).any():
-        from scipy.stats import ks_2samp
-
-        gc_match["ks"] = round(float(ks_2samp(pos_gc[np.isfinite(pos_gc)], neg_gc[np.isfinite(neg_gc)]).statistic), 4)
+        gc_match["ks"] = round(ks_statistic(pos_gc, neg_gc), 4)
     task = "multilabel" if multilabel else "binary"
     labels = list(label_names) if label_names is not None else [_label_name(b) for b in beds]
     sources = [{"path": os.path.abspath(p), "sha256": sha256_file(p)}
@@ -342,7 +340,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         block = 1 << 15
         for b in range(0, len(ids), block):
             rows = all_seqs[b:b + block]
-            x, _ = encode_block([r.tobytes() for r in rows], length=length, ids=ids[b:b + block], path=out)
+            x = encode_windows(rows, ids=ids[b:b + block], path=out)
             writer.append(x, ids[b:b + block], np.full(len(rows), length, np.int64))
         import pandas as pd
 

@@ -38,6 +38,17 @@ def gc_content(x):
         return np.where(called > 0, _IS_GC[x].sum(1, dtype=np.int64) / called, np.nan)
 
 
+def ks_statistic(a, b):
+    """Two-sample Kolmogorov–Smirnov statistic: the largest gap between the two empirical CDFs (NaN ignored)."""
+    a = np.sort(np.asarray(a, float)[np.isfinite(a)])
+    b = np.sort(np.asarray(b, float)[np.isfinite(b)])
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    points = np.concatenate([a, b])
+    gap = np.searchsorted(a, points, side="right") / len(a) - np.searchsorted(b, points, side="right") / len(b)
+    return float(np.abs(gap).max())
+
+
 def n_fraction(x):
     """Fraction of N in each byte window: uint8 [n, L] → float64 [n]."""
     x = np.asarray(x, np.uint8)

@@ -114,3 +114,17 @@ def test_padded_block_matches_one_at_a_time(seqs, length, mode):
             left = {"center": room // 2, "left": 0, "right": room}[mode]
             expected = "N" * left + s + "N" * (room - left)
         assert decode(row) == expected
+
+
+def test_encode_windows_equals_encode_block_and_checks_bases():
+    from seqcnn.encoding import encode_block, encode_windows
+    from seqcnn.errors import SequenceError
+
+    seqs = ["ACGTNacgtn", "TTTTGGGGCC"]
+    u8 = np.frombuffer("".join(seqs).encode(), np.uint8).reshape(2, 10)
+    np.testing.assert_array_equal(encode_windows(u8), encode_block(seqs)[0])
+    bad = u8.copy()
+    bad[1, 3] = ord("R")
+    with pytest.raises(SequenceError, match="record 'w2'.*position 4.*IUPAC"):
+        encode_windows(bad, ids=["w1", "w2"])
+    assert encode_windows(bad, allow_iupac=True)[1, 3].sum() == 0

@@ -84,3 +84,16 @@ def test_gc_matched_follows_the_positives_distribution_and_avoids_regions(monkey
     with pytest.raises(SeqcnnError, match="too few candidate windows") as err:
         gc_matched(g, positive_gc, 100, 20.0, avoid, np.random.default_rng(0))
     assert "4000 requested" in str(err.value) and "possible" in str(err.value)
+
+
+def test_ks_statistic_equals_scipy():
+    from scipy.stats import ks_2samp
+
+    from seqcnn.negatives import ks_statistic
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a = np.round(rng.normal(0.5, 0.05, rng.integers(5, 300)), 2)  # ties, as GC fractions have
+        b = np.round(rng.normal(0.52, 0.06, rng.integers(5, 300)), 2)
+        assert ks_statistic(a, b) == pytest.approx(ks_2samp(a, b).statistic, abs=1e-12)
+    assert ks_statistic([0.1, np.nan], [0.1]) == 0.0 and np.isnan(ks_statistic([], [0.2]))
