@@ -19,7 +19,7 @@ from .errors import SeqcnnError
 from .genome import Genome
 from .ingest import check_unique_ids
 from .intervals import IntervalIndex, read_bed, windows
-from .negatives import default_chrom, dinucleotide_shuffle, gc_content, gc_matched, ks_statistic, n_fraction
+from .negatives import composition, default_chrom, dinucleotide_shuffle, gc_matched, ks_statistic
 from .outputs import check_output, publish, utc_now
 from .readers import sha256_file
 from .splits import TEST, TRAIN, VAL, split_counts
@@ -112,7 +112,7 @@ class Drops:
 
 
 def peak_windows(iv, genome, length, center, max_n, drops):
-    """Windows of ``iv`` that lie on the genome with at most ``max_n`` N: (kept index, start, bytes [m, L]).
+    """Windows of ``iv`` that lie on the genome with at most ``max_n`` N: (kept index, start, bytes [m, L], GC [m]).
 
     ``drops`` (a :class:`Drops`) counts the others by reason; ``-`` strand windows come reverse-complemented.
     """
@@ -126,9 +126,10 @@ def peak_windows(iv, genome, length, center, max_n, drops):
     strand = np.where(iv.strand[keep] == "-", "-", "+").astype(object)
     seqs = genome.windows(iv.chrom[keep], start[keep], length, strand) if len(keep) else np.zeros((0, length),
                                                                                                  np.uint8)
-    ok = n_fraction(seqs) <= max_n
+    gc, nf = composition(seqs)
+    ok = nf <= max_n
     drops.add("too many N", (~ok).sum())
-    return keep[ok], start[keep][ok], seqs[ok]
+    return keep[ok], start[keep][ok], seqs[ok], gc[ok]
 
 
 def _merge_overlapping(chrom, start, length):
@@ -223,18 +224,20 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         # Positives: each file's windows, then (multilabel) the union, overlapping windows merged.
         parts = []
         for k, iv in enumerate(ivs):
-            keep, start, seqs = peak_windows(iv, g, length, center, max_n, drops)
-            parts.append((k, iv.subset(keep), start, seqs))
+            keep, start, seqs, gc = peak_windows(iv, g, length, center, max_n, drops)
+            parts.append((k, iv.subset(keep), start, seqs, gc))
         chrom = np.concatenate([p[1].chrom for p in parts])
         start = np.concatenate([p[2] for p in parts])
         strand = np.concatenate([np.where(p[1].strand == "-", "-", "+").astype(object) for p in parts])
         names = np.concatenate([p[1].name for p in parts])
         seqs = np.concatenate([p[3] for p in parts])
         source = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
+        pos_gc = np.concatenate([p[4] for p in parts])
         if multilabel and len(start):
             keep = _merge_overlapping(chrom, start, length)
             drops.add("merged with an overlapping window", len(start) - len(keep))
-            chrom, start, strand, names, seqs, source = (a[keep] for a in (chrom, start, strand, names, seqs, source))
+            chrom, start, strand, names, seqs, source, pos_gc = (a[keep] for a in (chrom, start, strand, names, seqs,
+                                                                                 source, pos_gc))
             need = length // 2 if min_overlap is None else int(min_overlap)
             y_pos = np.stack([IntervalIndex(iv.chrom, iv.start, iv.end).overlap(chrom, start, start + length)
                               >= max(need, 1) for iv in ivs], axis=1).astype(np.uint8)
@@ -248,9 +251,10 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         avoid = IntervalIndex(np.concatenate([iv.chrom for iv in ivs + excl] + [chrom]),
                               np.concatenate([iv.start for iv in ivs + excl] + [start]),
                               np.concatenate([iv.end for iv in ivs + excl] + [start + length]))
-        neg = {"chrom": [], "start": [], "strand": [], "seqs": [], "origin": [], "names": []}
+        neg = {"chrom": [], "start": [], "strand": [], "seqs": [], "origin": [], "names": [], "gc": []}
 
-        def add_neg(c, s, st, x, origin, nm=None):
+        def add_neg(c, s, st, x, origin, nm=None, gc=None):
+            neg["gc"].append(composition(x)[0] if gc is None else np.asarray(gc, float))
             neg["chrom"].append(np.asarray(c, dtype=object))
             neg["start"].append(np.asarray(s, np.int64))
             neg["strand"].append(np.asarray(st, dtype=object))
@@ -259,17 +263,16 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             neg["names"].append(np.asarray(nm if nm is not None else [None] * len(s), dtype=object))
 
         n_made = int(round(len(start) * negative_ratio))
-        pos_gc = gc_content(seqs)
         if negatives == "gc-matched":
             allowed = chroms if chroms else sorted({c for c in chrom if default_chrom(c)}, key=_natural)
-            c, s, _ = gc_matched(g, pos_gc, length, negative_ratio, avoid, rng, chroms=allowed, max_n=max_n)
-            add_neg(c, s, np.full(len(s), "+", object), g.windows(c, s, length), "gc-matched")
+            c, s, gc = gc_matched(g, pos_gc, length, negative_ratio, avoid, rng, chroms=allowed, max_n=max_n)
+            add_neg(c, s, np.full(len(s), "+", object), g.windows(c, s, length), "gc-matched", gc=gc)
         elif negatives == "shuffle":
             reps = int(np.ceil(negative_ratio))
             src = np.tile(np.arange(len(start)), reps)[:n_made]
             add_neg(chrom[src], start[src], strand[src], dinucleotide_shuffle(seqs[src], rng), "shuffle",
                     [f"{_rid(chrom[i], start[i], length, strand[i], names[i])}_shuffle{r}"
-                     for r, i in zip(np.arange(len(src)) // len(start), src)])
+                     for r, i in zip(np.arange(len(src)) // len(start), src)], gc=pos_gc[src])
         elif negatives == "flank":
             d = length if flank_distance is None else int(flank_distance)
             side = np.where(rng.random(len(start)) < 0.5, -1, 1)
@@ -279,7 +282,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             ok = (cand_s >= 0) & (cand_s + length <= size) & ~avoid.overlaps(cand_c, cand_s, cand_s + length)
             idx = np.flatnonzero(ok)
             x = g.windows(cand_c[idx], cand_s[idx], length) if len(idx) else np.zeros((0, length), np.uint8)
-            fine = n_fraction(x) <= max_n
+            fine = composition(x)[1] <= max_n
             # One flank per positive first (its chosen side), then the other sides, up to the ratio.
             idx, x = idx[fine][:n_made], x[fine][:n_made]
             if len(idx) < n_made:
@@ -288,13 +291,13 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
                                   hint="lower --negative-ratio or --flank-distance, or use --negatives gc-matched")
             add_neg(cand_c[idx], cand_s[idx], np.full(len(idx), "+", object), x, "flank")
         if given_iv is not None:
-            keep, s, x = peak_windows(given_iv, g, length, center, max_n, drops)
+            keep, s, x, gc = peak_windows(given_iv, g, length, center, max_n, drops)
             # A negative on a peak would contradict its label: dropped and counted, like the other drops.
             clear = ~avoid.overlaps(given_iv.chrom[keep], s, s + length)
             drops.add("given negative overlaps a peak", (~clear).sum())
-            keep, s, x = keep[clear], s[clear], x[clear]
+            keep, s, x, gc = keep[clear], s[clear], x[clear], gc[clear]
             add_neg(given_iv.chrom[keep], s, np.where(given_iv.strand[keep] == "-", "-", "+").astype(object), x,
-                    "given", given_iv.name[keep])
+                    "given", given_iv.name[keep], gc=gc)
         genome_info = {"path": os.path.abspath(g.path), "size": g.size, "chromosomes": len(g.lengths),
                        "index_sha256": g.index_sha256()}
     cat = lambda key, empty: np.concatenate(neg[key]) if neg[key] else empty  # noqa: E731
@@ -310,7 +313,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
          else np.concatenate([y_pos, np.zeros(len(n_start), np.uint8)]))
     split, chosen = chrom_split(all_chrom, holdout_chrom, val_chrom)
     chosen = {k: [str(c) for c in v] for k, v in chosen.items()}
-    neg_gc = gc_content(n_seqs)
+    neg_gc = cat("gc", np.zeros(0))
     gc_match = {"positives": _quantiles(pos_gc), "negatives": _quantiles(neg_gc), "ks": None}
     if len(n_start) and np.isfinite(pos_gc).any() and np.isfinite(neg_gc).any():
         gc_match["ks"] = round(ks_statistic(pos_gc, neg_gc), 4)

@@ -119,14 +119,18 @@ def read_bed(path):
     frame = pd.read_csv(io.StringIO("\n".join(data)), sep="\t", header=None, dtype=str,
                         names=range(int(width.max())), usecols=range(ncol), keep_default_na=False,
                         na_filter=False, engine="c", quoting=3)
-    cols = [frame[c].str.strip() if c < ncol else None for c in range(10)]
+    # Only text columns are stripped (a costly pass over every value); numbers allow spaces in the regex.
+    cols = [frame[c] if c < ncol else None for c in range(10)]
+    for c in (0, 3, 5):
+        if c < ncol:
+            cols[c] = cols[c].str.strip()
     coords = cols[1] + "\t" + cols[2]
-    bad = ~coords.str.fullmatch(r"-?\d+\t-?\d+")
+    bad = ~coords.str.fullmatch(r"\s*-?\d+\s*\t\s*-?\d+\s*")
     if bad.any():
         k = int(np.argmax(bad.to_numpy()))
         raise _bad(path, number[k], f"start and end must be whole numbers, got {frame[1][k]!r} and {frame[2][k]!r}",
                    hint="BED coordinates are 0-based integers; check the column order and the separator")
-    start, end = cols[1].astype(np.int64).to_numpy(), cols[2].astype(np.int64).to_numpy()
+    start, end = (np.asarray(cols[k].to_numpy(dtype=object), dtype=np.int64) for k in (1, 2))
     wrong = (start < 0) | (end < start)
     if wrong.any():
         k = int(np.argmax(wrong))
@@ -146,7 +150,7 @@ def read_bed(path):
     if ncol >= 10:
         peak = width >= 10
         col = cols[9].to_numpy(dtype=object)
-        ok = cols[9].str.fullmatch(r"-?\d+").to_numpy() | ~peak
+        ok = cols[9].str.fullmatch(r"\s*-?\d+\s*").to_numpy() | ~peak
         if not ok.all():
             k = int(np.argmax(~ok))
             raise _bad(path, number[k], f"narrowPeak summit (column 10) {col[k]!r} is not a whole number",

@@ -147,7 +147,7 @@ class _Source:
             for c, ln in zip(iv.chrom, iv.line):
                 first.setdefault(c, int(ln))
             g.check_chroms(first, path=iv.path, line=first)
-            keep, start, seqs = peak_windows(iv, g, L, center, 1.0, drops)  # N kept: all-zero rows
+            keep, start, seqs, _ = peak_windows(iv, g, L, center, 1.0, drops)  # N kept: all-zero rows
         if len(keep) == 0:
             raise SeqcnnError("no window of the model's length fits the genome", path=self.path)
         strand = np.where(iv.strand[keep] == "-", "-", "+").astype(object)

@@ -14,13 +14,12 @@ from .errors import SeqcnnError
 GC_BIN = 0.02
 # Bases of a chromosome tiled at once by gc_matched (~10 MB of sequence and a few small arrays per slab).
 SLAB_BASES = 10_000_000
-# Per byte: 1 for G/C (either case), for GC content; 1 for N, for the N fraction.
-_IS_GC = np.zeros(256, np.uint8)
-_IS_N = np.zeros(256, np.uint8)
+# Per byte, G/C (either case) in the low 16 bits and N in the high 16: one lookup and one sum count both.
+_COUNTS = np.zeros(256, np.uint32)
 for _c in "GCgc":
-    _IS_GC[ord(_c)] = 1
+    _COUNTS[ord(_c)] = 1
 for _c in "Nn":
-    _IS_N[ord(_c)] = 1
+    _COUNTS[ord(_c)] = 1 << 16
 # Chromosomes left out of negative sampling unless named by --chroms: mitochondria, unplaced and alt contigs.
 _SKIP_PARTS = ("_random", "chrUn", "_alt", "_fix", "_hap", "EBV")
 
@@ -30,12 +29,23 @@ def default_chrom(name):
     return name not in ("chrM", "MT", "M", "chrMT") and not any(p in name for p in _SKIP_PARTS)
 
 
+def composition(x):
+    """GC fraction over the non-N bases and N fraction of each byte window: uint8 [n, L] → two float64 [n].
+
+    The GC fraction is NaN for an all-N window. Windows up to 65,535 bp.
+    """
+    x = np.asarray(x, np.uint8)
+    counts = _COUNTS[x].sum(1, dtype=np.uint32) if x.size else np.zeros(len(x), np.uint32)
+    n_count = (counts >> 16).astype(np.int64)
+    called = x.shape[1] - n_count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gc = np.where(called > 0, (counts & 0xFFFF) / np.maximum(called, 1), np.nan)
+    return gc, n_count / max(x.shape[1], 1)
+
+
 def gc_content(x):
     """GC fraction of each byte window over its non-N bases: uint8 [n, L] → float64 [n] (NaN when all N)."""
-    x = np.asarray(x, np.uint8)
-    called = x.shape[1] - _IS_N[x].sum(1, dtype=np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(called > 0, _IS_GC[x].sum(1, dtype=np.int64) / called, np.nan)
+    return composition(x)[0]
 
 
 def ks_statistic(a, b):
@@ -51,8 +61,7 @@ def ks_statistic(a, b):
 
 def n_fraction(x):
     """Fraction of N in each byte window: uint8 [n, L] → float64 [n]."""
-    x = np.asarray(x, np.uint8)
-    return _IS_N[x].sum(1, dtype=np.int64) / x.shape[1]
+    return composition(x)[1]
 
 
 def gc_matched(genome, positive_gc, length, per_positive, avoid, rng, chroms=None, max_n=0.1):
@@ -95,10 +104,11 @@ def gc_matched(genome, positive_gc, length, per_positive, avoid, rng, chroms=Non
             if not keep.any():
                 continue
             seq = genome.region(c, int(starts[0]), int(starts[-1]) + length).reshape(len(starts), length)
-            ok = keep & (n_fraction(seq) <= max_n)
+            gc, nf = composition(seq)
+            ok = keep & (nf <= max_n)
             cand_chrom.append(np.full(int(ok.sum()), code, np.int32))
             cand_start.append(starts[ok])
-            cand_gc.append(gc_content(seq[ok]))
+            cand_gc.append(gc[ok])
     want_total = int(round(len(positive_gc) * per_positive))
     n_cand = int(sum(map(len, cand_start)))
     if n_cand < want_total:

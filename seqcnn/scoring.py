@@ -138,7 +138,7 @@ def predict_intervals(run_dir, bed, genome, out, center="summit", force=False, b
             first.setdefault(c, int(ln))
         g.check_chroms(first, path=iv.path, line=first)
         # max_n 1: N-rich windows are scored (N is an all-zero row), only unreadable ones are dropped.
-        keep, start, seqs = peak_windows(iv, g, L, center, 1.0, drops)
+        keep, start, seqs, _ = peak_windows(iv, g, L, center, 1.0, drops)
     if len(keep) == 0:
         raise SeqcnnError("no window of the model's length fits the genome", path=bed,
                           hint=f"dropped: {', '.join(f'{k} {v}' for k, v in drops.counts.items() if v)}")
