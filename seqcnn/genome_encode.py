@@ -216,7 +216,8 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     excl = [read_bed(e) for e in exclude]
     n_read = sum(map(len, ivs)) + (len(given_iv) if given_iv is not None else 0)
     with Genome(genome) as g:
-        for iv in ivs + ([given_iv] if given_iv is not None else []):
+        # Excluded regions too: a blacklist named like '1' against a 'chr1' genome would exclude nothing.
+        for iv in ivs + ([given_iv] if given_iv is not None else []) + excl:
             first = {}
             for c, ln in zip(iv.chrom, iv.line):
                 first.setdefault(c, int(ln))

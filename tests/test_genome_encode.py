@@ -190,6 +190,8 @@ def test_genome_mode_cli_end_to_end_and_bad_input(cli, gen, tmp_path):
     renamed.write_text("1\t100000\t100300\n2\t100000\t100300\n")
     one_line(cli("encode", "--bed", renamed, "--genome", gen.fa, "--length", L, "-o", o2), "ens.bed",
              "named like '1'", "sed")
+    one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", o2, "--exclude", renamed),
+             "ens.bed", "named like '1'")
     one_line(cli("encode", "--bed", gen.ctcf, "--genome", gen.fa, "--length", L, "-o", o2, "--negative-ratio",
                  "400"), "too few candidate windows", "possible")
     (tmp_path / "dup.bed").write_text("chr1\t50000\t50200\tsame\nchr2\t50000\t50200\tsame\n"
