@@ -132,6 +132,44 @@ def peak_windows(iv, genome, length, center, max_n, drops):
     return keep[ok], start[keep][ok], seqs[ok], gc[ok]
 
 
+def check_names(genome, iv):
+    """:meth:`Genome.check_chroms` for the chromosomes of ``iv``, naming the line where each is first used."""
+    first = {}
+    for c, ln in zip(iv.chrom, iv.line):
+        first.setdefault(c, int(ln))
+    return genome.check_chroms(first, path=iv.path, line=first)
+
+
+def cut_regions(bed, genome, length, center="summit"):
+    """The regions of ``bed`` as windows of ``length`` cut from ``genome``, for scoring a trained model.
+
+    As :func:`encode_intervals` cuts peaks (summit or midpoint, ``-`` strand reverse-complemented), but N-rich
+    windows are kept (N is an all-zero row) and only windows off the genome are dropped.
+
+    Returns
+    -------
+    dict — ``ids`` (list of str), ``coords`` (``chrom``, ``start``, ``end``, ``strand`` arrays), ``x`` (one-hot
+    uint8 [m, length, 4]), ``records_read``, ``dropped`` (reason → count, non-zero only).
+
+    Raises
+    ------
+    SeqcnnError — when no window fits the genome, or the chromosome naming differs from the genome's.
+    """
+    iv = read_bed(bed)
+    drops = Drops()
+    with Genome(genome) as g:
+        check_names(g, iv)
+        keep, start, seqs, _ = peak_windows(iv, g, length, center, 1.0, drops)
+    if len(keep) == 0:
+        raise SeqcnnError("no window of the model's length fits the genome", path=bed,
+                          hint=f"dropped: {', '.join(f'{k} {v}' for k, v in drops.counts.items() if v)}")
+    strand = np.where(iv.strand[keep] == "-", "-", "+").astype(object)
+    ids = record_ids(iv.chrom[keep], start, length, strand, iv.name[keep])
+    return {"ids": ids, "coords": {"chrom": iv.chrom[keep], "start": start, "end": start + length, "strand": strand},
+            "x": encode_windows(seqs, allow_iupac=True, ids=ids, path=bed), "records_read": len(iv),
+            "dropped": {k: v for k, v in drops.counts.items() if v}}
+
+
 def _merge_overlapping(chrom, start, length):
     """Greedy, in genome order: a window overlapping the last kept window on its chromosome by more than half
     its length is merged into it (dropped); returns the kept indices."""
@@ -218,10 +256,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     with Genome(genome) as g:
         # Excluded regions too: a blacklist named like '1' against a 'chr1' genome would exclude nothing.
         for iv in ivs + ([given_iv] if given_iv is not None else []) + excl:
-            first = {}
-            for c, ln in zip(iv.chrom, iv.line):
-                first.setdefault(c, int(ln))
-            g.check_chroms(first, path=iv.path, line=first)
+            check_names(g, iv)
         # Positives: each file's windows, then (multilabel) the union, overlapping windows merged.
         parts = []
         for k, iv in enumerate(ivs):

@@ -135,35 +135,21 @@ class _Source:
             self.n = len(ids)
 
     def _from_genome(self, L, genome, center):
-        from .encoding import encode_block
-        from .genome import Genome
-        from .genome_encode import Drops, peak_windows, record_ids
-        from .intervals import read_bed
+        from .genome_encode import cut_regions
 
-        iv = read_bed(self.path)
-        drops = Drops()
-        with Genome(genome) as g:
-            first = {}
-            for c, ln in zip(iv.chrom, iv.line):
-                first.setdefault(c, int(ln))
-            g.check_chroms(first, path=iv.path, line=first)
-            keep, start, seqs, _ = peak_windows(iv, g, L, center, 1.0, drops)  # N kept: all-zero rows
-        if len(keep) == 0:
-            raise SeqcnnError("no window of the model's length fits the genome", path=self.path)
-        strand = np.where(iv.strand[keep] == "-", "-", "+").astype(object)
-        ids = record_ids(iv.chrom[keep], start, L, strand, iv.name[keep])
-        self._x, _ = encode_block([r.tobytes() for r in seqs], length=L, ids=ids, path=self.path, allow_iupac=True)
-        self._coords = {"chrom": iv.chrom[keep], "start": start, "end": start + L, "strand": strand}
-        self.ids = np.asarray(ids, dtype=object)
+        regions = cut_regions(self.path, genome, L, center)
+        ids = regions["ids"]
         if len(set(ids)) < len(ids):
             seen = set()
             dup = next(i for i in ids if i in seen or seen.add(i))
             raise SeqcnnError("duplicate record id", path=self.path, record=dup,
                               hint="ids are the BED name column, else chrom:start-end(strand); names must be unique")
+        self._x, self._coords = regions["x"], regions["coords"]
+        self.ids = np.asarray(ids, dtype=object)
         self.y = None
         self.n = len(ids)
-        self.records_read = len(iv)
-        self.dropped = {k: v for k, v in drops.counts.items() if v}
+        self.records_read = regions["records_read"]
+        self.dropped = regions["dropped"]
         self.genome = {"path": os.path.abspath(genome), "center": center}
 
     def coords(self, rows):

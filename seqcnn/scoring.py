@@ -10,7 +10,6 @@ import os
 
 import numpy as np
 
-from .encoding import encode_block
 from .errors import ModelMismatchError, SeqcnnError
 from .feeding import Forward, Source
 from .metrics import compute_metrics, curve_sets, link
@@ -122,36 +121,17 @@ def predict_intervals(run_dir, bed, genome, out, center="summit", force=False, b
     """
     import pandas as pd
 
-    from .genome import Genome
-    from .genome_encode import Drops, peak_windows, record_ids
-    from .intervals import read_bed
+    from .genome_encode import cut_regions
 
     check_output(out, force)
     model, cfg = load_run(run_dir)
     L = cfg["model"]["input_length"]
     cols = output_columns(cfg)
-    iv = read_bed(bed)
-    drops = Drops()
-    with Genome(genome) as g:
-        first = {}
-        for c, ln in zip(iv.chrom, iv.line):
-            first.setdefault(c, int(ln))
-        g.check_chroms(first, path=iv.path, line=first)
-        # max_n 1: N-rich windows are scored (N is an all-zero row), only unreadable ones are dropped.
-        keep, start, seqs, _ = peak_windows(iv, g, L, center, 1.0, drops)
-    if len(keep) == 0:
-        raise SeqcnnError("no window of the model's length fits the genome", path=bed,
-                          hint=f"dropped: {', '.join(f'{k} {v}' for k, v in drops.counts.items() if v)}")
-    strand = np.where(iv.strand[keep] == "-", "-", "+").astype(object)
-    ids = record_ids(iv.chrom[keep], start, L, strand, iv.name[keep])
-    frame = pd.DataFrame({"id": ids, "chrom": iv.chrom[keep], "start": start, "end": start + L, "strand": strand})
-    fwd = Forward(model, L)
-    probs = []
-    for b in range(0, len(seqs), batch_size):
-        x, _ = encode_block([r.tobytes() for r in seqs[b:b + batch_size]], length=L, ids=ids[b:b + batch_size],
-                            path=bed, allow_iupac=True)
-        probs.append(link(cfg["model"]["task"], fwd([x])))
-    for name, column in zip(cols, np.concatenate(probs).T):
+    regions = cut_regions(bed, genome, L, center)
+    frame = pd.DataFrame({"id": regions["ids"], **regions["coords"]})
+    x = regions["x"]
+    prob = link(cfg["model"]["task"], Forward(model, L)(x[b:b + batch_size] for b in range(0, len(x), batch_size)))
+    for name, column in zip(cols, prob.T):
         frame[name] = column
     tmp = f"{out}.tmp-{os.getpid()}"
     try:
@@ -160,7 +140,8 @@ def predict_intervals(run_dir, bed, genome, out, center="summit", force=False, b
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return {"out": str(out), "n": len(frame), "records_read": len(iv), "dropped": drops.counts, "columns": cols}
+    return {"out": str(out), "n": len(frame), "records_read": regions["records_read"],
+            "dropped": regions["dropped"], "columns": cols}
 
 
 def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
