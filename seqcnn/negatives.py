@@ -35,7 +35,9 @@ def composition(x):
     The GC fraction is NaN for an all-N window. Windows up to 65,535 bp.
     """
     x = np.asarray(x, np.uint8)
-    counts = _COUNTS[x].sum(1, dtype=np.uint32) if x.size else np.zeros(len(x), np.uint32)
+    counts = np.zeros(len(x), np.uint32)
+    for b in range(0, len(x), 16384):  # blocks: the uint32 lookup of a million windows would be 800 MB at once
+        counts[b:b + 16384] = _COUNTS[x[b:b + 16384]].sum(1, dtype=np.uint32)
     n_count = (counts >> 16).astype(np.int64)
     called = x.shape[1] - n_count
     with np.errstate(invalid="ignore", divide="ignore"):
