@@ -1,10 +1,10 @@
-"""A reference genome, read through its index (pysam ``FastaFile``): chromosome sizes, windows, whole chromosomes.
+"""A reference genome, read through its index (pysam ``FastaFile``): chromosome sizes, regions, many windows.
 
 Provides :class:`Genome`: opens a plain or bgzip-compressed FASTA (``samtools faidx`` layout), builds the
 ``.fai`` (and ``.gzi``) index when it is missing, refuses plain gzip with the ``bgzip`` fix, checks that
-the file is FASTA, and reads windows (:meth:`Genome.windows`: many windows at once, each chromosome read
-once and cut with numpy, ``-`` strand windows reverse-complemented) without ever holding more than one
-chromosome. :meth:`Genome.check_chroms` turns a chromosome naming mismatch (``chr1`` against ``1``) into
+the file is FASTA, and reads windows (:meth:`Genome.windows`: many windows at once, read in slabs of at
+most ``SLAB_BASES`` and cut with numpy, ``-`` strand windows reverse-complemented) and regions
+(:meth:`Genome.region`) without ever holding a whole chromosome. :meth:`Genome.check_chroms` turns a chromosome naming mismatch (``chr1`` against ``1``) into
 one error that says so. Soft-masked lower case is kept as it is (the encoder accepts it).
 
 pysam was chosen over pyfaidx by ``benchmarks/bench_genome.py`` (RESULTS "Genome reader"): it reads whole
@@ -140,10 +140,6 @@ class Genome:
                               hint="give the genome assembly these intervals were called on")
         return missing
 
-    def chromosome(self, chrom):
-        """The whole sequence of ``chrom`` as uint8 bytes, shape=(length,)."""
-        return np.frombuffer(self._fa.fetch(chrom).encode("ascii", "replace"), np.uint8)
-
     def region(self, chrom, start, end):
         """The bases of ``[start, end)`` on ``chrom`` as uint8 bytes, shape=(end - start,) (forward strand)."""
         return np.frombuffer(self._fa.fetch(chrom, int(start), int(end)).encode("ascii", "replace"), np.uint8)
@@ -159,7 +155,7 @@ class Genome:
         return seq
 
     def windows(self, chrom, start, length, strand=None):
-        """Many windows of one length, each chromosome read once: uint8 bytes, shape=(n, length), input order.
+        """Many windows of one length, read a slab at a time: uint8 bytes, shape=(n, length), in input order.
 
         Parameters
         ----------

@@ -376,8 +376,10 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     writer = DatasetWriter(out, length, force=force, compression=compression, compression_level=compression_level,
                            chunk_records=chunk_records)
     try:
+        from tqdm import tqdm
+
         block = 1 << 15
-        for b in range(0, len(ids), block):
+        for b in tqdm(range(0, len(ids), block), desc="encoding", unit=" block", disable=not progress, leave=False):
             rows = all_seqs[b:b + block]
             x = encode_windows(rows, ids=ids[b:b + block], path=out)
             writer.append(x, ids[b:b + block], np.full(len(rows), length, np.int64))
