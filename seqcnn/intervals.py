@@ -4,7 +4,7 @@ Provides :func:`read_bed` (BED3, BED6 and MACS2 narrowPeak, plain or gzip-compre
 ``browser`` and ``#`` lines skipped; every malformed line named with its file and line number),
 :class:`Intervals` (the arrays: 0-based half-open ``start``/``end`` as in BED), :func:`windows`
 (windows of one length centred on the summit or the midpoint) and :class:`IntervalIndex` (which
-windows overlap a set of intervals, and by how much). numpy only: no TensorFlow, no genome.
+windows overlap a set of intervals, and by how much). numpy and pandas: no TensorFlow; reads no genome.
 """
 
 import gzip
@@ -16,9 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputFormatError, SeqcnnError
+from .genome import by_chrom
 
 CENTERS = ("summit", "midpoint")
 _SKIP = ("#", "track", "browser")
+# A line that may be blank, a comment or a header (any line starting with a space, tab, '#', 't' or 'b').
+_NOT_PLAIN = np.isin(np.arange(256), np.frombuffer(b" \t#tb\n", np.uint8))
 
 
 @dataclass
@@ -87,6 +90,33 @@ def _is_data(line):
     return True
 
 
+def _tab_widths(text):
+    """Fields per line of a file that needs no line-by-line pass, else None.
+
+    Such a file has only tab-separated data lines: no header, comment or blank line, no carriage return and
+    no line without a tab. The check and the widths are vectorised (a million lines in ~0.1 s); any other
+    file takes the general path, which numbers the lines it keeps.
+    """
+    body = text[:-1] if text.endswith("\n") else text
+    if not body or "\r" in body:
+        return None
+    b = np.frombuffer(body.encode("utf-8"), np.uint8)
+    newline = np.flatnonzero(b == 10)
+    if _NOT_PLAIN[b[np.r_[0, newline + 1]]].any():
+        return None
+    ends = np.r_[newline, len(b)]
+    tabs = np.searchsorted(np.flatnonzero(b == 9), ends)
+    width = np.diff(tabs, prepend=0) + 1
+    return width if width.min() >= 2 else None
+
+
+def _is_int64(text):
+    try:
+        return -(1 << 63) <= int(text) < 1 << 63
+    except ValueError:
+        return False
+
+
 def read_bed(path):
     """Read a BED3, BED6 or narrowPeak file (optionally gzipped) into :class:`Intervals`.
 
@@ -102,35 +132,41 @@ def read_bed(path):
     import pandas as pd
 
     path = os.fspath(path)
-    lines = _text(path).split("\n")
-    keep = [i for i, line in enumerate(lines) if _is_data(line)]
-    if not keep:
-        raise InputFormatError("no intervals in the file", path=path,
-                               hint="give a BED or narrowPeak file with at least one chrom/start/end line")
-    # Tab-separated as BED is; a line without a tab is read as whitespace-separated (hand-written files).
-    data = [line if "\t" in line else "\t".join(line.split()) for line in (lines[i].rstrip("\r") for i in keep)]
-    number = np.asarray(keep, np.int64) + 1
-    width = np.array([line.count("\t") + 1 for line in data])
+    text = _text(path)
+    width = _tab_widths(text)
+    if width is not None:  # a plain tab-separated file: parsed as it is, line k is record k
+        number = np.arange(1, len(width) + 1, dtype=np.int64)
+    else:
+        lines = text.split("\n")
+        keep = [i for i, line in enumerate(lines) if _is_data(line)]
+        if not keep:
+            raise InputFormatError("no intervals in the file", path=path,
+                                   hint="give a BED or narrowPeak file with at least one chrom/start/end line")
+        # Tab-separated as BED is; a line without a tab is read as whitespace-separated (hand-written files).
+        data = [line if "\t" in line else "\t".join(line.split())
+                for line in (lines[i].rstrip("\r") for i in keep)]
+        number = np.asarray(keep, np.int64) + 1
+        width = np.array([line.count("\t") + 1 for line in data])
+        text = "\n".join(data)
     short = np.flatnonzero(width < 3)
     if len(short):
         k = int(short[0])
         raise _bad(path, number[k], f"{width[k]} field(s), a BED line needs at least chrom, start and end")
     ncol = int(min(width.max(), 10))
-    frame = pd.read_csv(io.StringIO("\n".join(data)), sep="\t", header=None, dtype=str,
+    frame = pd.read_csv(io.StringIO(text), sep="\t", header=None, dtype=str,
                         names=range(int(width.max())), usecols=range(ncol), keep_default_na=False,
                         na_filter=False, engine="c", quoting=3)
     # Only text columns are stripped (a costly pass over every value); numbers allow spaces in the regex.
     cols = [frame[c] if c < ncol else None for c in range(10)]
     for c in (0, 3, 5):
-        if c < ncol:
+        if c < ncol and " " in text:
             cols[c] = cols[c].str.strip()
-    coords = cols[1] + "\t" + cols[2]
-    bad = ~coords.str.fullmatch(r"\s*-?\d+\s*\t\s*-?\d+\s*")
-    if bad.any():
-        k = int(np.argmax(bad.to_numpy()))
+    try:  # numpy's int() per value is 7x faster than a regex over both columns; the regex finds the bad line
+        start, end = (cols[k].to_numpy(dtype=object).astype(np.int64) for k in (1, 2))
+    except (ValueError, OverflowError):
+        k = next(i for i, pair in enumerate(zip(cols[1], cols[2])) if not all(map(_is_int64, pair)))
         raise _bad(path, number[k], f"start and end must be whole numbers, got {frame[1][k]!r} and {frame[2][k]!r}",
-                   hint="BED coordinates are 0-based integers; check the column order and the separator")
-    start, end = (np.asarray(cols[k].to_numpy(dtype=object), dtype=np.int64) for k in (1, 2))
+                   hint="BED coordinates are 0-based integers; check the column order and the separator") from None
     wrong = (start < 0) | (end < start)
     if wrong.any():
         k = int(np.argmax(wrong))
@@ -206,8 +242,7 @@ class IntervalIndex:
         chrom = np.asarray(chrom, dtype=object)
         start, end = np.asarray(start, np.int64), np.asarray(end, np.int64)
         self.merged = {}
-        for c in np.unique(chrom) if len(chrom) else []:
-            sel = chrom == c
+        for c, sel in by_chrom(chrom):
             s, e = start[sel], end[sel]
             order = np.argsort(s, kind="stable")
             s, e = s[order], e[order]
@@ -218,18 +253,17 @@ class IntervalIndex:
             ms = s[new]
             me = np.zeros(len(ms), np.int64)
             np.maximum.at(me, run, e)
-            self.merged[str(c)] = (ms, me)
+            self.merged[c] = (ms, me)
 
     def overlap(self, chrom, start, end):
         """Bases of each query ``[start, end)`` covered by the set: np.ndarray int64, shape=(m,)."""
         chrom = np.asarray(chrom, dtype=object)
         start, end = np.asarray(start, np.int64), np.asarray(end, np.int64)
         out = np.zeros(len(start), np.int64)
-        for c in np.unique(chrom) if len(chrom) else []:
-            if str(c) not in self.merged:
+        for c, sel in by_chrom(chrom):
+            if c not in self.merged:
                 continue
-            ms, me = self.merged[str(c)]
-            sel = np.flatnonzero(chrom == c)
+            ms, me = self.merged[c]
             qs, qe = start[sel], end[sel]
             # Merged runs are disjoint and sorted: the ones a query touches are a contiguous range.
             lo = np.searchsorted(me, qs, side="right")

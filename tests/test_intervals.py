@@ -37,6 +37,8 @@ def test_bed3_bed6_and_narrowpeak_with_headers_and_gzip(tmp_path):
     ("chr1\t1\t20\tx\t0\t*\n", ["line 1", "strand '*'"]),
     ("chr1\t100\t300\tp\t5\t+\t1\t1\t1\tmid\n", ["line 1", "summit", "'mid'"]),
     ("chr1\t100\t300\tp\t5\t+\t1\t1\t1\t500\n", ["line 1", "past the peak's end"]),
+    ("chr1\t10\t20\nchr1\t10\t99999999999999999999\n", ["line 2", "whole numbers"]),
+    ("# header\nchr1\t10\t20\nchr1\t1.5\t20\n", ["line 3", "whole numbers", "'1.5'"]),
     ("track only\n# nothing\n", ["no intervals"]),
     ("", ["no intervals"]),
 ])
@@ -49,6 +51,19 @@ def test_malformed_bed_names_file_and_line(tmp_path, text, words):
     assert msg.startswith(str(p)) and "\n" not in msg
     for w in words:
         assert w in msg, (w, msg)
+
+
+def test_plain_files_and_files_with_headers_read_alike(tmp_path):
+    """A plain tab-separated file takes the vectorised path; the same records after header lines, with
+    carriage returns or with a blank line take the line-by-line path: both give the same arrays."""
+    rows = NARROWPEAK + "chr3\t7\t9\tp3\t1\t.\t1\t1\t1\t1\n" + "chr1\t5\t6\n"
+    (tmp_path / "plain.bed").write_text(rows)
+    (tmp_path / "header.bed").write_text("track name=x\n# made by hand\n" + rows.replace("\n", "\r\n") + "\n")
+    a, b = read_bed(tmp_path / "plain.bed"), read_bed(tmp_path / "header.bed")
+    assert list(a.line) == [1, 2, 3, 4] and list(b.line) == [3, 4, 5, 6]
+    for field in ("chrom", "start", "end", "name", "strand", "summit"):
+        assert list(getattr(a, field)) == list(getattr(b, field)), field
+    assert a.kind == b.kind == "narrowPeak" and list(a.summit) == [50, -1, 1, -1]
 
 
 def test_binary_missing_and_damaged_files(tmp_path):
