@@ -101,6 +101,50 @@ class DatasetWriter:
             raise
         self._pending = []
         self._pending_n = 0
+        # gzip chunks of x are compressed by worker threads (zlib releases the GIL) and written as stored
+        # chunks: compression is most of an encode's time, and the threads overlap it with parsing and
+        # encoding. The file is the same to any HDF5 reader as one written by h5py's deflate filter.
+        self._level = self.filters.get("compression_opts") if self.filters.get("compression") == "gzip" else None
+        self._pool = None
+        self._inflight = []
+
+    def _write_x(self, block):
+        """Write whole chunks of x (the last may be partial, at the end) from record ``self.n`` on."""
+        n1 = self.n + len(block)
+        self.x.resize(n1, axis=0)
+        if self._level is None or self.n % self.chunk_records:
+            # Not on a chunk boundary (records were flushed early, e.g. to read ids back): h5py's own filter.
+            self._drain()
+            self.x[self.n:n1] = block
+            return
+        import zlib
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="seqcnn-gzip")
+        c = self.chunk_records
+        for b in range(0, len(block), c):
+            chunk = block[b:b + c]
+            if len(chunk) < c:  # an edge chunk is stored full size; HDF5 ignores the rows past the extent
+                chunk = np.concatenate([chunk, np.zeros((c - len(chunk),) + chunk.shape[1:], np.uint8)])
+            self._inflight.append((self.n + b, self._pool.submit(zlib.compress, np.ascontiguousarray(chunk),
+                                                                 self._level)))
+        # Two flushes' worth in flight at most: memory stays bounded, and the threads stay busy.
+        self._drain(keep=2 * 16)
+
+    def _drain(self, keep=0):
+        """Write finished compressed chunks in order, leaving at most ``keep`` in flight."""
+        while len(self._inflight) > keep:
+            offset, future = self._inflight.pop(0)
+            self.x.id.write_direct_chunk((offset, 0, 0), future.result())
+
+    def _close_pool(self):
+        if getattr(self, "_pool", None) is not None:
+            for _, future in self._inflight:
+                future.cancel()
+            self._inflight = []
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def append(self, x, ids=None, lengths=None):
         """Append a block of records.
@@ -136,8 +180,8 @@ class DatasetWriter:
         cut = len(block) if final else (len(block) // self.chunk_records) * self.chunk_records
         if cut:
             n1 = self.n + cut
-            for ds, values in ((self.x, block[:cut]), (self.ids, np.asarray(ids[:cut], dtype=object)),
-                               (self.lengths, lengths[:cut])):
+            self._write_x(block[:cut])
+            for ds, values in ((self.ids, np.asarray(ids[:cut], dtype=object)), (self.lengths, lengths[:cut])):
                 ds.resize(n1, axis=0)
                 ds[self.n:n1] = values
             self.n = n1
@@ -148,6 +192,7 @@ class DatasetWriter:
     def read_ids(self, rows):
         """Ids already written at ``rows`` (used to confirm duplicate ids found by hashing)."""
         self._flush(final=True)
+        self._drain()
         return [self.ids[int(r)].decode() if isinstance(self.ids[int(r)], bytes) else self.ids[int(r)]
                 for r in rows]
 
@@ -165,6 +210,8 @@ class DatasetWriter:
         """
         try:
             self._flush(final=True)
+            self._drain()
+            self._close_pool()
             n = self.n
             y = np.asarray(y)
             for name, arr in (("y", y), ("split", split)):
@@ -206,6 +253,7 @@ class DatasetWriter:
     def abort(self):
         """Close and delete the temporary file."""
         try:
+            self._close_pool()
             if getattr(self, "h5", None) is not None and self.h5.id.valid:
                 self.h5.close()
         finally:

@@ -55,6 +55,31 @@ def test_iter_chunks_covers_split_once(tmp_path):
     assert sorted(seen) == list(np.flatnonzero(split == 1))
 
 
+@pytest.mark.parametrize("level", [1, 6])
+def test_threaded_gzip_chunks_read_back_exactly(tmp_path, level):
+    """x is compressed by threads and written as stored chunks: h5py reads it back exactly, in odd-sized
+    appends, a partial last chunk, and after ids were read back mid-stream (then h5py's filter writes)."""
+    rng = np.random.default_rng(2)
+    length, sizes = 17, [5, 300, 4096, 1, 700, 33]
+    x = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (sum(sizes), length))]
+    path = tmp_path / "t.h5"
+    w = DatasetWriter(path, length, compression="gzip", compression_level=level, chunk_records=64)
+    done = 0
+    for k, m in enumerate(sizes):
+        w.append(x[done:done + m], [f"r{i}" for i in range(done, done + m)])
+        done += m
+        if k == 3:
+            assert w.read_ids([0, done - 1]) == ["r0", f"r{done - 1}"]
+    n = len(x)
+    w.finish(np.zeros(n, np.uint8), np.zeros(n, np.uint8), {"task": "binary", "class_names": ["0", "1"]})
+    with h5py.File(path) as f:
+        assert f["x"].compression == "gzip" and f["x"].compression_opts == level and f["x"].chunks == (64, 17, 4)
+        np.testing.assert_array_equal(f["x"][:], x)
+        assert f["x"].id.get_storage_size() < x.nbytes / 2  # compressed, not stored raw
+    with open_dataset(path) as ds:
+        np.testing.assert_array_equal(ds.read_x(np.arange(n)[::-7]), x[::-7])
+
+
 @pytest.mark.parametrize("compression", ["lzf", "none"])
 def test_compression_options(tmp_path, compression):
     path, x, *_ = _small(tmp_path, compression=compression)
