@@ -1,4 +1,4 @@
-"""Readers: FASTA files (Biopython) and label tables (pandas) → validated records.
+"""Readers: FASTA files and label tables (pandas) → validated records.
 
 FASTA may be gzip-compressed (detected from the magic bytes, not the name) and
 is read in blocks so memory stays bounded. Every file's sha256 is computed in
@@ -10,7 +10,6 @@ once so later stages never guess them again.
 import gzip
 import hashlib
 import io
-import itertools
 import os
 import re
 import zlib
@@ -22,6 +21,8 @@ from .errors import InputFormatError, LabelError
 
 TASKS = ("binary", "multiclass", "multilabel")
 _GZIP_MAGIC = b"\x1f\x8b"
+# Whitespace other than newlines (what str.rstrip strips in ASCII): a record holding any takes the line path.
+_ODD_SPACE = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
 class _HashingRaw(io.RawIOBase):
@@ -114,61 +115,87 @@ class FastaReader:
         # become '?', which the encoder then reports with record and position.
         return io.TextIOWrapper(stream, encoding="ascii", errors="replace", newline=None)
 
-    def _records(self, handle):
-        """Yield ``(title, seq)`` from Biopython's parser after checking the file starts like FASTA."""
-        from Bio.SeqIO.FastaIO import SimpleFastaParser
-
-        lines = iter(handle)
-        first = None
-        for line in lines:
+    def _first_record(self, handle):
+        """Skip blank lines; check the file starts like FASTA. Returns (first line, lines skipped before it)."""
+        skipped = 0
+        for line in iter(handle.readline, ""):
             if line.strip():
-                first = line
                 break
-        if first is None:
+            skipped += 1
+        else:
             raise InputFormatError("empty file: no FASTA records", path=self.path,
                                    hint="give a FASTA file with at least one '>' record")
-        if not first.startswith(">"):
-            head = first[:20].rstrip()
+        if not line.startswith(">"):
+            head = line[:20].rstrip()
             if not head.isprintable() or "\ufffd" in head:
                 # Quoting binary bytes helps nobody; name the format where its magic bytes say it.
-                kind, hint = next(((name, hint) for magic, name, hint in _MAGIC if first.startswith(magic)),
+                kind, hint = next(((name, hint) for magic, name, hint in _MAGIC if line.startswith(magic)),
                                   ("binary data", "give a plain or gzip-compressed FASTA file"))
                 raise InputFormatError(f"not a FASTA file: it is {kind}", path=self.path, hint=hint)
             raise InputFormatError(f"not a FASTA file: the first line starts with {head!r}, not '>'",
                                    path=self.path, hint="FASTA records start with a '>id' header line")
-        return SimpleFastaParser(self._no_inner_spaces(itertools.chain([first], lines)))
+        return line, skipped
 
-    def _no_inner_spaces(self, lines):
-        """Pass lines through, refusing spaces inside sequence lines (Biopython would drop them silently)."""
-        for number, line in enumerate(lines, 1):
-            if " " in line and line[0] != ">" and " " in line.strip():
-                raise InputFormatError(f"space inside a sequence on line {number}", path=self.path,
+    def _sequence(self, body, first_line):
+        """A record's sequence from its lines (``body``: the text after the header line).
+
+        As Biopython's ``SimpleFastaParser``: each line right-stripped, the lines joined, spaces removed. But
+        a space inside a sequence line is refused (Biopython would drop it silently). ``first_line``: the
+        file line number of the body's first line, for that message.
+        """
+        lines = body.split("\n")
+        for k, line in enumerate(lines):
+            if " " in line.strip():
+                raise InputFormatError(f"space inside a sequence on line {first_line + k}", path=self.path,
                                        hint="sequence lines may hold only bases; remove the spaces")
-            yield line
+        return "".join(line.rstrip() for line in lines).replace(" ", "")
 
     def __iter__(self):
-        """Yield ``(ids, seqs)`` blocks (lists of str)."""
+        """Yield ``(ids, seqs)`` blocks (lists of str) of about ``block_bases`` characters of the file each.
+
+        The text is read in large pieces and cut into records at newline + '>' by string methods, with the
+        semantics of Biopython's ``SimpleFastaParser`` (which costs ~5 µs per record in Python line loops; this
+        costs about one). A record longer than a piece is read on until it ends.
+        """
         handle = self._text_handle()
         try:
-            records = self._records(handle)
-            # Blocks of records rather than per-record bookkeeping: the parser dominates the cost.
-            per_block = 16
-            while True:
-                block = list(itertools.islice(records, per_block))
-                if not block:
+            first, line_no = self._first_record(handle)
+            line_no += 1  # the file line on which ``buf`` starts
+            buf, eof = first, False
+            while not eof:
+                want = self.block_bases - len(buf) if len(buf) < self.block_bases // 2 else max(len(buf),
+                                                                                              self.block_bases)
+                piece = handle.read(want)
+                eof = not piece
+                buf += piece
+                parts = buf[1:].split("\n>")
+                rest = ""
+                if not eof:
+                    if len(parts) == 1:  # no record ends in this piece: read on
+                        continue
+                    rest = ">" + parts.pop()
+                if not parts:
                     break
-                titles, seqs = zip(*block)
+                lines_here = buf.count("\n", 0, len(buf) - len(rest))  # the lines of the records in parts
+                buf = rest
+                heads = [part.partition("\n") for part in parts]
                 try:
-                    ids = [t.split(None, 1)[0] for t in titles]
+                    ids = [title.split(None, 1)[0] for title, _, _ in heads]
                 except IndexError:
-                    k = next(i for i, t in enumerate(titles) if not t.split())
+                    k = next(i for i, (title, _, _) in enumerate(heads) if not title.split())
                     raise InputFormatError(f"header without an id after record {self.n_records + k}",
                                            path=self.path, hint="every '>' line needs an id") from None
+                seqs = [body.replace("\n", "") for _, _, body in heads]
+                # One search per block: a space or tab in any sequence line sends the block through the line path.
+                joined = "".join(seqs)
+                if any(c in joined for c in _ODD_SPACE):  # str.find per character: 15x faster than a regex
+                    first = line_no
+                    for k, (part, (_, _, body)) in enumerate(zip(parts, heads)):
+                        seqs[k] = self._sequence(body, first + 1)
+                        first += part.count("\n") + 1
+                line_no += lines_here
                 self.n_records += len(ids)
-                yield ids, list(seqs)
-                # Aim at ~block_bases bases per block whatever the sequence length.
-                mean = max(1, sum(map(len, seqs)) // len(seqs))
-                per_block = max(1, min(1 << 16, self.block_bases // mean))
+                yield ids, seqs
         except (gzip.BadGzipFile, zlib.error) as exc:
             raise InputFormatError(f"corrupt gzip data ({exc})", path=self.path,
                                    hint="re-download or re-compress the file") from None
@@ -250,20 +277,39 @@ def _read_table(path):
 BINARY_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1, "no": 0, "yes": 1}
 
 
+def _binary_codes(values):
+    """Each value as 0/1 where it spells one (``BINARY_VALUES``), else -1: int8, shape=(n,).
+
+    Worked out on the distinct values (a label column holds few), then mapped back.
+    """
+    import pandas as pd
+
+    codes, uniq = pd.factorize(np.asarray(values, dtype=object))
+    mapped = np.array([BINARY_VALUES.get(str(u).strip().lower(), -1) for u in uniq] + [-1], np.int8)
+    return mapped[codes]
+
+
 def is_binary(values):
     """True when every value spells 0 or 1 (``BINARY_VALUES``: 0/1, true/false, yes/no in any case)."""
-    return bool(np.isin(np.char.lower(np.char.strip(np.asarray(values).astype(str))), list(BINARY_VALUES)).all())
+    return bool((_binary_codes(values) >= 0).all())
 
 
 def _parse_binary(values, ids, path, column):
-    s = np.char.lower(np.char.strip(values.astype(str)))
-    ok = np.isin(s, list(BINARY_VALUES))
-    if not ok.all():
-        k = int(np.argmin(ok))
+    y = _binary_codes(values)
+    if (y < 0).any():
+        k = int(np.argmax(y < 0))
         raise LabelError(f"label {values[k]!r} in column {column!r} is not 0 or 1", path=path, record=ids[k],
                          hint="binary labels are 0/1 (or true/false, yes/no); use --task multiclass for named "
                               "classes")
-    return np.isin(s, [k for k, v in BINARY_VALUES.items() if v == 1]).astype(np.uint8)
+    return y.astype(np.uint8)
+
+
+def _stripped(column):
+    """A table column's values without surrounding spaces: object array, shape=(n,).
+
+    A list comprehension of str.strip: 5x faster than pandas' .str.strip on a million values.
+    """
+    return np.array([v.strip() for v in column.to_numpy(dtype=object).tolist()], dtype=object)
 
 
 def read_labels(path, id_column="id", label_columns=("label",), task=None, split_column=None,
@@ -309,7 +355,7 @@ def read_labels(path, id_column="id", label_columns=("label",), task=None, split
     if task is not None and task not in TASKS:
         raise LabelError(f"unknown task {task!r}", hint=f"use one of {', '.join(TASKS)}")
     # Surrounding spaces in a table are formatting, not part of an id.
-    ids = df[id_column].str.strip().to_numpy(dtype=object)
+    ids = _stripped(df[id_column])
     empty = ids == ""
     if empty.any():
         raise LabelError(f"empty id in row {int(np.argmax(empty)) + 2}", path=path, hint="every row needs an id")
@@ -320,7 +366,7 @@ def read_labels(path, id_column="id", label_columns=("label",), task=None, split
                          hint="each id may appear once")
     values = {}
     for col in label_columns:
-        vals = df[col].str.strip().to_numpy(dtype=object)
+        vals = _stripped(df[col])
         bad = np.isin(vals, ["", "NA", "NaN", "nan", "N/A", "na", "null", "None"])
         if bad.any():
             k = int(np.argmax(bad))
@@ -359,8 +405,8 @@ def read_labels(path, id_column="id", label_columns=("label",), task=None, split
         y = np.stack([_parse_binary(values[c], ids, path, c) for c in label_columns], axis=1)
         class_names = list(label_columns)
 
-    split = df[split_column].str.strip().str.lower().to_numpy(dtype=object) if split_column else None
-    chrom = (df[chrom_column].str.strip().to_numpy(dtype=object)
+    split = np.array([v.lower() for v in _stripped(df[split_column])], dtype=object) if split_column else None
+    chrom = (_stripped(df[chrom_column])
              if chrom_column and chrom_column in df.columns else None)
     return LabelTable(path=path, ids=index, y=y, task=task, class_names=class_names,
                       label_names=list(label_columns), split=split, chrom=chrom)

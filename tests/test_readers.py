@@ -182,6 +182,38 @@ def test_fasta_reader_fuzz_only_raises_seqcnn_errors(tmp_path, data):
         pass
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=">ACGTN acgt\t\n\r\x0bx", max_size=300), st.sampled_from([1, 5, 16, 1 << 22]))
+def test_fasta_reader_equals_biopython(tmp_path, text, block_bases):
+    """Wherever the reader accepts a file, it yields what Biopython's SimpleFastaParser does (ids: the first
+    word of the title), whatever the block size cuts records at; where it refuses one, it says why."""
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+    p = tmp_path / "eq.fa"
+    p.write_bytes(text.encode())
+    try:
+        got = [r for ids, seqs in FastaReader(p, block_bases=block_bases) for r in zip(ids, seqs)]
+    except InputFormatError as exc:
+        assert any(w in str(exc) for w in ("empty file", "not a FASTA", "header without an id", "space inside"))
+        return
+    with open(p, newline=None) as fh:
+        want = [(title.split()[0], seq) for title, seq in SimpleFastaParser(fh)]
+    assert got == want
+
+
+def test_space_inside_a_sequence_names_the_file_line(tmp_path):
+    p = tmp_path / "s.fa"
+    p.write_text("\n\n>a desc\nACGT\n>b\nAC\nA CG\n")
+    with pytest.raises(InputFormatError, match="space inside a sequence on line 7"):
+        read_fasta(p)
+    # Far into a file read in small blocks: the line number counts every line before it.
+    text = "".join(f">r{i}\nACGT\nAC\n" for i in range(200)) + ">bad\nAC\nA C\n"
+    p.write_text(text)
+    for block in (8, 100, 1 << 22):
+        with pytest.raises(InputFormatError, match="space inside a sequence on line 603"):
+            list(FastaReader(p, block_bases=block))
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=300))
 def test_label_reader_fuzz_only_raises_seqcnn_errors(tmp_path, text):
