@@ -29,6 +29,8 @@ _LAZY = {
     "ism_method": "exact_ism",
     "run_mutagenesis": "mutagenesis",
     "read_ism": "mutagenesis",
+    "variant_effects": "variants",
+    "score_pairs": "variants",
     "importance": "mutagenesis",
     "filter_motifs": "motifs",
     "filter_influence": "motifs",

@@ -459,6 +459,46 @@ def predict(run_dir, fasta, output, bed, genome, center, batch_size, force, quie
     _say(quiet, f"records read {r['records_read']} = written {r['n']} + dropped {r['records_read'] - r['n']}")
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--vcf", type=click.Path(dir_okay=False), help="Variants: VCF, bgzip VCF or BCF (with --genome).")
+@click.option("--table", type=click.Path(dir_okay=False),
+              help="Variants: CSV/TSV with chrom, pos (1-based), ref, alt[, id] (with --genome).")
+@click.option("--genome", type=click.Path(dir_okay=False), help="Reference FASTA (plain or bgzip) of the variants.")
+@click.option("--ref-fasta", type=click.Path(dir_okay=False), help="Allele pairs: reference sequences.")
+@click.option("--alt-fasta", type=click.Path(dir_okay=False), help="Allele pairs: alternative sequences, same ids.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Effects table: .tsv, .csv or .h5; skipped rows go to <stem>.skipped.tsv.")
+@click.option("--ref-mismatch", type=click.Choice(["skip", "error", "use-vcf"]), default="skip", show_default=True,
+              help="A REF that differs from the genome: skip and count it, stop, or score with the VCF's REF.")
+@click.option("--offset", type=int, help="Window index of the variant's first base (default: the centre).")
+@click.option("--strands", type=click.Choice(["both", "forward"]), default="both", show_default=True,
+              help="Average each window's logits with its reverse complement's, or the forward strand only.")
+@click.option("--batch-size", type=int, default=512, show_default=True, help="Windows per compiled call.")
+@click.option("--force", is_flag=True, help="Overwrite the output (and its .skipped.tsv).")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mismatch, offset, strands, batch_size,
+             force, quiet):
+    """Score how variants change a trained run's predictions: delta_logit = alt - ref, per output.
+
+    SNVs go through the exact single-substitution kernel; indels and multi-base changes through forward passes.
+    """
+    from .variants import run_variants
+
+    if batch_size < 1:
+        raise SeqcnnError("--batch-size must be positive")
+    r = run_variants(run_dir, output, force=force, vcf=vcf, table=table, genome=genome, ref_fasta=ref_fasta,
+                     alt_fasta=alt_fasta, offset=offset, ref_mismatch=ref_mismatch, strands=strands,
+                     batch_size=batch_size)
+    _notes(r)
+    _say(quiet, f"wrote {r['out']}: {r['scored']} variants ({r['snv']} through the SNV kernel), output(s) "
+                f"{', '.join(r['outputs'])}" + (f"; skipped rows in {r['skipped_out']}" if r["skipped_out"] else ""))
+    skipped = sum(r["skipped"].values())
+    reasons = ", ".join(f"{k} {v}" for k, v in r["skipped"].items()) or "none"
+    alleles = f" ({r['rows']} alleles)" if r["rows"] != r["records_read"] else ""
+    _say(quiet, f"records read {r['records_read']}{alleles} = scored {r['scored']} + skipped {skipped} ({reasons})")
+
+
 # --- mutagenesis / motifs commands ---
 
 

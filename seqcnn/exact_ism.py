@@ -562,6 +562,85 @@ def iter_ism(kern, x, batch_size=None, progress=False, desc="mutagenesis"):
         bar.close()
 
 
+class _SingleKernels:
+    """Compiled logits of sequences and of one substitution in each (for scoring SNVs), for one model."""
+
+    def __init__(self, model):
+        tf = import_tf()
+        plan = _plan(model)
+        self.model, self.L, self.T = model, plan["L"], int(model.outputs[0].shape[-1])
+        L = self.L
+        spec = [tf.TensorSpec([None, L, 4], tf.float32), tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.int32)]
+        if plan["method"] in ("global", "local"):
+            # The first convolution runs once, on the reference; the mutant's differs only on the K
+            # positions whose window covers the substitution. The rest of the network runs on both.
+            conv, K, P = plan["conv"], plan["K"], plan["P"]
+            W = tf.convert_to_tensor(conv.kernel)                          # [K, 4, F]
+            b = tf.convert_to_tensor(conv.bias) if conv.use_bias else tf.zeros([plan["F"]])
+            Wt = tf.transpose(W, [1, 0, 2])                                # [4, K, F]
+            act, rest = conv.activation, submodel(model, conv)
+            self.method = "window"
+
+            def fn(x, pos, base):
+                n = tf.shape(x)[0]
+                Z = tf.nn.conv1d(x, W, 1, "VALID") + b                     # [n, P, F]
+                xrow = tf.gather(x, pos, batch_dims=1)                     # [n, 4]: 0 at an N row
+                D = tf.gather(Wt, base) - tf.einsum("nc,kcf->nkf", xrow, W)   # change by kernel row [n, K, F]
+                k = pos[:, None] - tf.range(P)[None, :]                    # kernel row at each conv position
+                inside = (k >= 0) & (k < K)
+                Dg = tf.gather(D, tf.clip_by_value(k, 0, K - 1), batch_dims=1)   # [n, P, F]
+                Zm = Z + tf.where(inside[:, :, None], Dg, 0.0)
+                out = rest(act(tf.concat([Z, Zm], 0)), training=False)
+                return out[:n], out[n:]
+        else:
+            self.method = "naive"
+
+            def fn(x, pos, base):
+                n = tf.shape(x)[0]
+                at = tf.one_hot(pos, L)[:, :, None]                        # [n, L, 1]
+                xm = x * (1.0 - at) + at * tf.one_hot(base, 4)[:, None, :]
+                out = model(tf.concat([x, xm], 0), training=False)
+                return out[:n], out[n:]
+
+        self.fn = tf.function(fn, input_signature=spec)
+
+
+_SINGLE_CACHE = {}
+
+
+def single_substitutions(model, x, pos, base, batch_size=512):
+    """Logits of sequences and of each with one base substituted: exact, the first convolution run once.
+
+    Parameters
+    ----------
+    model : keras.Model — input shape=(batch, L, 4), logit outputs shape=(batch, T).
+    x : np.ndarray, shape=(n, L, 4) — one-hot reference sequences (all-zero rows for N allowed).
+    pos : np.ndarray of int, shape=(n,) — the substituted position in each sequence.
+    base : np.ndarray of int, shape=(n,) — the new base there (0..3 for A, C, G, T).
+
+    Returns
+    -------
+    ref, alt : np.ndarray, float32, shape=(n, T) — logits of x and of the substituted sequences.
+    """
+    key = id(model)
+    kern = _SINGLE_CACHE.get(key)
+    if kern is None or kern.model is not model:
+        kern = _SINGLE_CACHE[key] = _SingleKernels(model)
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[1:] != (kern.L, 4):
+        raise ModelMismatchError(f"the model takes ({kern.L}, 4) one-hot sequences, not {x.shape[1:]}")
+    pos, base = np.asarray(pos, np.int32), np.asarray(base, np.int32)
+    refs, alts = [], []
+    for s in range(0, len(x), batch_size):
+        r, a = kern.fn(np.asarray(x[s:s + batch_size], np.float32), pos[s:s + batch_size], base[s:s + batch_size])
+        refs.append(r.numpy())
+        alts.append(a.numpy())
+    if not refs:
+        return np.zeros((0, kern.T), np.float32), np.zeros((0, kern.T), np.float32)
+    return np.concatenate(refs), np.concatenate(alts)
+
+
 def naive_ism(model, x, batch_size=256):
     """Reference ISM by brute force: every mutant through the whole model (float32 [N, L, 4, T]).
 

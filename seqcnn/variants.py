@@ -1,0 +1,255 @@
+"""The ``seqcnn variants`` verb: how SNVs and indels change a trained model's predictions.
+
+Provides :func:`score_pairs` (logits of reference and alternative one-hot windows, averaged over both strands
+by default: single-base substitutions through the exact single-substitution kernel of
+:mod:`seqcnn.exact_ism`, everything else by batched forward passes), :func:`variant_effects` (variants from a
+VCF/BCF, a table or allele-pair FASTA files → a DataFrame of effects) and :func:`run_variants` (the verb: the
+effects table as TSV, CSV or HDF5, the skipped rows beside it with their reasons, and the summary counts).
+
+Scores per model output: ``ref_logit``, ``alt_logit``, ``delta_logit`` (alt − ref: a log odds ratio),
+``ref_prob``, ``alt_prob``, ``delta_prob``. Windows are cut by the rule of :mod:`seqcnn.variant_io`.
+"""
+
+import os
+
+import numpy as np
+
+from .errors import SeqcnnError
+from .outputs import check_output, publish
+
+STRANDS = ("both", "forward")
+SCORES = ("ref_logit", "alt_logit", "delta_logit", "ref_prob", "alt_prob", "delta_prob")
+
+
+def _snv_rows(x_ref, x_alt):
+    """Rows where the alternative differs from the reference at one position, with a one-hot base there.
+
+    Returns (rows int64 [k], position int32 [k], base int32 [k]).
+    """
+    diff = (x_ref != x_alt).any(-1)                                    # [m, L]
+    single = diff.sum(1) == 1
+    pos = np.argmax(diff, axis=1)
+    alt_rows = x_alt[np.arange(len(x_alt)), pos]                       # [m, 4]
+    single &= alt_rows.sum(-1) == 1                                    # to N (all-zero) is not a substitution
+    rows = np.flatnonzero(single)
+    return rows, pos[rows].astype(np.int32), np.argmax(alt_rows[rows], -1).astype(np.int32)
+
+
+def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512):
+    """Logits of reference and alternative windows.
+
+    Parameters
+    ----------
+    model : keras.Model — logit outputs shape=(batch, T).
+    x_ref, x_alt : np.ndarray, uint8, shape=(m, L, 4) — one-hot windows.
+    strands : {'both', 'forward'} — ``both`` averages each window's logits with its reverse complement's.
+
+    Returns
+    -------
+    ref, alt : np.ndarray, float64, shape=(m, T); path : np.ndarray of str, shape=(m,) — ``snv`` (the
+    single-substitution kernel) or ``forward`` (two forward passes).
+    """
+    from .exact_ism import single_substitutions
+    from .feeding import Forward
+
+    if strands not in STRANDS:
+        raise SeqcnnError(f"unknown --strands {strands!r}", hint=f"use one of {', '.join(STRANDS)}")
+    x_ref, x_alt = np.asarray(x_ref, np.uint8), np.asarray(x_alt, np.uint8)
+    m, L = x_ref.shape[:2]
+    T = int(model.outputs[0].shape[-1])
+    ref, alt = np.zeros((m, T)), np.zeros((m, T))
+    path = np.full(m, "forward", dtype=object)
+    rows, pos, base = _snv_rows(x_ref, x_alt)
+    other = np.setdiff1d(np.arange(m), rows)
+    path[rows] = "snv"
+    views = [(x_ref, x_alt, pos, base)]
+    if strands == "both":
+        # The reverse complement: positions mirrored, bases complemented (A<->T, C<->G is index 3 - b).
+        views.append((x_ref[:, ::-1, ::-1], x_alt[:, ::-1, ::-1], L - 1 - pos, 3 - base))
+    fwd = Forward(model, L)
+    for xr, xa, p, b in views:
+        if len(rows):
+            r, a = single_substitutions(model, xr[rows], p, b, batch_size=batch_size)
+            ref[rows] += r
+            alt[rows] += a
+        if len(other):
+            for target, x in ((ref, xr), (alt, xa)):
+                sub = x[other]
+                target[other] += fwd(sub[i:i + batch_size] for i in range(0, len(sub), batch_size))
+    ref /= len(views)
+    alt /= len(views)
+    return ref, alt, path
+
+
+def _pairs_input(ref_fasta, alt_fasta, cfg):
+    import pandas as pd
+
+    from .encoding import encode_block
+    from .variant_io import read_allele_pairs
+
+    d, L = cfg["data"], cfg["model"]["input_length"]
+    ids, seq_r, seq_a = read_allele_pairs(ref_fasta, alt_fasta)
+    kw = dict(length=L, pad_mode=d.get("pad_mode", "center"), allow_iupac=d.get("allow_iupac", False))
+    x_ref, len_r = encode_block(seq_r, ids=ids, path=ref_fasta, **kw)
+    x_alt, len_a = encode_block(seq_a, ids=ids, path=alt_fasta, **kw)
+    diff = [sum(a != b for a, b in zip(r.upper(), s.upper())) if len(r) == len(s) else None
+            for r, s in zip(seq_r, seq_a)]
+    kind = ["snv" if k == 1 else "identical" if k == 0 else "substitutions" if k is not None else "indel"
+            for k in diff]
+    frame = pd.DataFrame({"id": ids, "ref_length": len_r, "alt_length": len_a, "kind": kind})
+    return frame, x_ref, x_alt, len(ids), pd.DataFrame(columns=["id", "reason"])
+
+
+def _genome_input(variants, genome, cfg, offset, ref_mismatch):
+    import pandas as pd
+
+    from .encoding import encode_windows
+    from .genome import Genome
+    from .variant_io import variant_windows
+
+    L = cfg["model"]["input_length"]
+    with Genome(genome) as g:
+        w = variant_windows(g, variants, L, offset=offset, ref_mismatch=ref_mismatch)
+    rows = w["rows"]
+    ids = [f"{variants.chrom[k]}:{variants.pos[k]}:{variants.ref[k]}>{variants.alt[k]}" for k in rows]
+    x_ref = encode_windows(w["ref"], allow_iupac=True, ids=ids, path=genome)
+    x_alt = encode_windows(w["alt"], allow_iupac=True, ids=ids, path=genome)
+    frame = pd.DataFrame({"chrom": variants.chrom[rows], "pos": variants.pos[rows],
+                          "id": [i if i is not None else "." for i in variants.id[rows]],
+                          "ref": variants.ref[rows], "alt": variants.alt[rows], "ref_match": w["ref_match"][rows]})
+    skipped_rows = np.flatnonzero(np.not_equal(w["skip"], None))
+    skipped = pd.DataFrame({"chrom": variants.chrom[skipped_rows], "pos": variants.pos[skipped_rows],
+                            "id": [i if i is not None else "." for i in variants.id[skipped_rows]],
+                            "ref": variants.ref[skipped_rows],
+                            "alt": [a if a is not None else "." for a in variants.alt[skipped_rows]],
+                            "line": variants.line[skipped_rows], "reason": w["skip"][skipped_rows]})
+    notes = []
+    checked = np.isin(np.arange(len(variants)), rows) | (w["skip"] == "REF does not match the genome")
+    mismatch = int((checked & ~w["ref_match"]).sum())
+    if checked.sum() and mismatch / checked.sum() > 0.05:
+        notes.append(f"{mismatch} of {int(checked.sum())} REF alleles differ from the genome: another assembly, "
+                     f"or 0-based positions (VCF is 1-based)?")
+    return frame, x_ref, x_alt, variants.records_read, skipped, notes
+
+
+def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
+                    ref_mismatch="skip", strands="both", batch_size=512):
+    """Score variants with a trained run: a DataFrame of effects, one row per scored variant, in input order.
+
+    Give ``vcf`` or ``table`` with ``genome``, or ``ref_fasta`` with ``alt_fasta``.
+
+    Parameters
+    ----------
+    run_dir : str — a finished ``seqcnn train`` run.
+    offset : int, optional — window index of the variant's first base (default: the centre, ``L // 2``).
+    ref_mismatch : {'skip', 'error', 'use-vcf'} — what a REF that differs from the genome does.
+    strands : {'both', 'forward'}
+
+    Returns
+    -------
+    pandas.DataFrame — columns ``chrom, pos, id, ref, alt, ref_match`` (genome input) or ``id, ref_length,
+    alt_length, kind`` (allele pairs), then the scores (``SCORES``; per output, suffixed ``_<name>``, when the
+    model has several), then ``path`` (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with
+    the reason per row), ``records_read``, ``notes`` and ``outputs``.
+    """
+    from .metrics import link
+    from .rundir import load_run
+    from .scoring import output_columns
+    from .variant_io import read_variant_table, read_vcf
+
+    given = [k for k, v in (("--vcf", vcf), ("--table", table), ("--ref-fasta", ref_fasta)) if v is not None]
+    if len(given) != 1:
+        raise SeqcnnError("give one input: --vcf or --table (with --genome), or --ref-fasta with --alt-fasta"
+                          if not given else f"give one input, not {' and '.join(given)}")
+    if ref_fasta is not None and alt_fasta is None or alt_fasta is not None and ref_fasta is None:
+        raise SeqcnnError("--ref-fasta and --alt-fasta go together", hint="give both, with the same ids")
+    if (vcf is not None or table is not None) and genome is None:
+        raise SeqcnnError(f"{given[0]} needs --genome", hint="the reference FASTA the variants were called on")
+    model, cfg = load_run(run_dir)
+    notes = []
+    if ref_fasta is not None:
+        frame, x_ref, x_alt, n_read, skipped = _pairs_input(ref_fasta, alt_fasta, cfg)
+    else:
+        variants = read_vcf(vcf) if vcf is not None else read_variant_table(table)
+        frame, x_ref, x_alt, n_read, skipped, notes = _genome_input(variants, genome, cfg, offset, ref_mismatch)
+    task = cfg["model"]["task"]
+    names = [c[len("prob_"):] for c in output_columns(cfg)]
+    ref, alt, path = score_pairs(model, x_ref, x_alt, strands=strands, batch_size=batch_size)
+    p_ref, p_alt = link(task, ref), link(task, alt)
+    for t, name in enumerate(names):
+        suffix = f"_{name}" if len(names) > 1 else ""
+        for col, values in zip(SCORES, (ref[:, t], alt[:, t], alt[:, t] - ref[:, t], p_ref[:, t], p_alt[:, t],
+                                        p_alt[:, t] - p_ref[:, t])):
+            frame[col + suffix] = values
+    frame["path"] = path
+    frame.attrs.update({"skipped": skipped, "records_read": int(n_read), "notes": notes, "outputs": names})
+    return frame
+
+
+def _write_table(frame, path, force):
+    """TSV, CSV (by extension) or HDF5 (``.h5``: one dataset per column), atomically."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        if str(path).endswith((".h5", ".hdf5")):
+            import h5py
+
+            with h5py.File(tmp, "w") as h5:
+                for col in frame.columns:
+                    values = frame[col].to_numpy()
+                    if values.dtype == object:
+                        h5.create_dataset(col, data=values.astype(str).astype(object),
+                                          dtype=h5py.string_dtype("utf-8"))
+                    else:
+                        h5.create_dataset(col, data=values)
+                h5.attrs["columns"] = list(frame.columns)
+        else:
+            sep = "," if str(path).endswith(".csv") else "\t"
+            frame.to_csv(tmp, sep=sep, index=False, float_format="%.6g")
+        publish(tmp, path, force)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def skipped_path(out):
+    """Where the skipped rows of ``out`` go: ``<out stem>.skipped.tsv``."""
+    stem = str(out)
+    for ext in (".tsv", ".csv", ".h5", ".hdf5", ".txt"):
+        if stem.endswith(ext):
+            stem = stem[: -len(ext)]
+            break
+    return f"{stem}.skipped.tsv"
+
+
+def run_variants(run_dir, out, *, force=False, **kw):
+    """The ``seqcnn variants`` verb: score, write the effects table and its skipped rows, and report counts.
+
+    Parameters are those of :func:`variant_effects`, plus ``out`` (``.tsv``, ``.csv`` or ``.h5``) and ``force``.
+
+    Returns
+    -------
+    dict — ``out``, ``skipped_out`` (None when nothing was skipped), ``records_read``, ``scored``, ``skipped``
+    (reason → count), ``rows`` (output rows: one per ALT), ``snv`` (rows through the fast kernel), ``notes``.
+    """
+    out = str(out)
+    check_output(out, force)
+    skip_out = skipped_path(out)
+    check_output(skip_out, force)
+    frame = variant_effects(run_dir, **kw)
+    skipped = frame.attrs["skipped"]
+    if len(frame) == 0:
+        reasons = skipped["reason"].value_counts().to_dict() if len(skipped) else {}
+        raise SeqcnnError("no variant could be scored", hint="skipped: " + ", ".join(f"{k} {v}" for k, v in
+                                                                                  reasons.items()))
+    _write_table(frame, out, force)
+    if len(skipped):
+        try:
+            _write_table(skipped, skip_out, force)
+        except BaseException:
+            os.remove(out)  # the output is the table and its skipped rows, or nothing
+            raise
+    return {"out": out, "skipped_out": skip_out if len(skipped) else None,
+            "records_read": frame.attrs["records_read"], "rows": int(len(frame) + len(skipped)),
+            "scored": int(len(frame)), "skipped": skipped["reason"].value_counts().to_dict() if len(skipped) else {},
+            "snv": int((frame["path"] == "snv").sum()), "notes": frame.attrs["notes"],
+            "outputs": frame.attrs["outputs"]}
