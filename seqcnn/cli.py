@@ -481,7 +481,8 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
              force, quiet):
     """Score how variants change a trained run's predictions: delta_logit = alt - ref, per output.
 
-    SNVs go through the exact single-substitution kernel; indels and multi-base changes through forward passes.
+    Reference and alternative windows of the model's length around each variant, each scored by a forward pass
+    (and its reverse complement); deletions are refilled from the genome, insertions trimmed around the centre.
     """
     from .variants import run_variants
 
@@ -491,7 +492,7 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
                      alt_fasta=alt_fasta, offset=offset, ref_mismatch=ref_mismatch, strands=strands,
                      batch_size=batch_size)
     _notes(r)
-    _say(quiet, f"wrote {r['out']}: {r['scored']} variants ({r['snv']} through the SNV kernel), output(s) "
+    _say(quiet, f"wrote {r['out']}: {r['scored']} variants, output(s) "
                 f"{', '.join(r['outputs'])}" + (f"; skipped rows in {r['skipped_out']}" if r["skipped_out"] else ""))
     skipped = sum(r["skipped"].values())
     reasons = ", ".join(f"{k} {v}" for k, v in r["skipped"].items()) or "none"

@@ -35,7 +35,7 @@ def _snv_rows(x_ref, x_alt):
     return rows, pos[rows].astype(np.int32), np.argmax(alt_rows[rows], -1).astype(np.int32)
 
 
-def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512):
+def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forward"):
     """Logits of reference and alternative windows.
 
     Parameters
@@ -43,11 +43,14 @@ def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512):
     model : keras.Model — logit outputs shape=(batch, T).
     x_ref, x_alt : np.ndarray, uint8, shape=(m, L, 4) — one-hot windows.
     strands : {'both', 'forward'} — ``both`` averages each window's logits with its reverse complement's.
+    snv : {'forward', 'kernel'} — how single-base substitutions are scored: two forward passes (the default:
+        measured faster on CPU, ``benchmarks/bench_variants.py``) or ``exact_ism.single_substitutions`` (the
+        first convolution once; exact, tested, and for global-pool models the path to make faster).
 
     Returns
     -------
     ref, alt : np.ndarray, float64, shape=(m, T); path : np.ndarray of str, shape=(m,) — ``snv`` (the
-    single-substitution kernel) or ``forward`` (two forward passes).
+    single-substitution kernel, with ``snv='kernel'``) or ``forward`` (two forward passes).
     """
     from .exact_ism import single_substitutions
     from .feeding import Forward
@@ -59,7 +62,11 @@ def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512):
     T = int(model.outputs[0].shape[-1])
     ref, alt = np.zeros((m, T)), np.zeros((m, T))
     path = np.full(m, "forward", dtype=object)
+    if snv not in ("forward", "kernel"):
+        raise SeqcnnError(f"unknown snv scoring {snv!r}", hint="use 'forward' or 'kernel'")
     rows, pos, base = _snv_rows(x_ref, x_alt)
+    if snv == "forward":
+        rows, pos, base = rows[:0], pos[:0], base[:0]
     other = np.setdiff1d(np.arange(m), rows)
     path[rows] = "snv"
     views = [(x_ref, x_alt, pos, base)]
@@ -133,7 +140,7 @@ def _genome_input(variants, genome, cfg, offset, ref_mismatch):
 
 
 def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
-                    ref_mismatch="skip", strands="both", batch_size=512):
+                    ref_mismatch="skip", strands="both", batch_size=512, snv="forward"):
     """Score variants with a trained run: a DataFrame of effects, one row per scored variant, in input order.
 
     Give ``vcf`` or ``table`` with ``genome``, or ``ref_fasta`` with ``alt_fasta``.
@@ -144,6 +151,7 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
     offset : int, optional — window index of the variant's first base (default: the centre, ``L // 2``).
     ref_mismatch : {'skip', 'error', 'use-vcf'} — what a REF that differs from the genome does.
     strands : {'both', 'forward'}
+    snv : {'forward', 'kernel'} — see :func:`score_pairs`.
 
     Returns
     -------
@@ -174,7 +182,7 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
         frame, x_ref, x_alt, n_read, skipped, notes = _genome_input(variants, genome, cfg, offset, ref_mismatch)
     task = cfg["model"]["task"]
     names = [c[len("prob_"):] for c in output_columns(cfg)]
-    ref, alt, path = score_pairs(model, x_ref, x_alt, strands=strands, batch_size=batch_size)
+    ref, alt, path = score_pairs(model, x_ref, x_alt, strands=strands, batch_size=batch_size, snv=snv)
     p_ref, p_alt = link(task, ref), link(task, alt)
     for t, name in enumerate(names):
         suffix = f"_{name}" if len(names) > 1 else ""
