@@ -35,6 +35,21 @@ def _snv_rows(x_ref, x_alt):
     return rows, pos[rows].astype(np.int32), np.argmax(alt_rows[rows], -1).astype(np.int32)
 
 
+def _fixed_batches(fwd, x, batch_size):
+    """Logits of x [n, L, 4] in batches of exactly ``batch_size`` (the last padded with all-zero rows).
+
+    A row's logits then do not depend on how many rows share its call (CPU kernels pick their blocking by
+    batch shape, which moves the last digits), so a shard of the input scores its rows as the whole run does.
+    """
+    out = []
+    for i in range(0, len(x), batch_size):
+        b = x[i:i + batch_size]
+        if len(b) < batch_size:
+            b = np.concatenate([b, np.zeros((batch_size - len(b),) + b.shape[1:], b.dtype)])
+        out.append(fwd([b])[: min(batch_size, len(x) - i)])
+    return np.concatenate(out) if out else np.zeros((0, fwd.model.output_shape[-1]), np.float32)
+
+
 def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forward"):
     """Logits of reference and alternative windows.
 
@@ -81,14 +96,36 @@ def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forwar
             alt[rows] += a
         if len(other):
             for target, x in ((ref, xr), (alt, xa)):
-                sub = x[other]
-                target[other] += fwd(sub[i:i + batch_size] for i in range(0, len(sub), batch_size))
+                target[other] += _fixed_batches(fwd, x[other], batch_size)
     ref /= len(views)
     alt /= len(views)
     return ref, alt, path
 
 
-def _pairs_input(ref_fasta, alt_fasta, cfg):
+def parse_shard(text):
+    """``'K/N'`` → (K, N), 1 <= K <= N: shard K of N (``--shard``)."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise SeqcnnError(f"--shard {text!r} is not K/N with 1 <= K <= N", hint="e.g. --shard 3/10 for the third "
+                                                                              "of ten shards")
+    return k, n
+
+
+def shard_range(n_records, shard):
+    """The input records ``[lo, hi)`` of shard (K, N): contiguous, in order, so the shards' outputs concatenate."""
+    if shard is None:
+        return 0, n_records
+    k, n = shard
+    # Rounded up: shard 1 (the one writing the header) holds a record whenever the input does.
+    return -(-n_records * (k - 1) // n), -(-n_records * k // n)
+
+
+def _pairs_input(ref_fasta, alt_fasta, cfg, shard=None):
     import pandas as pd
 
     from .encoding import encode_block
@@ -96,6 +133,8 @@ def _pairs_input(ref_fasta, alt_fasta, cfg):
 
     d, L = cfg["data"], cfg["model"]["input_length"]
     ids, seq_r, seq_a = read_allele_pairs(ref_fasta, alt_fasta)
+    lo, hi = shard_range(len(ids), shard)
+    ids, seq_r, seq_a = ids[lo:hi], seq_r[lo:hi], seq_a[lo:hi]
     kw = dict(length=L, pad_mode=d.get("pad_mode", "center"), allow_iupac=d.get("allow_iupac", False))
     x_ref, len_r = encode_block(seq_r, ids=ids, path=ref_fasta, **kw)
     x_alt, len_a = encode_block(seq_a, ids=ids, path=alt_fasta, **kw)
@@ -140,7 +179,7 @@ def _genome_input(variants, genome, cfg, offset, ref_mismatch):
 
 
 def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
-                    ref_mismatch="skip", strands="both", batch_size=512, snv="forward"):
+                    ref_mismatch="skip", strands="both", batch_size=512, snv="forward", shard=None):
     """Score variants with a trained run: a DataFrame of effects, one row per scored variant, in input order.
 
     Give ``vcf`` or ``table`` with ``genome``, or ``ref_fasta`` with ``alt_fasta``.
@@ -152,6 +191,7 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
     ref_mismatch : {'skip', 'error', 'use-vcf'} — what a REF that differs from the genome does.
     strands : {'both', 'forward'}
     snv : {'forward', 'kernel'} — see :func:`score_pairs`.
+    shard : str or (int, int), optional — ``'K/N'``: only the K-th of N contiguous parts of the input records.
 
     Returns
     -------
@@ -173,12 +213,18 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
         raise SeqcnnError("--ref-fasta and --alt-fasta go together", hint="give both, with the same ids")
     if (vcf is not None or table is not None) and genome is None:
         raise SeqcnnError(f"{given[0]} needs --genome", hint="the reference FASTA the variants were called on")
+    if isinstance(shard, str):
+        shard = parse_shard(shard)
     model, cfg = load_run(run_dir)
     notes = []
     if ref_fasta is not None:
-        frame, x_ref, x_alt, n_read, skipped = _pairs_input(ref_fasta, alt_fasta, cfg)
+        frame, x_ref, x_alt, n_read, skipped = _pairs_input(ref_fasta, alt_fasta, cfg, shard)
     else:
         variants = read_vcf(vcf) if vcf is not None else read_variant_table(table)
+        if shard is not None:
+            lo, hi = shard_range(variants.records_read, shard)  # more shards than records: empty ones
+            variants = variants.subset(np.flatnonzero((variants.record >= lo) & (variants.record < hi)))
+            variants.records_read = hi - lo
         frame, x_ref, x_alt, n_read, skipped, notes = _genome_input(variants, genome, cfg, offset, ref_mismatch)
     task = cfg["model"]["task"]
     names = [c[len("prob_"):] for c in output_columns(cfg)]
@@ -194,7 +240,7 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
     return frame
 
 
-def _write_table(frame, path, force):
+def _write_table(frame, path, force, header=True):
     """TSV, CSV (by extension) or HDF5 (``.h5``: one dataset per column), atomically."""
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
@@ -212,7 +258,7 @@ def _write_table(frame, path, force):
                 h5.attrs["columns"] = list(frame.columns)
         else:
             sep = "," if str(path).endswith(".csv") else "\t"
-            frame.to_csv(tmp, sep=sep, index=False, float_format="%.6g")
+            frame.to_csv(tmp, sep=sep, index=False, float_format="%.6g", header=header)
         publish(tmp, path, force)
     finally:
         if os.path.exists(tmp):
@@ -229,10 +275,12 @@ def skipped_path(out):
     return f"{stem}.skipped.tsv"
 
 
-def run_variants(run_dir, out, *, force=False, **kw):
+def run_variants(run_dir, out, *, force=False, shard=None, **kw):
     """The ``seqcnn variants`` verb: score, write the effects table and its skipped rows, and report counts.
 
     Parameters are those of :func:`variant_effects`, plus ``out`` (``.tsv``, ``.csv`` or ``.h5``) and ``force``.
+    With ``shard`` 'K/N' only shard 1 writes the header lines, so ``cat`` of the N shards' tables (and of their
+    skipped tables) in order is byte for byte the table of an unsharded run.
 
     Returns
     -------
@@ -243,20 +291,25 @@ def run_variants(run_dir, out, *, force=False, **kw):
     check_output(out, force)
     skip_out = skipped_path(out)
     check_output(skip_out, force)
-    frame = variant_effects(run_dir, **kw)
+    shard = parse_shard(shard) if isinstance(shard, str) else shard
+    if shard is not None and out.endswith((".h5", ".hdf5")):
+        raise SeqcnnError("--shard writes tables that concatenate: give a .tsv or .csv output",
+                          hint="convert the concatenated table to HDF5 afterwards if needed")
+    header = shard is None or shard[0] == 1
+    frame = variant_effects(run_dir, shard=shard, **kw)
     skipped = frame.attrs["skipped"]
-    if len(frame) == 0:
+    if len(frame) == 0 and shard is None:  # a shard may hold only skipped rows: its empty table still concatenates
         reasons = skipped["reason"].value_counts().to_dict() if len(skipped) else {}
         raise SeqcnnError("no variant could be scored", hint="skipped: " + ", ".join(f"{k} {v}" for k, v in
                                                                                   reasons.items()))
-    _write_table(frame, out, force)
-    if len(skipped):
+    _write_table(frame, out, force, header)
+    if len(skipped) or shard is not None:
         try:
-            _write_table(skipped, skip_out, force)
+            _write_table(skipped, skip_out, force, header)
         except BaseException:
             os.remove(out)  # the output is the table and its skipped rows, or nothing
             raise
-    return {"out": out, "skipped_out": skip_out if len(skipped) else None,
+    return {"out": out, "skipped_out": skip_out if len(skipped) or shard is not None else None,
             "records_read": frame.attrs["records_read"], "rows": int(len(frame) + len(skipped)),
             "scored": int(len(frame)), "skipped": skipped["reason"].value_counts().to_dict() if len(skipped) else {},
             "snv": int((frame["path"] == "snv").sum()), "notes": frame.attrs["notes"],

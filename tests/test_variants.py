@@ -121,6 +121,17 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
     x = np.stack([one_hot(w), one_hot(w[:o] + other[seq[99]] + w[o + 1:])]).astype(np.float32)
     logits = np.asarray(model(x))[:, 0]
     assert abs(frame.ref_logit[0] - logits[0]) < 1e-4 and abs(frame.alt_logit[0] - logits[1]) < 1e-4
+    # Shards: contiguous parts of the input whose tables concatenate to the unsharded run's, byte for byte.
+    for n in (3, 7):
+        parts = [tmp_path / f"s{n}_{k}.tsv" for k in range(1, n + 1)]
+        for k, part in enumerate(parts, 1):
+            res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", part, "--shard", f"{k}/{n}", "-q")
+            assert res.exit_code == 0, res.output  # 7 shards of 6 records: the last is empty, and written
+        assert b"".join(p.read_bytes() for p in parts) == out.read_bytes()
+        assert b"".join((tmp_path / f"{p.stem}.skipped.tsv").read_bytes() for p in parts) == (
+            tmp_path / "effects.skipped.tsv").read_bytes()
+    assert "is not K/N" in cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "z.tsv",
+                               "--shard", "4/3").output
     # No overwrite without --force; CSV and HDF5 outputs by extension.
     again = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", out)
     assert again.exit_code == 2 and "exists" in again.output
