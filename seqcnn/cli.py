@@ -475,12 +475,16 @@ def predict(run_dir, fasta, output, bed, genome, center, batch_size, force, quie
 @click.option("--strands", type=click.Choice(["both", "forward"]), default="both", show_default=True,
               help="Average each window's logits with its reverse complement's, or the forward strand only.")
 @click.option("--batch-size", type=int, default=512, show_default=True, help="Windows per compiled call.")
+@click.option("--null", type=int, default=0, show_default=True,
+              help="Also score each substitution on N dinucleotide-shuffled copies of its window: z-score and "
+                   "empirical p-value of delta_logit.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --null shuffles.")
 @click.option("--shard", help="K/N: score only the K-th of N contiguous parts of the input (cluster array jobs); "
                               "the N tables concatenate, in order, to the unsharded table.")
 @click.option("--force", is_flag=True, help="Overwrite the output (and its .skipped.tsv).")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
 def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mismatch, offset, strands, batch_size,
-             shard, force, quiet):
+             null, seed, shard, force, quiet):
     """Score how variants change a trained run's predictions: delta_logit = alt - ref, per output.
 
     Reference and alternative windows of the model's length around each variant, each scored by a forward pass
@@ -492,7 +496,7 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
         raise SeqcnnError("--batch-size must be positive")
     r = run_variants(run_dir, output, force=force, vcf=vcf, table=table, genome=genome, ref_fasta=ref_fasta,
                      alt_fasta=alt_fasta, offset=offset, ref_mismatch=ref_mismatch, strands=strands,
-                     batch_size=batch_size, shard=shard)
+                     batch_size=batch_size, shard=shard, null=null, seed=seed)
     _notes(r)
     _say(quiet, f"wrote {r['out']}: {r['scored']} variants, output(s) "
                 f"{', '.join(r['outputs'])}" + (f"; skipped rows in {r['skipped_out']}" if r["skipped_out"] else ""))

@@ -125,6 +125,42 @@ def shard_range(n_records, shard):
     return -(-n_records * (k - 1) // n), -(-n_records * k // n)
 
 
+def null_deltas(model, x_ref, x_alt, eligible, n_null, keys, strands="both", batch_size=512, seed=0):
+    """Delta logits of each variant applied to ``n_null`` dinucleotide-shuffled copies of its reference window.
+
+    The alternative of a shuffled copy carries the variant's bases where the alternative window differs from
+    the reference one, so only same-length changes (SNVs, MNPs) are ``eligible``; the others get NaN. Each
+    variant's shuffles are seeded by ``(seed, keys[i])``, so a variant gets the same null in any shard.
+
+    Returns
+    -------
+    np.ndarray, float64, shape=(m, n_null, T).
+    """
+    from .encoding import encode_windows
+    from .negatives import dinucleotide_shuffle
+
+    m, L = x_ref.shape[:2]
+    T = int(model.outputs[0].shape[-1])
+    out = np.full((m, n_null, T), np.nan)
+    rows = np.flatnonzero(eligible)
+    if not len(rows) or n_null < 1:
+        return out
+    letters = np.frombuffer(b"ACGTN", np.uint8)
+    for s in range(0, len(rows), max(1, 4096 // n_null)):
+        part = rows[s:s + max(1, 4096 // n_null)]
+        xr = x_ref[part]
+        u8 = letters[np.where(xr.sum(-1) == 0, 4, xr.argmax(-1))]                  # [k, L] bytes
+        shuffled = encode_windows(np.concatenate([
+            dinucleotide_shuffle(np.repeat(u8[j:j + 1], n_null, axis=0), np.random.default_rng([seed, int(keys[i])]))
+            for j, i in enumerate(part)]), allow_iupac=True)
+        changed = np.repeat((x_ref[part] != x_alt[part]).any(-1), n_null, axis=0)  # [k * n_null, L]
+        alt = shuffled.copy()
+        alt[changed] = np.repeat(x_alt[part], n_null, axis=0)[changed]
+        r, a, _ = score_pairs(model, shuffled, alt, strands=strands, batch_size=batch_size)
+        out[part] = (a - r).reshape(len(part), n_null, T)
+    return out
+
+
 def _pairs_input(ref_fasta, alt_fasta, cfg, shard=None):
     import pandas as pd
 
@@ -142,8 +178,10 @@ def _pairs_input(ref_fasta, alt_fasta, cfg, shard=None):
             for r, s in zip(seq_r, seq_a)]
     kind = ["snv" if k == 1 else "identical" if k == 0 else "substitutions" if k is not None else "indel"
             for k in diff]
+    same_length = np.array([k in ("snv", "substitutions") for k in kind], bool)
     frame = pd.DataFrame({"id": ids, "ref_length": len_r, "alt_length": len_a, "kind": kind})
-    return frame, x_ref, x_alt, len(ids), pd.DataFrame(columns=["id", "reason"])
+    frame.attrs["keys"] = np.arange(lo, hi)
+    return frame, x_ref, x_alt, len(ids), pd.DataFrame(columns=["id", "reason"]), same_length
 
 
 def _genome_input(variants, genome, cfg, offset, ref_mismatch):
@@ -175,11 +213,19 @@ def _genome_input(variants, genome, cfg, offset, ref_mismatch):
     if checked.sum() and mismatch / checked.sum() > 0.05:
         notes.append(f"{mismatch} of {int(checked.sum())} REF alleles differ from the genome: another assembly, "
                      f"or 0-based positions (VCF is 1-based)?")
-    return frame, x_ref, x_alt, variants.records_read, skipped, notes
+    same_length = np.array([len(variants.ref[k]) == len(variants.alt[k]) for k in rows], bool)
+    # A stable key per output row whatever the shard: its input record and its place among the record's ALTs.
+    allele = np.zeros(len(variants), np.int64)
+    for k in range(1, len(variants)):
+        if variants.record[k] == variants.record[k - 1]:
+            allele[k] = allele[k - 1] + 1
+    frame.attrs["keys"] = variants.record[rows] * 1024 + allele[rows]
+    return frame, x_ref, x_alt, variants.records_read, skipped, notes, same_length
 
 
 def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
-                    ref_mismatch="skip", strands="both", batch_size=512, snv="forward", shard=None):
+                    ref_mismatch="skip", strands="both", batch_size=512, snv="forward", shard=None, null=0,
+                    seed=0):
     """Score variants with a trained run: a DataFrame of effects, one row per scored variant, in input order.
 
     Give ``vcf`` or ``table`` with ``genome``, or ``ref_fasta`` with ``alt_fasta``.
@@ -192,6 +238,9 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
     strands : {'both', 'forward'}
     snv : {'forward', 'kernel'} — see :func:`score_pairs`.
     shard : str or (int, int), optional — ``'K/N'``: only the K-th of N contiguous parts of the input records.
+    null : int — with N > 0, each substitution is also scored on N dinucleotide-shuffled copies of its window
+        (seeded by ``seed``), giving ``delta_logit_z`` (z-score against them) and ``delta_logit_p`` (empirical
+        two-sided p-value, (1 + #|null| >= |delta|) / (N + 1)); NaN for indels.
 
     Returns
     -------
@@ -218,14 +267,15 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
     model, cfg = load_run(run_dir)
     notes = []
     if ref_fasta is not None:
-        frame, x_ref, x_alt, n_read, skipped = _pairs_input(ref_fasta, alt_fasta, cfg, shard)
+        frame, x_ref, x_alt, n_read, skipped, same = _pairs_input(ref_fasta, alt_fasta, cfg, shard)
     else:
         variants = read_vcf(vcf) if vcf is not None else read_variant_table(table)
         if shard is not None:
             lo, hi = shard_range(variants.records_read, shard)  # more shards than records: empty ones
             variants = variants.subset(np.flatnonzero((variants.record >= lo) & (variants.record < hi)))
             variants.records_read = hi - lo
-        frame, x_ref, x_alt, n_read, skipped, notes = _genome_input(variants, genome, cfg, offset, ref_mismatch)
+        frame, x_ref, x_alt, n_read, skipped, notes, same = _genome_input(variants, genome, cfg, offset,
+                                                                          ref_mismatch)
     task = cfg["model"]["task"]
     names = [c[len("prob_"):] for c in output_columns(cfg)]
     ref, alt, path = score_pairs(model, x_ref, x_alt, strands=strands, batch_size=batch_size, snv=snv)
@@ -235,6 +285,20 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
         for col, values in zip(SCORES, (ref[:, t], alt[:, t], alt[:, t] - ref[:, t], p_ref[:, t], p_alt[:, t],
                                         p_alt[:, t] - p_ref[:, t])):
             frame[col + suffix] = values
+    if null:
+        if null < 2:
+            raise SeqcnnError(f"--null {null}: a z-score needs at least 2 shuffled copies", hint="e.g. --null 100")
+        nd = null_deltas(model, x_ref, x_alt, same, int(null), frame.attrs["keys"], strands=strands,
+                         batch_size=batch_size, seed=seed)
+        delta = alt - ref
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (delta - nd.mean(1)) / nd.std(1, ddof=1)
+            p_emp = (1 + (np.abs(nd) >= np.abs(delta)[:, None]).sum(1)) / (null + 1)
+        p_emp[~same] = np.nan
+        for t, name in enumerate(names):
+            suffix = f"_{name}" if len(names) > 1 else ""
+            frame["delta_logit_z" + suffix] = z[:, t]
+            frame["delta_logit_p" + suffix] = p_emp[:, t]
     frame["path"] = path
     frame.attrs.update({"skipped": skipped, "records_read": int(n_read), "notes": notes, "outputs": names})
     return frame

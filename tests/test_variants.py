@@ -130,6 +130,19 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
         assert b"".join(p.read_bytes() for p in parts) == out.read_bytes()
         assert b"".join((tmp_path / f"{p.stem}.skipped.tsv").read_bytes() for p in parts) == (
             tmp_path / "effects.skipped.tsv").read_bytes()
+    # --null: z-scores and empirical p-values for substitutions (NaN for indels), the same in any shard.
+    res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "n.tsv", "--null", "20", "-q")
+    assert res.exit_code == 0, res.output
+    nt = pd.read_csv(tmp_path / "n.tsv", sep="\t")
+    assert nt.delta_logit_z[:2].notna().all() and nt.delta_logit_z[2:].isna().all()
+    p = nt.delta_logit_p[:2]
+    assert ((p >= 1 / 21) & (p <= 1)).all()
+    res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "n2.tsv", "--null", "20",
+              "--shard", "1/3", "-q")
+    assert res.exit_code == 0, res.output
+    part = pd.read_csv(tmp_path / "n2.tsv", sep="\t")
+    assert part.delta_logit_z[:2].notna().all()  # the two ALTs of the SNV record
+    np.testing.assert_allclose(part.delta_logit_z, nt.delta_logit_z[:len(part)], atol=1e-6)
     assert "is not K/N" in cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "z.tsv",
                                "--shard", "4/3").output
     # No overwrite without --force; CSV and HDF5 outputs by extension.
