@@ -481,10 +481,14 @@ def predict(run_dir, fasta, output, bed, genome, center, batch_size, force, quie
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --null shuffles.")
 @click.option("--shard", help="K/N: score only the K-th of N contiguous parts of the input (cluster array jobs); "
                               "the N tables concatenate, in order, to the unsharded table.")
-@click.option("--force", is_flag=True, help="Overwrite the output (and its .skipped.tsv).")
+@click.option("--plot-top", type=int, default=10, show_default=True,
+              help="Figures of the K variants of largest |delta_logit|: both alleles' ISM importance logos, the "
+                   "variant shaded, the best JASPAR site over it in the title (in <stem>_plots/).")
+@click.option("--no-plots", is_flag=True, help="No figures.")
+@click.option("--force", is_flag=True, help="Overwrite the output (and its .skipped.tsv and _plots folder).")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
 def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mismatch, offset, strands, batch_size,
-             null, seed, shard, force, quiet):
+             null, seed, shard, plot_top, no_plots, force, quiet):
     """Score how variants change a trained run's predictions: delta_logit = alt - ref, per output.
 
     Reference and alternative windows of the model's length around each variant, each scored by a forward pass
@@ -496,7 +500,8 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
         raise SeqcnnError("--batch-size must be positive")
     r = run_variants(run_dir, output, force=force, vcf=vcf, table=table, genome=genome, ref_fasta=ref_fasta,
                      alt_fasta=alt_fasta, offset=offset, ref_mismatch=ref_mismatch, strands=strands,
-                     batch_size=batch_size, shard=shard, null=null, seed=seed)
+                     batch_size=batch_size, shard=shard, null=null, seed=seed, plots=not no_plots,
+                     plot_top=plot_top)
     _notes(r)
     _say(quiet, f"wrote {r['out']}: {r['scored']} variants, output(s) "
                 f"{', '.join(r['outputs'])}" + (f"; skipped rows in {r['skipped_out']}" if r["skipped_out"] else ""))
@@ -504,6 +509,8 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
     reasons = ", ".join(f"{k} {v}" for k, v in r["skipped"].items()) or "none"
     alleles = f" ({r['rows']} alleles)" if r["rows"] != r["records_read"] else ""
     _say(quiet, f"records read {r['records_read']}{alleles} = scored {r['scored']} + skipped {skipped} ({reasons})")
+    if r["figures"]:
+        _say(quiet, f"figures: {len(r['figures'])} PNG in {r['plot_dir']}/")
 
 
 # --- mutagenesis / motifs commands ---
@@ -660,8 +667,9 @@ def simulate(ctx, prefix, motifs, design, n, length, positive_fraction, sites, b
         report = write_genome_simulation(prefix, n_chroms=chroms, chrom_length=chrom_length, motifs=list(motifs),
                                          n_peaks=peaks, seed=seed, release=jaspar_release, force=force)
         files = ", ".join(f"{report['peaks'][m]} ({report['n_peaks'][m]} peaks)" for m in report["peaks"])
-        _say(quiet, f"wrote {report['fasta']} ({len(report['chroms'])} chromosomes x {chrom_length:,} bp), {files} "
-                    f"and {report['sites']}: motifs {', '.join(report['motifs'])}")
+        _say(quiet, f"wrote {report['fasta']} ({len(report['chroms'])} chromosomes x {chrom_length:,} bp), {files}"
+                    f", {report['sites']} and {report['variants']} ({report['n_variants']} SNVs: site-disrupting and "
+                    f"neutral): motifs {', '.join(report['motifs'])}")
         return
     report = write_simulation(prefix, n=n, length=length, motifs=list(motifs), design=design,
                               positive_fraction=positive_fraction, sites_per_seq=sites, gc=gc,

@@ -1,7 +1,8 @@
 """Comparing motifs with known ones: JASPAR (pyjaspar, offline) or any MEME file, with memelite's Tomtom.
 
 Provides :func:`load_targets` (the target motifs), :func:`compare_jaspar` (p-values of every
-query–target pair, Benjamini–Hochberg q-values over all comparisons) and :func:`bh_qvalues`.
+query–target pair, Benjamini–Hochberg q-values over all comparisons), :func:`bh_qvalues` and :func:`best_hit`
+(the best-scoring target site over a variant, in its reference and alternative windows).
 """
 
 import os
@@ -101,3 +102,86 @@ def compare_jaspar(queries, targets=None, **target_kw):
         "strand": np.where(strands.ravel() > 0, "-", "+"),
     })
     return frame.sort_values(["query", "pvalue"], kind="stable").reset_index(drop=True)
+
+
+_SF_CACHE = {}
+
+
+def score_pvalue(pwm, scores, step=0.05):
+    """P(score >= s) of a PWM's site score under a uniform background: exact on a ``step``-bit grid.
+
+    The distribution of the sum of per-position scores is built by convolution, position by position (as
+    FIMO's p-values are), once per matrix.
+
+    Parameters
+    ----------
+    pwm : np.ndarray, shape=(K, 4) — log2 odds.
+    scores : array of float — site scores.
+
+    Returns
+    -------
+    np.ndarray of float, same shape as ``scores``.
+    """
+    pwm = np.asarray(pwm, float)
+    key = (pwm.tobytes(), step)
+    sf = _SF_CACHE.get(key)
+    if sf is None:
+        q = np.round(pwm / step).astype(np.int64)
+        lo = q.min(1)
+        dist = np.ones(1)
+        for row, m in zip(q, lo):
+            kernel = np.zeros(int(row.max() - m) + 1)
+            np.add.at(kernel, row - m, 0.25)
+            dist = np.convolve(dist, kernel)
+        sf = (np.cumsum(dist[::-1])[::-1], int(lo.sum()))
+        _SF_CACHE[key] = sf
+    tail, offset = sf
+    idx = np.clip(np.floor(np.asarray(scores, float) / step + 1e-9).astype(np.int64) - offset, 0, len(tail) - 1)
+    return tail[idx]
+
+
+def best_hit(x_ref, x_alt, position, targets, max_p=1e-4, min_change=1.0):
+    """The motif site over ``position`` that the variant changes most: the JASPAR match of a variant.
+
+    Each target's PWM (log2 odds against a uniform background, pseudocount 0.01) is scanned on both strands
+    over the windows that cover ``position``, in both alleles. A target whose best site reaches p <= ``max_p``
+    (:func:`score_pvalue`) in either allele, and whose best site's score the variant moves by at least
+    ``min_change`` bits, is a hit; the hit whose p-value the variant moves most (|log10 p_alt − log10 p_ref|)
+    is returned. p-values, not scores, because the scores of long and short motifs are not comparable.
+
+    Parameters
+    ----------
+    x_ref, x_alt : np.ndarray, shape=(L, 4) — one-hot windows.
+    position : int — the variant's first position in them.
+    targets : list of (id, name, pfm [K, 4]) — e.g. :func:`load_targets`.
+
+    Returns
+    -------
+    dict or None — ``id``, ``name``, ``ref_score``, ``alt_score`` (log2 odds of the best site in each window),
+    ``ref_p``, ``alt_p`` (their p-values), ``change`` (alt − ref score).
+    """
+    best = None
+    L = len(x_ref)
+    for tid, name, pfm in targets:
+        pwm = np.log2((np.asarray(pfm, float) + 0.01) / (1 + 0.04) / 0.25)
+        K = len(pwm)
+        lo, hi = max(0, position - K + 1), min(position, L - K)
+        if hi < lo:
+            continue
+        idx = np.arange(lo, hi + 1)[:, None] + np.arange(K)
+        scores = []
+        for x in (x_ref, x_alt):
+            win = np.asarray(x, float)[idx]                                 # [S, K, 4]
+            fwd = np.einsum("skb,kb->s", win, pwm)
+            rev = np.einsum("skb,kb->s", win[:, ::-1, ::-1], pwm)
+            scores.append(float(max(fwd.max(), rev.max())))
+        change = scores[1] - scores[0]
+        if abs(change) < min_change:
+            continue
+        p_ref, p_alt = score_pvalue(pwm, scores)
+        p = min(p_ref, p_alt)
+        shift = abs(np.log10(max(p_alt, 1e-300)) - np.log10(max(p_ref, 1e-300)))
+        if p <= max_p and (best is None or shift > best["shift"]):
+            best = {"id": tid, "name": name, "ref_score": scores[0], "alt_score": scores[1], "ref_p": float(p_ref),
+                    "alt_p": float(p_alt), "change": change, "p": float(p), "shift": float(shift)}
+    return best

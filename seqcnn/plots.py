@@ -153,6 +153,32 @@ def ism_figure(delta, attribution, path, title=""):
     return str(path)
 
 
+def variant_figure(ref_attribution, alt_attribution, start, width, path, title="", flank=30):
+    """A variant's effect: the reference and alternative windows' importance logos (ISM), one above the other.
+
+    Parameters
+    ----------
+    ref_attribution, alt_attribution : array, shape=(L, 4) — each window's bases × importance (logo heights).
+    start, width : int — the variant's first position in the windows and how many bases it spans (shaded).
+    flank : int — bases shown either side of the variant (the letters of a whole 1 kb window are unreadable).
+    """
+    ref_attribution = np.asarray(ref_attribution, float)
+    L = ref_attribution.shape[0]
+    lo, hi = max(0, start - flank), min(L, start + max(width, 1) + flank)
+    fig, axes = plt.subplots(2, 1, figsize=(float(np.clip((hi - lo) / 6, 8, 30)), 3.8), sharex=True, sharey=True)
+    for ax, matrix, label in zip(axes, (ref_attribution, alt_attribution), ("reference", "alternative")):
+        _logo(np.asarray(matrix, float)[lo:hi], ax, f"{label}\nimportance")
+        ax.axvspan(start - lo - 0.5, start - lo + max(width, 1) - 0.5, color="gold", alpha=0.35, zorder=-1)
+        ax.axhline(0, color="0.6", lw=0.5)
+    ticks = np.arange(0, hi - lo, 10)
+    axes[1].set_xticks(ticks, [str(t + lo) for t in ticks])
+    axes[0].set_title(title, fontsize=10)
+    axes[1].set_xlabel(f"position in the {L} bp window (shaded: the variant)")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return str(path)
+
+
 def filter_logo(pfm, path, background=None, title=""):
     """Information-content logo of a position frequency matrix, shape=(K, 4), rows summing to 1."""
     pfm = np.asarray(pfm, float)

@@ -258,15 +258,19 @@ class SimulatedGenome:
         strand, signal, p, q, summit), sorted by position.
     sites : pandas.DataFrame — chrom, start, end, strand, motif, peak of every planted site (0-based).
     motifs : dict — motif name → PFM, shape=(K, 4).
+    variants : pandas.DataFrame — chrom, pos (1-based), id, ref, alt, kind, expected, motif: one SNV per site
+        at its most informative position, to the base the motif likes least (``disrupt``, expected sign -1),
+        and as many SNVs at random positions 2 kb or more from every peak (``neutral``, expected 0).
     """
 
     chroms: dict
     peaks: dict
     sites: object
     motifs: dict
+    variants: object = None
 
-    def write(self, fasta_path, peak_paths, sites_path):
-        """Write the genome (FASTA, 60 bases a line), one narrowPeak per motif and the sites CSV."""
+    def write(self, fasta_path, peak_paths, sites_path, variants_path=None):
+        """Write the genome (FASTA, 60 bases a line), one narrowPeak per motif, the sites CSV and the VCF."""
         with open(fasta_path, "w") as fh:
             for name, seq in self.chroms.items():
                 fh.write(f">{name}\n")
@@ -274,6 +278,11 @@ class SimulatedGenome:
         for name, path in peak_paths.items():
             self.peaks[name].to_csv(path, sep="\t", header=False, index=False)
         self.sites.to_csv(sites_path, index=False)
+        if variants_path is not None:
+            from .variant_io import write_vcf
+
+            write_vcf(self.variants, variants_path, {c: len(q) for c, q in self.chroms.items()},
+                      info=("kind", "expected", "motif"), source="seqcnn simulate --genome")
 
 
 def simulate_genome(n_chroms=4, chrom_length=2_000_000, motifs=("MA0139.1",), n_peaks=500, seed=0,
@@ -365,7 +374,47 @@ def simulate_genome(n_chroms=4, chrom_length=2_000_000, motifs=("MA0139.1",), n_
         letters[c, :gap] = ord("N")
     chroms = {f"chr{c + 1}": letters[c].tobytes().decode("ascii") for c in range(n_chroms)}
     sites = pd.DataFrame(site_rows, columns=["chrom", "start", "end", "strand", "motif", "peak"])
-    return SimulatedGenome(chroms=chroms, peaks=peak_rows, sites=sites, motifs=pfms)
+    variants = _site_variants(letters, sites, pfms, peak_rows, gap, np.random.default_rng([seed, 1]))
+    return SimulatedGenome(chroms=chroms, peaks=peak_rows, sites=sites, motifs=pfms, variants=variants)
+
+
+def _site_variants(letters, sites, pfms, peaks, gap, rng):
+    """SNVs with known expected effects on the planted sites (see ``SimulatedGenome.variants``).
+
+    A separate generator, so the genome and peaks stay those of earlier versions for the same seed.
+    """
+    import pandas as pd
+
+    upper = np.frombuffer(bytes(range(256)).upper(), np.uint8)
+    rows = []
+    for site in sites.itertuples(index=False):
+        pfm = pfms[site.motif]
+        k = len(pfm)
+        ic = 2 + (pfm * np.log2(np.maximum(pfm, 1e-9))).sum(1)          # information per motif position
+        m = int(np.argmax(ic))
+        j = m if site.strand == "+" else k - 1 - m                       # its offset in the genome's orientation
+        c = int(site.chrom[3:]) - 1
+        ref = chr(upper[letters[c, site.start + j]])
+        worst = int(np.argmin(pfm[m]))
+        alt = "ACGT"[worst] if site.strand == "+" else "TGCA"[worst]
+        if alt != ref:
+            rows.append((site.chrom, site.start + j + 1, f"disrupt_{site.peak}", ref, alt, "disrupt", -1, site.motif))
+    n_neutral = len(rows)
+    spans = pd.concat(list(peaks.values()))
+    n_chroms, length = letters.shape
+    while n_neutral:
+        c = int(rng.integers(0, n_chroms))
+        p0 = int(rng.integers(gap + 1000, length - 1000))
+        on = spans[spans.chrom == f"chr{c + 1}"]
+        if ((on.start - 2000 <= p0) & (p0 < on.end + 2000)).any():
+            continue
+        ref = chr(upper[letters[c, p0]])
+        alt = "ACGT"[("ACGT".index(ref) + int(rng.integers(1, 4))) % 4]
+        rows.append((f"chr{c + 1}", p0 + 1, f"neutral_{len(rows) + 1}", ref, alt, "neutral", 0, "."))
+        n_neutral -= 1
+    frame = pd.DataFrame(rows, columns=["chrom", "pos", "id", "ref", "alt", "kind", "expected", "motif"])
+    frame["_c"] = frame.chrom.str[3:].astype(int)
+    return frame.sort_values(["_c", "pos"]).drop(columns="_c").reset_index(drop=True)
 
 
 def _file_safe(name):
@@ -385,22 +434,25 @@ def write_genome_simulation(prefix, force=False, **kwargs):
     from .outputs import check_output, publish_all
 
     names = _resolve_all(kwargs.get("motifs", ("MA0139.1",)), kwargs.get("release", "JASPAR2024"))
-    paths = {"fasta": f"{prefix}.fa", "sites": f"{prefix}_sites.csv"}
+    paths = {"fasta": f"{prefix}.fa", "sites": f"{prefix}_sites.csv", "variants": f"{prefix}_variants.vcf"}
     peak_paths = {name: f"{prefix}_{_file_safe(name)}.narrowPeak" for name in names}
     for p in list(paths.values()) + list(peak_paths.values()):
         check_output(p, force)
     sim = simulate_genome(**kwargs)
-    pairs = [(f"{p}.tmp{os.getpid()}", p) for p in [paths["fasta"], *peak_paths.values(), paths["sites"]]]
+    pairs = [(f"{p}.tmp{os.getpid()}", p) for p in [paths["fasta"], *peak_paths.values(), paths["sites"],
+                                                     paths["variants"]]]
     tmp = dict((p, t) for t, p in pairs)
     try:
-        sim.write(tmp[paths["fasta"]], {n: tmp[p] for n, p in peak_paths.items()}, tmp[paths["sites"]])
+        sim.write(tmp[paths["fasta"]], {n: tmp[p] for n, p in peak_paths.items()}, tmp[paths["sites"]],
+                  tmp[paths["variants"]])
         publish_all(pairs, force)
     finally:
         for t, _ in pairs:
             if os.path.exists(t):
                 os.remove(t)
     return {**paths, "peaks": peak_paths, "motifs": list(sim.motifs),
-            "chroms": {c: len(s) for c, s in sim.chroms.items()}, "n_peaks": {n: len(f) for n, f in sim.peaks.items()}}
+            "chroms": {c: len(s) for c, s in sim.chroms.items()}, "n_peaks": {n: len(f) for n, f in sim.peaks.items()},
+            "n_variants": int(len(sim.variants))}
 
 
 def write_simulation(prefix, force=False, **kwargs):

@@ -3,9 +3,9 @@
 Provides :func:`read_vcf` (VCF, bgzip VCF or BCF through pysam's ``VariantFile``; one row per ALT of a
 multi-allelic record), :func:`read_variant_table` (CSV/TSV ``chrom, pos, ref, alt[, id]``, 1-based like VCF),
 :class:`Variants` (the arrays), :func:`variant_windows` (the reference and alternative windows of each variant,
-cut from a genome by the rule below, with the REF check) and :func:`read_allele_pairs` (``--ref-fasta`` /
-``--alt-fasta`` with the same ids). Skipped variants are returned with their reason, never dropped silently.
-Imports no TensorFlow.
+cut from a genome by the rule below, with the REF check), :func:`read_allele_pairs` (``--ref-fasta`` /
+``--alt-fasta`` with the same ids) and :func:`write_vcf` (simulated variants). Skipped variants are returned
+with their reason, never dropped silently. Imports no TensorFlow.
 
 The window rule (``L`` = the model's input length, ``o`` = the offset of the variant's first base in the
 window, ``L // 2`` unless given; ``p`` = the 0-based position of the variant's first REF base):
@@ -307,6 +307,27 @@ def variant_windows(genome, variants, length, offset=None, ref_mismatch="skip"):
         e = len(full) - L  # > 0 after an insertion: trimmed around the centre
         altw[j] = full[e // 2:e // 2 + L]
     return {"ref": refw, "alt": altw, "rows": rows, "ref_match": ref_match, "skip": skip, "offset": o}
+
+
+def write_vcf(frame, path, contigs, info=(), source="seqcnn"):
+    """Write variants as a VCF 4.2 file (sorted as given).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame — columns chrom, pos (1-based), id, ref, alt, and the ``info`` columns.
+    path : str
+    contigs : dict — chromosome → length, for the ``##contig`` lines.
+    info : sequence of str — columns written as INFO ``KEY=value`` (upper-case keys, declared as strings).
+    """
+    lines = ["##fileformat=VCFv4.2", f"##source={source}"]
+    lines += [f"##contig=<ID={c},length={n}>" for c, n in contigs.items()]
+    lines += [f'##INFO=<ID={k.upper()},Number=1,Type=String,Description="{k}">' for k in info]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    for row in frame.itertuples(index=False):
+        fields = ";".join(f"{k.upper()}={getattr(row, k)}" for k in info) or "."
+        lines.append(f"{row.chrom}\t{row.pos}\t{row.id}\t{row.ref}\t{row.alt}\t.\t.\t{fields}")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 def read_allele_pairs(ref_fasta, alt_fasta):

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from .errors import SeqcnnError
-from .outputs import check_output, publish
+from .outputs import check_output, publish, publish_dir
 
 STRANDS = ("both", "forward")
 SCORES = ("ref_logit", "alt_logit", "delta_logit", "ref_prob", "alt_prob", "delta_prob")
@@ -223,12 +223,26 @@ def _genome_input(variants, genome, cfg, offset, ref_mismatch):
     return frame, x_ref, x_alt, variants.records_read, skipped, notes, same_length
 
 
-def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
-                    ref_mismatch="skip", strands="both", batch_size=512, snv="forward", shard=None, null=0,
-                    seed=0):
+def variant_effects(run_dir, **kw):
     """Score variants with a trained run: a DataFrame of effects, one row per scored variant, in input order.
 
-    Give ``vcf`` or ``table`` with ``genome``, or ``ref_fasta`` with ``alt_fasta``.
+    Give ``vcf`` or ``table`` with ``genome``, or ``ref_fasta`` with ``alt_fasta``; the keywords are those of
+    ``seqcnn variants`` (see :func:`_effects` for each).
+
+    Returns
+    -------
+    pandas.DataFrame — columns ``chrom, pos, id, ref, alt, ref_match`` (genome input) or ``id, ref_length,
+    alt_length, kind`` (allele pairs), then the scores (``SCORES``; per output, suffixed ``_<name>``, when the
+    model has several), then ``path`` (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with
+    the reason per row), ``records_read``, ``notes`` and ``outputs``.
+    """
+    return _effects(run_dir, **kw)[0]
+
+
+def _effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
+                    ref_mismatch="skip", strands="both", batch_size=512, snv="forward", shard=None, null=0,
+                    seed=0):
+    """:func:`variant_effects`, also returning what the figures need: (frame, x_ref, x_alt, model, offsets).
 
     Parameters
     ----------
@@ -301,7 +315,13 @@ def variant_effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=Non
             frame["delta_logit_p" + suffix] = p_emp[:, t]
     frame["path"] = path
     frame.attrs.update({"skipped": skipped, "records_read": int(n_read), "notes": notes, "outputs": names})
-    return frame
+    if ref_fasta is not None:
+        diff = (x_ref != x_alt).any(-1)
+        spans = [(int(np.argmax(d)), int(d.sum())) if d.any() else (len(d) // 2, 0) for d in diff]
+    else:
+        o = cfg["model"]["input_length"] // 2 if offset is None else int(offset)
+        spans = [(o, max(len(r), len(a))) for r, a in zip(frame["ref"], frame["alt"])]
+    return frame, x_ref, x_alt, model, spans
 
 
 def _write_table(frame, path, force, header=True):
@@ -339,7 +359,38 @@ def skipped_path(out):
     return f"{stem}.skipped.tsv"
 
 
-def run_variants(run_dir, out, *, force=False, shard=None, **kw):
+def _variant_plots(frame, x_ref, x_alt, model, spans, plot_dir, top, jaspar=True):
+    """Figures of the ``top`` largest |delta_logit| variants (first output) into ``plot_dir``: list of paths."""
+    from . import plots as plotting
+    from .exact_ism import ism
+    from .motif_compare import best_hit, load_targets
+    from .mutagenesis import attribution, importance
+
+    col = [c for c in frame.columns if c.startswith("delta_logit") and not c.startswith(("delta_logit_z",
+                                                                                       "delta_logit_p"))][0]
+    order = np.argsort(-np.abs(frame[col].to_numpy()), kind="stable")[:top]
+    if not len(order):
+        return []
+    x = np.concatenate([x_ref[order], x_alt[order]])
+    delta, _ = ism(model, x, output=0)
+    attr = attribution(importance(delta, x), x)
+    targets = load_targets() if jaspar else []
+    paths = []
+    for rank, i in enumerate(order):
+        start, width = spans[i]
+        hit = best_hit(x_ref[i], x_alt[i], start, targets) if targets else None
+        label = (f"{frame['chrom'].iloc[i]}:{frame['pos'].iloc[i]} {frame['ref'].iloc[i]}>{frame['alt'].iloc[i]}"
+                 if "chrom" in frame.columns else str(frame["id"].iloc[i]))
+        motif = (f"; JASPAR {hit['id']} {hit['name']} site p {hit['ref_p']:.1g} → {hit['alt_p']:.1g}" if hit
+                 else "; no JASPAR site (p ≤ 1e-4) changed")
+        title = f"{label}  Δ logit {frame[col].iloc[i]:+.3f}{motif}"
+        name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)[:80]
+        paths.append(plotting.variant_figure(attr[rank], attr[len(order) + rank], start, width,
+                                             os.path.join(plot_dir, f"{rank + 1:02d}_{name}.png"), title=title))
+    return paths
+
+
+def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=10, **kw):
     """The ``seqcnn variants`` verb: score, write the effects table and its skipped rows, and report counts.
 
     Parameters are those of :func:`variant_effects`, plus ``out`` (``.tsv``, ``.csv`` or ``.h5``) and ``force``.
@@ -360,21 +411,42 @@ def run_variants(run_dir, out, *, force=False, shard=None, **kw):
         raise SeqcnnError("--shard writes tables that concatenate: give a .tsv or .csv output",
                           hint="convert the concatenated table to HDF5 afterwards if needed")
     header = shard is None or shard[0] == 1
-    frame = variant_effects(run_dir, shard=shard, **kw)
+    plot_dir = f"{skipped_path(out)[:-len('.skipped.tsv')]}_plots" if plots and plot_top > 0 else None
+    if plot_dir:
+        check_output(plot_dir, force)
+    frame, x_ref, x_alt, model, spans = _effects(run_dir, shard=shard, **kw)
     skipped = frame.attrs["skipped"]
     if len(frame) == 0 and shard is None:  # a shard may hold only skipped rows: its empty table still concatenates
         reasons = skipped["reason"].value_counts().to_dict() if len(skipped) else {}
         raise SeqcnnError("no variant could be scored", hint="skipped: " + ", ".join(f"{k} {v}" for k, v in
                                                                                   reasons.items()))
-    _write_table(frame, out, force, header)
-    if len(skipped) or shard is not None:
+    import shutil
+    import tempfile
+
+    figures = []
+    plot_tmp = tempfile.mkdtemp(prefix=".variant_plots-", dir=os.path.dirname(os.path.abspath(out))) \
+        if plot_dir else None
+    try:
+        if plot_tmp:
+            figures = [os.path.join(plot_dir, os.path.basename(p))
+                       for p in _variant_plots(frame, x_ref, x_alt, model, spans, plot_tmp, plot_top)]
+        _write_table(frame, out, force, header)
+        written = [out]
         try:
-            _write_table(skipped, skip_out, force, header)
+            if len(skipped) or shard is not None:
+                _write_table(skipped, skip_out, force, header)
+                written.append(skip_out)
+            if plot_tmp:
+                publish_dir(plot_tmp, plot_dir, force)
         except BaseException:
-            os.remove(out)  # the output is the table and its skipped rows, or nothing
+            for path in written:  # the output is the table, its skipped rows and its figures, or nothing
+                os.remove(path)
             raise
+    finally:
+        if plot_tmp and os.path.isdir(plot_tmp):
+            shutil.rmtree(plot_tmp, ignore_errors=True)
     return {"out": out, "skipped_out": skip_out if len(skipped) or shard is not None else None,
             "records_read": frame.attrs["records_read"], "rows": int(len(frame) + len(skipped)),
             "scored": int(len(frame)), "skipped": skipped["reason"].value_counts().to_dict() if len(skipped) else {},
             "snv": int((frame["path"] == "snv").sum()), "notes": frame.attrs["notes"],
-            "outputs": frame.attrs["outputs"]}
+            "outputs": frame.attrs["outputs"], "plot_dir": plot_dir if figures else None, "figures": figures}

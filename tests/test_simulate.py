@@ -146,6 +146,36 @@ def test_simulated_genome_peaks_sites_gaps_and_gc_domains():
     assert np.mean(pgc) > np.mean(rgc) + 0.03 and ks_2samp(pgc, rgc).statistic > 0.2
 
 
+def test_simulated_variants_disrupt_sites_or_lie_far_from_peaks():
+    from seqcnn.simulate import simulate_genome
+
+    g = simulate_genome(n_chroms=2, chrom_length=300_000, motifs=["MA0139.1"], n_peaks=60, seed=3)
+    v = g.variants
+    assert (v.kind == "disrupt").sum() == (v.kind == "neutral").sum() > 50
+    assert all(g.chroms[c][p - 1].upper() == r for c, p, r in zip(v.chrom, v.pos, v.ref))  # REF is the genome's
+    assert (v.ref != v.alt).all() and set(v.expected) == {-1, 0}
+    pfm, k = g.motifs["CTCF"], len(g.motifs["CTCF"])
+
+    def log_odds(seq):
+        return np.log(pfm[np.arange(k), ["ACGT".index(b) for b in seq]] + 1e-3).sum()
+
+    # A disrupting SNV lies in its site and lowers the site's motif log-odds (on the site's strand).
+    sites = g.sites.set_index("peak")
+    for row in v[v.kind == "disrupt"].itertuples():
+        site = sites.loc[row.id[len("disrupt_"):]]
+        assert site.start < row.pos <= site.end
+        seq = g.chroms[row.chrom][site.start:site.end].upper()
+        mut = seq[:row.pos - 1 - site.start] + row.alt + seq[row.pos - site.start:]
+        if site.strand == "-":
+            seq, mut = reverse_complement_seq(seq), reverse_complement_seq(mut)
+        assert log_odds(mut) < log_odds(seq) - 2
+    # Neutral SNVs lie 2 kb or more from every peak.
+    peaks = g.peaks["CTCF"]
+    for row in v[v.kind == "neutral"].itertuples():
+        on = peaks[peaks.chrom == row.chrom]
+        assert not ((on.start - 2000 < row.pos) & (row.pos <= on.end + 2000)).any()
+
+
 def test_cli_simulate_genome_files_read_back(cli, tmp_path):
     from seqcnn.genome import Genome
     from seqcnn.intervals import read_bed
@@ -160,6 +190,10 @@ def test_cli_simulate_genome_files_read_back(cli, tmp_path):
     iv = read_bed(tmp_path / "g_CTCF.narrowPeak")
     assert iv.kind == "narrowPeak" and len(iv) == 40 and (iv.summit >= 0).all()
     assert pd.read_csv(tmp_path / "g_sites.csv").shape[0] == 40
+    from seqcnn.variant_io import read_vcf
+
+    v = read_vcf(tmp_path / "g_variants.vcf")  # the VCF reads back through pysam
+    assert len(v) == 80 and set(v.chrom) <= {"chr1", "chr2"} and "g_variants.vcf (80 SNVs" in r.stdout
     again = cli("simulate", "--genome", "-o", prefix, "--chroms", "2", "--chrom-length", "200000", "--peaks", "40")
     assert again.exit_code == 2 and "already exists" in again.stderr
     wrong = cli("simulate", "--genome", "-o", tmp_path / "x", "--design", "multiclass")

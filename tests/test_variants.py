@@ -97,9 +97,10 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
             (900, ".", seq[899], "<DEL>")]                                       # symbolic
     vcf = _vcf(tmp_path / "v.vcf", rows)
     out = tmp_path / "effects.tsv"
-    res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", out)
+    res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", out, "--plot-top", "3")
     assert res.exit_code == 0, res.output
     assert "records read 6 (7 alleles) = scored 4 + skipped 3" in res.output
+    assert "figures: 3 PNG in" in res.output and len(list((tmp_path / "effects_plots").glob("*.png"))) == 3
     assert "REF does not match the genome 1" in res.output and "symbolic ALT 1" in res.output
     t = pd.read_csv(out, sep="\t")
     assert list(t.columns[:6]) == ["chrom", "pos", "id", "ref", "alt", "ref_match"]
@@ -125,20 +126,22 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
     for n in (3, 7):
         parts = [tmp_path / f"s{n}_{k}.tsv" for k in range(1, n + 1)]
         for k, part in enumerate(parts, 1):
-            res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", part, "--shard", f"{k}/{n}", "-q")
+            res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", part, "--shard", f"{k}/{n}", "-q",
+                      "--no-plots")
             assert res.exit_code == 0, res.output  # 7 shards of 6 records: the last is empty, and written
         assert b"".join(p.read_bytes() for p in parts) == out.read_bytes()
         assert b"".join((tmp_path / f"{p.stem}.skipped.tsv").read_bytes() for p in parts) == (
             tmp_path / "effects.skipped.tsv").read_bytes()
     # --null: z-scores and empirical p-values for substitutions (NaN for indels), the same in any shard.
-    res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "n.tsv", "--null", "20", "-q")
+    res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "n.tsv", "--null", "20", "-q",
+              "--no-plots")
     assert res.exit_code == 0, res.output
     nt = pd.read_csv(tmp_path / "n.tsv", sep="\t")
     assert nt.delta_logit_z[:2].notna().all() and nt.delta_logit_z[2:].isna().all()
     p = nt.delta_logit_p[:2]
     assert ((p >= 1 / 21) & (p <= 1)).all()
     res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "n2.tsv", "--null", "20",
-              "--shard", "1/3", "-q")
+              "--shard", "1/3", "-q", "--no-plots")
     assert res.exit_code == 0, res.output
     part = pd.read_csv(tmp_path / "n2.tsv", sep="\t")
     assert part.delta_logit_z[:2].notna().all()  # the two ALTs of the SNV record
@@ -148,7 +151,12 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
     # No overwrite without --force; CSV and HDF5 outputs by extension.
     again = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", out)
     assert again.exit_code == 2 and "exists" in again.output
-    res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "e.h5", "-q")
+    assert cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "x.tsv", "--no-plots",
+               "-q").exit_code == 0
+    clash = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "effects.csv")
+    assert clash.exit_code == 2 and "already exists" in clash.output  # a stem's skipped rows and figures too
+    res = cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "e.h5", "-q",
+              "--no-plots")
     assert res.exit_code == 0
     import h5py
 
@@ -161,7 +169,7 @@ def test_variants_allele_pairs(cli, genome_run, tmp_path):
     a = write_fasta(tmp_path / "ref.fa", [("p1", seq[:L]), ("p2", seq[100:100 + L])])
     alt2 = seq[100:120] + "T" + seq[121:100 + L] if seq[120] != "T" else seq[100:120] + "A" + seq[121:100 + L]
     b = write_fasta(tmp_path / "alt.fa", [("p1", seq[:10] + seq[15:L + 5]), ("p2", alt2)])
-    res = cli("variants", run, "--ref-fasta", a, "--alt-fasta", b, "-o", tmp_path / "p.csv")
+    res = cli("variants", run, "--ref-fasta", a, "--alt-fasta", b, "-o", tmp_path / "p.csv", "--no-plots")
     assert res.exit_code == 0, res.output
     assert "records read 2 = scored 2 + skipped 0" in res.output
     t = pd.read_csv(tmp_path / "p.csv")
@@ -192,3 +200,31 @@ def test_variants_bad_input_one_line_exit_2_no_output(cli, genome_run, tmp_path,
     for w in words:
         assert w in line, (w, line)
     assert not out.exists() and not (tmp_path / "o.skipped.tsv").exists()
+
+
+@pytest.mark.slow
+def test_trained_model_scores_simulated_variants_with_the_expected_signs(tmp_path):
+    """simulate --genome plants sites and writes SNVs that disrupt them (expected < 0) or lie far from every peak
+    (expected ~0); a model trained on the peaks must rank the disrupting ones below the neutral ones."""
+    from sklearn.metrics import roc_auc_score
+
+    from seqcnn import training
+    from seqcnn.genome_encode import encode_intervals
+    from seqcnn.simulate import write_genome_simulation
+    from seqcnn.variants import variant_effects
+
+    sim = write_genome_simulation(str(tmp_path / "sim"), n_chroms=4, chrom_length=600_000, motifs=["MA0139.1"],
+                                  n_peaks=300, seed=1)
+    encode_intervals([sim["peaks"]["CTCF"]], sim["fasta"], tmp_path / "d.h5", length=100, plots=False)
+    r = training.train(tmp_path / "d.h5", tmp_path / "run", params={"filters": 16, "kernel_size": 19,
+                       "dense_units": 16}, epochs=15, batch_size=64, lr=0.003, quiet=True, n_boot=100)
+    assert r["metrics"]["test"]["auroc"] > 0.85  # the model learned the motif (measured 0.95)
+    effects = variant_effects(tmp_path / "run", vcf=sim["variants"], genome=sim["fasta"])
+    truth = pd.read_csv(sim["variants"], sep="\t", comment="#", header=None).iloc[:, 7].str.contains("disrupt")
+    assert len(effects) == len(truth)  # every simulated SNV is scored (REF matches, windows fit)
+    disrupt = truth.to_numpy()
+    d = effects.delta_logit.to_numpy()
+    # measured: medians -0.156 (disrupting) and 0.005 (neutral); 99.7 % of disrupting SNVs negative; AUROC 0.96
+    assert np.median(d[disrupt]) < -0.05 and abs(np.median(d[~disrupt])) < 0.2 * abs(np.median(d[disrupt]))
+    assert (d[disrupt] < 0).mean() > 0.9
+    assert roc_auc_score(disrupt, -d) > 0.9
