@@ -83,13 +83,29 @@ def _alt_skip(alt):
     return None
 
 
+BLOCK_RECORDS = 50_000  # input records per block when streaming: ~80 MB of windows at 200 bp
+
+
 def _make(rows, path, n_records):
-    chrom, pos, vid, ref, alt, line, record, skip = (list(c) for c in zip(*rows)) if rows else ([],) * 8
-    if not rows:
-        raise InputFormatError("no variants in the file", path=path, hint="give at least one variant record")
+    """Variants from row tuples (chrom, pos, id, ref, alt, line, record, skip); may be empty."""
+    cols = list(zip(*rows)) if rows else [[]] * 8
+    chrom, pos, vid, ref, alt, line, record, skip = cols
     return Variants(np.asarray(chrom, dtype=object), np.asarray(pos, np.int64), np.asarray(vid, dtype=object),
                     np.asarray(ref, dtype=object), np.asarray(alt, dtype=object), np.asarray(line, np.int64),
                     np.asarray(record, np.int64), np.asarray(skip, dtype=object), path, n_records)
+
+
+def _empty(path):
+    return InputFormatError("no variants in the file", path=path, hint="give at least one variant record")
+
+
+def concat(blocks):
+    """One :class:`Variants` from blocks of one file (records_read summed)."""
+    blocks = list(blocks)
+    first = blocks[0]
+    arrays = [np.concatenate([getattr(b, f) for b in blocks]) for f in
+              ("chrom", "pos", "id", "ref", "alt", "line", "record", "skip")]
+    return Variants(*arrays, first.path, sum(b.records_read for b in blocks))
 
 
 def _nth_line(path, number):
@@ -123,8 +139,14 @@ def _header_lines(path):
 
 
 def read_vcf(path):
-    """Read a VCF, bgzip VCF or BCF file into :class:`Variants`, one row per ALT allele.
+    """Read a whole VCF, bgzip VCF or BCF file into :class:`Variants` (see :func:`iter_vcf`)."""
+    return concat(iter_vcf(path))
 
+
+def iter_vcf(path, block_records=BLOCK_RECORDS):
+    """Stream a VCF, bgzip VCF or BCF file as :class:`Variants` blocks, one row per ALT allele.
+
+    Each block holds the rows of ``block_records`` input records (``record``: the index in the whole file).
     Symbolic alleles (``<DEL>``, ``*``, breakends) and missing ALT (``.``) are kept as rows marked with their
     skip reason, so they are counted and reported.
 
@@ -147,38 +169,52 @@ def read_vcf(path):
                                     "a #CHROM header line") from None
     binary = vf.is_bcf if hasattr(vf, "is_bcf") else path.endswith(".bcf")
     first_line = 1 if binary else _header_lines(path) + 1
-    rows, k = [], 0
-    try:
-        with vf:
-            for k, rec in enumerate(vf):
-                line = first_line + k
-                ref = rec.ref
-                _check_allele(path, line, ref, "REF")
-                for alt in (rec.alts or (None,)):
-                    reason = _alt_skip(alt)
-                    if reason is None:
-                        _check_allele(path, line, alt, "ALT")
-                    rows.append((rec.chrom, int(rec.pos), rec.id, ref, alt, line, k, reason))
-            n = k + 1 if rows else 0
-    except (OSError, ValueError) as exc:
-        line = first_line + (k + 1 if rows else 0)
-        where = f"record {k + 2 if rows else 1}" if binary else f"line {line}"
-        text = "" if binary else _nth_line(path, line)
-        raise InputFormatError(f"{where} cannot be parsed as VCF ({exc})" + (f": {text!r}" if text else ""),
-                               path=path, hint="VCF data lines are CHROM POS ID REF ALT QUAL FILTER INFO, "
-                                               "tab-separated, POS a whole number") from None
-    return _make(rows, path, n)
+    rows, k, done, any_rows = [], -1, 0, False
+    with vf:
+        records = iter(vf)
+        while True:
+            try:
+                rec = next(records, None)
+            except (OSError, ValueError) as exc:
+                line = first_line + k + 1
+                where = f"record {k + 2}" if binary else f"line {line}"
+                text = "" if binary else _nth_line(path, line)
+                raise InputFormatError(f"{where} cannot be parsed as VCF ({exc})" + (f": {text!r}" if text else ""),
+                                       path=path, hint="VCF data lines are CHROM POS ID REF ALT QUAL FILTER INFO, "
+                                                       "tab-separated, POS a whole number") from None
+            if rec is None or (k + 1 - done) == block_records:
+                if rows:
+                    yield _make(rows, path, k + 1 - done)
+                    any_rows, rows, done = True, [], k + 1
+                if rec is None:
+                    break
+            k += 1
+            line = first_line + k
+            ref = rec.ref
+            _check_allele(path, line, ref, "REF")
+            for alt in (rec.alts or (None,)):
+                reason = _alt_skip(alt)
+                if reason is None:
+                    _check_allele(path, line, alt, "ALT")
+                rows.append((rec.chrom, int(rec.pos), rec.id, ref, alt, line, k, reason))
+    if not any_rows:
+        raise _empty(path)
 
 
 def read_variant_table(path):
-    """Read a CSV/TSV table of variants: columns ``chrom, pos, ref, alt`` and optionally ``id``.
+    """Read a whole CSV/TSV table of variants into :class:`Variants` (see :func:`iter_variant_table`)."""
+    return concat(iter_variant_table(path))
+
+
+def iter_variant_table(path, block_records=BLOCK_RECORDS):
+    """Stream a CSV/TSV table of variants, columns ``chrom, pos, ref, alt`` and optionally ``id``, in blocks.
 
     Positions are 1-based (as in VCF). An ALT of several alleles separated by commas gives one row each.
 
     Raises
     ------
     InputFormatError — a missing column, a position that is not a whole number >= 1, an allele that is not
-    bases (line numbers counted with the header as line 1).
+    bases (line numbers counted with the header as line 1), or a table without rows.
     """
     import pandas as pd
 
@@ -187,37 +223,45 @@ def read_variant_table(path):
         raise InputFormatError("file not found", path=path, hint="check the path")
     lower = path.lower()[:-3] if path.lower().endswith(".gz") else path.lower()
     sep = "," if lower.endswith(".csv") else "\t"
+    hint = "a CSV (.csv) or tab-separated table with a header row"
     try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=None)
+        chunks = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, chunksize=block_records)
+        done = 0
+        for df in chunks:
+            df.columns = [str(c).strip().lower().lstrip("#") for c in df.columns]
+            missing = [c for c in ("chrom", "pos", "ref", "alt") if c not in df.columns]
+            if missing:
+                raise InputFormatError(f"missing column(s) {', '.join(missing)}; columns are "
+                                       f"{', '.join(df.columns)}", path=path,
+                                       hint="a variant table has columns chrom, pos, ref, alt (1-based pos) and "
+                                            "optionally id")
+            rows = []
+            ids = df["id"].tolist() if "id" in df.columns else [None] * len(df)
+            for j, (c, p, r, a, i) in enumerate(zip(df["chrom"], df["pos"], df["ref"], df["alt"], ids)):
+                k = done + j
+                line = k + 2
+                p = p.strip()
+                if not p.isdigit() or int(p) < 1:
+                    raise InputFormatError(f"line {line}: position {p!r} is not a whole number >= 1", path=path,
+                                           hint="positions are 1-based, as in VCF")
+                r = r.strip()
+                _check_allele(path, line, r, "REF")
+                for alt in a.strip().split(","):
+                    alt = alt.strip()
+                    reason = _alt_skip(alt)
+                    if reason is None:
+                        _check_allele(path, line, alt, "ALT")
+                    rows.append((c.strip(), int(p), (i or "").strip() or None, r, alt, line, k, reason))
+            done += len(df)
+            if rows:
+                yield _make(rows, path, len(df))
     except pd.errors.EmptyDataError:
-        raise InputFormatError("no variants in the file", path=path,
-                               hint="give a table with a header: chrom, pos, ref, alt[, id]") from None
+        raise _empty(path) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputFormatError(f"not a readable table ({' '.join(str(exc).split())})", path=path,
-                               hint="a CSV (.csv) or tab-separated table with a header row") from None
-    df.columns = [str(c).strip().lower().lstrip("#") for c in df.columns]
-    missing = [c for c in ("chrom", "pos", "ref", "alt") if c not in df.columns]
-    if missing:
-        raise InputFormatError(f"missing column(s) {', '.join(missing)}; columns are {', '.join(df.columns)}",
-                               path=path, hint="a variant table has columns chrom, pos, ref, alt (1-based pos) "
-                                               "and optionally id")
-    rows = []
-    ids = df["id"].tolist() if "id" in df.columns else [None] * len(df)
-    for k, (c, p, r, a, i) in enumerate(zip(df["chrom"], df["pos"], df["ref"], df["alt"], ids)):
-        line = k + 2
-        p = p.strip()
-        if not p.isdigit() or int(p) < 1:
-            raise InputFormatError(f"line {line}: position {p!r} is not a whole number >= 1", path=path,
-                                   hint="positions are 1-based, as in VCF")
-        r = r.strip()
-        _check_allele(path, line, r, "REF")
-        for alt in a.strip().split(","):
-            alt = alt.strip()
-            reason = _alt_skip(alt)
-            if reason is None:
-                _check_allele(path, line, alt, "ALT")
-            rows.append((c.strip(), int(p), (i or "").strip() or None, r, alt, line, k, reason))
-    return _make(rows, path, len(df))
+                               hint=hint) from None
+    if not done:
+        raise _empty(path)
 
 
 def variant_windows(genome, variants, length, offset=None, ref_mismatch="skip"):

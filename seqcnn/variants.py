@@ -161,7 +161,13 @@ def null_deltas(model, x_ref, x_alt, eligible, n_null, keys, strands="both", bat
     return out
 
 
-def _pairs_input(ref_fasta, alt_fasta, cfg, shard=None):
+def _spans_pairs(x_ref, x_alt):
+    diff = (x_ref != x_alt).any(-1)
+    return [(int(np.argmax(d)), int(d.sum())) if d.any() else (len(d) // 2, 0) for d in diff]
+
+
+def _pairs_block(ref_fasta, alt_fasta, cfg, shard=None):
+    """Allele pairs (held in memory: two FASTA files matched by id) as one block."""
     import pandas as pd
 
     from .encoding import encode_block
@@ -178,121 +184,81 @@ def _pairs_input(ref_fasta, alt_fasta, cfg, shard=None):
             for r, s in zip(seq_r, seq_a)]
     kind = ["snv" if k == 1 else "identical" if k == 0 else "substitutions" if k is not None else "indel"
             for k in diff]
-    same_length = np.array([k in ("snv", "substitutions") for k in kind], bool)
     frame = pd.DataFrame({"id": ids, "ref_length": len_r, "alt_length": len_a, "kind": kind})
-    frame.attrs["keys"] = np.arange(lo, hi)
-    return frame, x_ref, x_alt, len(ids), pd.DataFrame(columns=["id", "reason"]), same_length
+    return {"frame": frame, "x_ref": x_ref, "x_alt": x_alt, "records": len(ids),
+            "skipped": pd.DataFrame(columns=["id", "reason"]), "checked": 0, "mismatched": 0,
+            "same": np.array([k in ("snv", "substitutions") for k in kind], bool), "keys": np.arange(lo, hi),
+            "spans": _spans_pairs(x_ref, x_alt)}
 
 
-def _genome_input(variants, genome, cfg, offset, ref_mismatch):
+def _genome_block(variants, genome, cfg, offset, ref_mismatch):
+    """One block of variants (:class:`seqcnn.variant_io.Variants`) → windows, table columns, skipped rows."""
     import pandas as pd
 
     from .encoding import encode_windows
-    from .genome import Genome
     from .variant_io import variant_windows
 
     L = cfg["model"]["input_length"]
-    with Genome(genome) as g:
-        w = variant_windows(g, variants, L, offset=offset, ref_mismatch=ref_mismatch)
+    w = variant_windows(genome, variants, L, offset=offset, ref_mismatch=ref_mismatch)
     rows = w["rows"]
     ids = [f"{variants.chrom[k]}:{variants.pos[k]}:{variants.ref[k]}>{variants.alt[k]}" for k in rows]
-    x_ref = encode_windows(w["ref"], allow_iupac=True, ids=ids, path=genome)
-    x_alt = encode_windows(w["alt"], allow_iupac=True, ids=ids, path=genome)
+    x_ref = encode_windows(w["ref"], allow_iupac=True, ids=ids, path=genome.path)
+    x_alt = encode_windows(w["alt"], allow_iupac=True, ids=ids, path=genome.path)
     frame = pd.DataFrame({"chrom": variants.chrom[rows], "pos": variants.pos[rows],
                           "id": [i if i is not None else "." for i in variants.id[rows]],
                           "ref": variants.ref[rows], "alt": variants.alt[rows], "ref_match": w["ref_match"][rows]})
-    skipped_rows = np.flatnonzero(np.not_equal(w["skip"], None))
-    skipped = pd.DataFrame({"chrom": variants.chrom[skipped_rows], "pos": variants.pos[skipped_rows],
-                            "id": [i if i is not None else "." for i in variants.id[skipped_rows]],
-                            "ref": variants.ref[skipped_rows],
-                            "alt": [a if a is not None else "." for a in variants.alt[skipped_rows]],
-                            "line": variants.line[skipped_rows], "reason": w["skip"][skipped_rows]})
-    notes = []
+    sk = np.flatnonzero(np.not_equal(w["skip"], None))
+    skipped = pd.DataFrame({"chrom": variants.chrom[sk], "pos": variants.pos[sk],
+                            "id": [i if i is not None else "." for i in variants.id[sk]], "ref": variants.ref[sk],
+                            "alt": [a if a is not None else "." for a in variants.alt[sk]],
+                            "line": variants.line[sk], "reason": w["skip"][sk]})
     checked = np.isin(np.arange(len(variants)), rows) | (w["skip"] == "REF does not match the genome")
-    mismatch = int((checked & ~w["ref_match"]).sum())
-    if checked.sum() and mismatch / checked.sum() > 0.05:
-        notes.append(f"{mismatch} of {int(checked.sum())} REF alleles differ from the genome: another assembly, "
-                     f"or 0-based positions (VCF is 1-based)?")
-    same_length = np.array([len(variants.ref[k]) == len(variants.alt[k]) for k in rows], bool)
-    # A stable key per output row whatever the shard: its input record and its place among the record's ALTs.
+    # A stable key per output row whatever the shard or block: its input record and its place among the ALTs.
     allele = np.zeros(len(variants), np.int64)
     for k in range(1, len(variants)):
         if variants.record[k] == variants.record[k - 1]:
             allele[k] = allele[k - 1] + 1
-    frame.attrs["keys"] = variants.record[rows] * 1024 + allele[rows]
-    return frame, x_ref, x_alt, variants.records_read, skipped, notes, same_length
+    o = L // 2 if offset is None else int(offset)
+    return {"frame": frame, "x_ref": x_ref, "x_alt": x_alt, "records": variants.records_read, "skipped": skipped,
+            "checked": int(checked.sum()), "mismatched": int((checked & ~w["ref_match"]).sum()),
+            "same": np.array([len(variants.ref[k]) == len(variants.alt[k]) for k in rows], bool),
+            "keys": variants.record[rows] * 1024 + allele[rows],
+            "spans": [(o, max(len(variants.ref[k]), len(variants.alt[k]))) for k in rows]}
 
 
-def variant_effects(run_dir, **kw):
-    """Score variants with a trained run: a DataFrame of effects, one row per scored variant, in input order.
+def _genome_blocks(path, is_vcf, genome, cfg, offset, ref_mismatch, shard, block_records):
+    """Blocks of a VCF or table, scored one at a time (memory bounded by ``block_records``)."""
+    from .genome import Genome
+    from .variant_io import iter_variant_table, iter_vcf
 
-    Give ``vcf`` or ``table`` with ``genome``, or ``ref_fasta`` with ``alt_fasta``; the keywords are those of
-    ``seqcnn variants`` (see :func:`_effects` for each).
+    read = iter_vcf if is_vcf else iter_variant_table
+    lo, hi = 0, None
+    if shard is not None:
+        # The shards' parts need the number of records: one pass over the file that keeps nothing.
+        lo, hi = shard_range(sum(b.records_read for b in read(path, block_records)), shard)
+    with Genome(genome) as g:
+        first = 0
+        for v in read(path, block_records):
+            span = (first, first + v.records_read)
+            first += v.records_read
+            if hi is not None:
+                if span[1] <= lo:
+                    continue
+                if span[0] >= hi:
+                    break
+                v = v.subset(np.flatnonzero((v.record >= lo) & (v.record < hi)))
+                v.records_read = min(span[1], hi) - max(span[0], lo)
+            yield _genome_block(v, g, cfg, offset, ref_mismatch)
 
-    Returns
-    -------
-    pandas.DataFrame — columns ``chrom, pos, id, ref, alt, ref_match`` (genome input) or ``id, ref_length,
-    alt_length, kind`` (allele pairs), then the scores (``SCORES``; per output, suffixed ``_<name>``, when the
-    model has several), then ``path`` (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with
-    the reason per row), ``records_read``, ``notes`` and ``outputs``.
-    """
-    return _effects(run_dir, **kw)[0]
 
-
-def _effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
-                    ref_mismatch="skip", strands="both", batch_size=512, snv="forward", shard=None, null=0,
-                    seed=0):
-    """:func:`variant_effects`, also returning what the figures need: (frame, x_ref, x_alt, model, offsets).
-
-    Parameters
-    ----------
-    run_dir : str — a finished ``seqcnn train`` run.
-    offset : int, optional — window index of the variant's first base (default: the centre, ``L // 2``).
-    ref_mismatch : {'skip', 'error', 'use-vcf'} — what a REF that differs from the genome does.
-    strands : {'both', 'forward'}
-    snv : {'forward', 'kernel'} — see :func:`score_pairs`.
-    shard : str or (int, int), optional — ``'K/N'``: only the K-th of N contiguous parts of the input records.
-    null : int — with N > 0, each substitution is also scored on N dinucleotide-shuffled copies of its window
-        (seeded by ``seed``), giving ``delta_logit_z`` (z-score against them) and ``delta_logit_p`` (empirical
-        two-sided p-value, (1 + #|null| >= |delta|) / (N + 1)); NaN for indels.
-
-    Returns
-    -------
-    pandas.DataFrame — columns ``chrom, pos, id, ref, alt, ref_match`` (genome input) or ``id, ref_length,
-    alt_length, kind`` (allele pairs), then the scores (``SCORES``; per output, suffixed ``_<name>``, when the
-    model has several), then ``path`` (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with
-    the reason per row), ``records_read``, ``notes`` and ``outputs``.
-    """
+def _score(block, model, cfg, names, strands, batch_size, snv, null, seed):
+    """Add the score columns (and --null's) to a block's frame, in place; returns the frame."""
     from .metrics import link
-    from .rundir import load_run
-    from .scoring import output_columns
-    from .variant_io import read_variant_table, read_vcf
 
-    given = [k for k, v in (("--vcf", vcf), ("--table", table), ("--ref-fasta", ref_fasta)) if v is not None]
-    if len(given) != 1:
-        raise SeqcnnError("give one input: --vcf or --table (with --genome), or --ref-fasta with --alt-fasta"
-                          if not given else f"give one input, not {' and '.join(given)}")
-    if ref_fasta is not None and alt_fasta is None or alt_fasta is not None and ref_fasta is None:
-        raise SeqcnnError("--ref-fasta and --alt-fasta go together", hint="give both, with the same ids")
-    if (vcf is not None or table is not None) and genome is None:
-        raise SeqcnnError(f"{given[0]} needs --genome", hint="the reference FASTA the variants were called on")
-    if isinstance(shard, str):
-        shard = parse_shard(shard)
-    model, cfg = load_run(run_dir)
-    notes = []
-    if ref_fasta is not None:
-        frame, x_ref, x_alt, n_read, skipped, same = _pairs_input(ref_fasta, alt_fasta, cfg, shard)
-    else:
-        variants = read_vcf(vcf) if vcf is not None else read_variant_table(table)
-        if shard is not None:
-            lo, hi = shard_range(variants.records_read, shard)  # more shards than records: empty ones
-            variants = variants.subset(np.flatnonzero((variants.record >= lo) & (variants.record < hi)))
-            variants.records_read = hi - lo
-        frame, x_ref, x_alt, n_read, skipped, notes, same = _genome_input(variants, genome, cfg, offset,
-                                                                          ref_mismatch)
+    frame = block["frame"]
+    ref, alt, path = score_pairs(model, block["x_ref"], block["x_alt"], strands=strands, batch_size=batch_size,
+                                 snv=snv)
     task = cfg["model"]["task"]
-    names = [c[len("prob_"):] for c in output_columns(cfg)]
-    ref, alt, path = score_pairs(model, x_ref, x_alt, strands=strands, batch_size=batch_size, snv=snv)
     p_ref, p_alt = link(task, ref), link(task, alt)
     for t, name in enumerate(names):
         suffix = f"_{name}" if len(names) > 1 else ""
@@ -300,9 +266,8 @@ def _effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_
                                         p_alt[:, t] - p_ref[:, t])):
             frame[col + suffix] = values
     if null:
-        if null < 2:
-            raise SeqcnnError(f"--null {null}: a z-score needs at least 2 shuffled copies", hint="e.g. --null 100")
-        nd = null_deltas(model, x_ref, x_alt, same, int(null), frame.attrs["keys"], strands=strands,
+        same = block["same"]
+        nd = null_deltas(model, block["x_ref"], block["x_alt"], same, int(null), block["keys"], strands=strands,
                          batch_size=batch_size, seed=seed)
         delta = alt - ref
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -314,39 +279,146 @@ def _effects(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_
             frame["delta_logit_z" + suffix] = z[:, t]
             frame["delta_logit_p" + suffix] = p_emp[:, t]
     frame["path"] = path
-    frame.attrs.update({"skipped": skipped, "records_read": int(n_read), "notes": notes, "outputs": names})
+    return frame
+
+
+def _scored_blocks(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
+                   ref_mismatch="skip", strands="both", batch_size=512, snv="forward", shard=None, null=0, seed=0,
+                   block_records=None):
+    """(model, output names, generator of scored blocks): the streaming core of :func:`run_variants`.
+
+    Parameters
+    ----------
+    run_dir : str — a finished ``seqcnn train`` run.
+    offset : int, optional — window index of the variant's first base (default: the centre, ``L // 2``).
+    ref_mismatch : {'skip', 'error', 'use-vcf'} — what a REF that differs from the genome does.
+    strands : {'both', 'forward'}
+    snv : {'forward', 'kernel'} — see :func:`score_pairs`.
+    shard : str or (int, int), optional — ``'K/N'``: only the K-th of N contiguous parts of the input records.
+    null : int — with N > 0, each substitution is also scored on N dinucleotide-shuffled copies of its window
+        (seeded by ``seed`` and its place in the input), giving ``delta_logit_z`` (z-score against them) and
+        ``delta_logit_p`` (empirical two-sided p-value, (1 + #|null| >= |delta|) / (N + 1)); NaN for indels.
+    block_records : int, optional — input records per block (default ``variant_io.BLOCK_RECORDS``).
+    """
+    from .rundir import load_run
+    from .scoring import output_columns
+    from .variant_io import BLOCK_RECORDS
+
+    given = [k for k, v in (("--vcf", vcf), ("--table", table), ("--ref-fasta", ref_fasta)) if v is not None]
+    if len(given) != 1:
+        raise SeqcnnError("give one input: --vcf or --table (with --genome), or --ref-fasta with --alt-fasta"
+                          if not given else f"give one input, not {' and '.join(given)}")
+    if ref_fasta is not None and alt_fasta is None or alt_fasta is not None and ref_fasta is None:
+        raise SeqcnnError("--ref-fasta and --alt-fasta go together", hint="give both, with the same ids")
+    if (vcf is not None or table is not None) and genome is None:
+        raise SeqcnnError(f"{given[0]} needs --genome", hint="the reference FASTA the variants were called on")
+    if null and null < 2:
+        raise SeqcnnError(f"--null {null}: a z-score needs at least 2 shuffled copies", hint="e.g. --null 100")
+    if isinstance(shard, str):
+        shard = parse_shard(shard)
+    model, cfg = load_run(run_dir)
+    names = [c[len("prob_"):] for c in output_columns(cfg)]
     if ref_fasta is not None:
-        diff = (x_ref != x_alt).any(-1)
-        spans = [(int(np.argmax(d)), int(d.sum())) if d.any() else (len(d) // 2, 0) for d in diff]
+        blocks = iter([_pairs_block(ref_fasta, alt_fasta, cfg, shard)])
     else:
-        o = cfg["model"]["input_length"] // 2 if offset is None else int(offset)
-        spans = [(o, max(len(r), len(a))) for r, a in zip(frame["ref"], frame["alt"])]
-    return frame, x_ref, x_alt, model, spans
+        blocks = _genome_blocks(vcf if vcf is not None else table, vcf is not None, genome, cfg, offset,
+                                ref_mismatch, shard, block_records or BLOCK_RECORDS)
+
+    def scored():
+        for block in blocks:
+            _score(block, model, cfg, names, strands, batch_size, snv, null, seed)
+            yield block
+
+    return model, names, scored()
 
 
-def _write_table(frame, path, force, header=True):
-    """TSV, CSV (by extension) or HDF5 (``.h5``: one dataset per column), atomically."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        if str(path).endswith((".h5", ".hdf5")):
+def _mismatch_note(checked, mismatched):
+    if checked and mismatched / checked > 0.05:
+        return [f"{mismatched} of {checked} REF alleles differ from the genome: another assembly, or 0-based "
+                f"positions (VCF is 1-based)?"]
+    return []
+
+
+def variant_effects(run_dir, **kw):
+    """Score variants with a trained run: a DataFrame of effects, one row per scored variant, in input order.
+
+    Give ``vcf`` or ``table`` with ``genome``, or ``ref_fasta`` with ``alt_fasta``; the other keywords are
+    those of ``seqcnn variants`` (see :func:`_scored_blocks`). The whole table is held in memory; the verb
+    (:func:`run_variants`) streams it to disk instead.
+
+    Returns
+    -------
+    pandas.DataFrame — columns ``chrom, pos, id, ref, alt, ref_match`` (genome input) or ``id, ref_length,
+    alt_length, kind`` (allele pairs), then the scores (``SCORES``; per output, suffixed ``_<name>``, when the
+    model has several), then ``path`` (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with
+    the reason per row), ``records_read``, ``notes`` and ``outputs``.
+    """
+    import pandas as pd
+
+    _, names, blocks = _scored_blocks(run_dir, **kw)
+    frames, skipped, n, checked, mismatched = [], [], 0, 0, 0
+    for b in blocks:
+        frames.append(b["frame"])
+        skipped.append(b["skipped"])
+        n, checked, mismatched = n + b["records"], checked + b["checked"], mismatched + b["mismatched"]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame.attrs.update({"skipped": pd.concat(skipped, ignore_index=True) if skipped else pd.DataFrame(),
+                        "records_read": n, "notes": _mismatch_note(checked, mismatched), "outputs": names})
+    return frame
+
+
+class _TableOut:
+    """A table written block by block to a temporary file beside ``path``, moved into place by ``publish``.
+
+    TSV or CSV by extension (the header only when ``header``), or HDF5 (``.h5``: one resizable dataset per
+    column, strings as UTF-8).
+    """
+
+    def __init__(self, path, header=True):
+        self.path, self.header = str(path), header
+        self.tmp = f"{self.path}.tmp-{os.getpid()}"
+        self.h5 = self.path.endswith((".h5", ".hdf5"))
+        self.rows, self._fh, self.started = 0, None, False
+        if not self.h5:
+            self._fh = open(self.tmp, "w", newline="")
+
+    def write(self, frame):
+        if self.h5:
             import h5py
 
-            with h5py.File(tmp, "w") as h5:
+            mode = "a" if self.started else "w"
+            with h5py.File(self.tmp, mode) as h5:
                 for col in frame.columns:
                     values = frame[col].to_numpy()
                     if values.dtype == object:
-                        h5.create_dataset(col, data=values.astype(str).astype(object),
-                                          dtype=h5py.string_dtype("utf-8"))
-                    else:
-                        h5.create_dataset(col, data=values)
+                        values = values.astype(str).astype(object)
+                    if col not in h5:
+                        kind = h5py.string_dtype("utf-8") if values.dtype == object else values.dtype
+                        h5.create_dataset(col, shape=(0,), maxshape=(None,), dtype=kind, chunks=(16384,))
+                    ds = h5[col]
+                    ds.resize(self.rows + len(values), axis=0)
+                    ds[self.rows:] = values
                 h5.attrs["columns"] = list(frame.columns)
         else:
-            sep = "," if str(path).endswith(".csv") else "\t"
-            frame.to_csv(tmp, sep=sep, index=False, float_format="%.6g", header=header)
-        publish(tmp, path, force)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+            sep = "," if self.path.endswith(".csv") else "\t"
+            frame.to_csv(self._fh, sep=sep, index=False, float_format="%.6g", header=self.header and not self.started)
+        self.rows += len(frame)
+        self.started = True
+
+    def publish(self, force):
+        if self._fh is not None:
+            self._fh.close()
+        if self.h5 and not os.path.exists(self.tmp):
+            import h5py
+
+            h5py.File(self.tmp, "w").close()
+        publish(self.tmp, self.path, force)
+
+    def abort(self):
+        if self._fh is not None and not self._fh.closed:
+            self._fh.close()
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)
 
 
 def skipped_path(out):
@@ -359,49 +431,72 @@ def skipped_path(out):
     return f"{stem}.skipped.tsv"
 
 
-def _variant_plots(frame, x_ref, x_alt, model, spans, plot_dir, top, jaspar=True):
-    """Figures of the ``top`` largest |delta_logit| variants (first output) into ``plot_dir``: list of paths."""
+class _TopK:
+    """The ``k`` rows of largest |delta_logit| (first output) seen so far, with their windows: for the figures."""
+
+    def __init__(self, k):
+        self.k, self.rows = k, []
+
+    def add(self, block):
+        frame = block["frame"]
+        if not self.k or not len(frame):
+            return
+        col = [c for c in frame.columns if c.startswith("delta_logit") and not c.startswith(("delta_logit_z",
+                                                                                           "delta_logit_p"))][0]
+        d = np.abs(frame[col].to_numpy())
+        for i in np.argsort(-d, kind="stable")[:self.k]:
+            self.rows.append((float(d[i]), len(self.rows), frame.iloc[i], frame[col].iloc[i], block["x_ref"][i],
+                              block["x_alt"][i], block["spans"][i]))
+        self.rows = sorted(self.rows, key=lambda r: (-r[0], r[1]))[:self.k]
+
+
+def _variant_plots(top, model, plot_dir, jaspar=True):
+    """Figures of the kept variants (:class:`_TopK`) into ``plot_dir``: list of paths."""
     from . import plots as plotting
     from .exact_ism import ism
     from .motif_compare import best_hit, load_targets
     from .mutagenesis import attribution, importance
 
-    col = [c for c in frame.columns if c.startswith("delta_logit") and not c.startswith(("delta_logit_z",
-                                                                                       "delta_logit_p"))][0]
-    order = np.argsort(-np.abs(frame[col].to_numpy()), kind="stable")[:top]
-    if not len(order):
+    if not top.rows:
         return []
-    x = np.concatenate([x_ref[order], x_alt[order]])
+    x_ref = np.stack([r[4] for r in top.rows])
+    x_alt = np.stack([r[5] for r in top.rows])
+    x = np.concatenate([x_ref, x_alt])
     delta, _ = ism(model, x, output=0)
     attr = attribution(importance(delta, x), x)
     targets = load_targets() if jaspar else []
-    paths = []
-    for rank, i in enumerate(order):
-        start, width = spans[i]
-        hit = best_hit(x_ref[i], x_alt[i], start, targets) if targets else None
-        label = (f"{frame['chrom'].iloc[i]}:{frame['pos'].iloc[i]} {frame['ref'].iloc[i]}>{frame['alt'].iloc[i]}"
-                 if "chrom" in frame.columns else str(frame["id"].iloc[i]))
+    paths, n = [], len(top.rows)
+    for rank, (_, _, row, d, xr, xa, (start, width)) in enumerate(top.rows):
+        hit = best_hit(xr, xa, start, targets) if targets else None
+        label = f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}" if "chrom" in row.index else str(row["id"])
         motif = (f"; JASPAR {hit['id']} {hit['name']} site p {hit['ref_p']:.1g} → {hit['alt_p']:.1g}" if hit
                  else "; no JASPAR site (p ≤ 1e-4) changed")
-        title = f"{label}  Δ logit {frame[col].iloc[i]:+.3f}{motif}"
         name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)[:80]
-        paths.append(plotting.variant_figure(attr[rank], attr[len(order) + rank], start, width,
-                                             os.path.join(plot_dir, f"{rank + 1:02d}_{name}.png"), title=title))
+        paths.append(plotting.variant_figure(attr[rank], attr[n + rank], start, width,
+                                             os.path.join(plot_dir, f"{rank + 1:02d}_{name}.png"),
+                                             title=f"{label}  Δ logit {d:+.3f}{motif}"))
     return paths
 
 
 def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=10, **kw):
-    """The ``seqcnn variants`` verb: score, write the effects table and its skipped rows, and report counts.
+    """The ``seqcnn variants`` verb: score block by block, stream the effects table and its skipped rows to disk.
 
-    Parameters are those of :func:`variant_effects`, plus ``out`` (``.tsv``, ``.csv`` or ``.h5``) and ``force``.
-    With ``shard`` 'K/N' only shard 1 writes the header lines, so ``cat`` of the N shards' tables (and of their
-    skipped tables) in order is byte for byte the table of an unsharded run.
+    Parameters are those of :func:`variant_effects`, plus ``out`` (``.tsv``, ``.csv`` or ``.h5``), ``force``,
+    ``plots`` and ``plot_top``. With ``shard`` 'K/N' only shard 1 writes the header lines, so ``cat`` of the N
+    shards' tables (and of their skipped tables) in order is byte for byte the table of an unsharded run.
+    Memory is bounded by one block of windows (``variant_io.BLOCK_RECORDS`` input records), whatever the
+    number of variants (allele pairs are read whole).
 
     Returns
     -------
     dict — ``out``, ``skipped_out`` (None when nothing was skipped), ``records_read``, ``scored``, ``skipped``
-    (reason → count), ``rows`` (output rows: one per ALT), ``snv`` (rows through the fast kernel), ``notes``.
+    (reason → count), ``rows`` (output rows: one per ALT), ``snv`` (rows through the SNV kernel), ``notes``,
+    ``outputs``, ``plot_dir``, ``figures``.
     """
+    import shutil
+    import tempfile
+    from collections import Counter
+
     out = str(out)
     check_output(out, force)
     skip_out = skipped_path(out)
@@ -411,42 +506,49 @@ def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=
         raise SeqcnnError("--shard writes tables that concatenate: give a .tsv or .csv output",
                           hint="convert the concatenated table to HDF5 afterwards if needed")
     header = shard is None or shard[0] == 1
-    plot_dir = f"{skipped_path(out)[:-len('.skipped.tsv')]}_plots" if plots and plot_top > 0 else None
+    plot_dir = f"{skip_out[:-len('.skipped.tsv')]}_plots" if plots and plot_top > 0 else None
     if plot_dir:
         check_output(plot_dir, force)
-    frame, x_ref, x_alt, model, spans = _effects(run_dir, shard=shard, **kw)
-    skipped = frame.attrs["skipped"]
-    if len(frame) == 0 and shard is None:  # a shard may hold only skipped rows: its empty table still concatenates
-        reasons = skipped["reason"].value_counts().to_dict() if len(skipped) else {}
-        raise SeqcnnError("no variant could be scored", hint="skipped: " + ", ".join(f"{k} {v}" for k, v in
-                                                                                  reasons.items()))
-    import shutil
-    import tempfile
-
-    figures = []
-    plot_tmp = tempfile.mkdtemp(prefix=".variant_plots-", dir=os.path.dirname(os.path.abspath(out))) \
-        if plot_dir else None
+    model, names, blocks = _scored_blocks(run_dir, shard=shard, **kw)
+    table, skipped = _TableOut(out, header), _TableOut(skip_out, header)
+    top = _TopK(plot_top if plot_dir else 0)
+    n_read, reasons, snv, checked, mismatched = 0, Counter(), 0, 0, 0
+    plot_tmp, written = None, []
     try:
+        for b in blocks:
+            table.write(b["frame"])
+            if len(b["skipped"]) or not skipped.started:
+                skipped.write(b["skipped"])
+            n_read += b["records"]
+            reasons.update(b["skipped"]["reason"].tolist() if len(b["skipped"]) else [])
+            snv += int((b["frame"]["path"] == "snv").sum()) if len(b["frame"]) else 0
+            checked, mismatched = checked + b["checked"], mismatched + b["mismatched"]
+            top.add(b)
+        if table.rows == 0 and shard is None:  # a shard may hold only skipped rows: its empty table concatenates
+            raise SeqcnnError("no variant could be scored", hint="skipped: " + ", ".join(
+                f"{k} {v}" for k, v in reasons.items()))
+        figures = []
+        if plot_dir:
+            plot_tmp = tempfile.mkdtemp(prefix=".variant_plots-", dir=os.path.dirname(os.path.abspath(out)))
+            figures = [os.path.join(plot_dir, os.path.basename(p)) for p in _variant_plots(top, model, plot_tmp)]
+        table.publish(force)
+        written.append(out)
+        if skipped.rows or shard is not None:
+            skipped.publish(force)
+            written.append(skip_out)
         if plot_tmp:
-            figures = [os.path.join(plot_dir, os.path.basename(p))
-                       for p in _variant_plots(frame, x_ref, x_alt, model, spans, plot_tmp, plot_top)]
-        _write_table(frame, out, force, header)
-        written = [out]
-        try:
-            if len(skipped) or shard is not None:
-                _write_table(skipped, skip_out, force, header)
-                written.append(skip_out)
-            if plot_tmp:
-                publish_dir(plot_tmp, plot_dir, force)
-        except BaseException:
-            for path in written:  # the output is the table, its skipped rows and its figures, or nothing
-                os.remove(path)
-            raise
+            publish_dir(plot_tmp, plot_dir, force)
+    except BaseException:
+        table.abort()
+        skipped.abort()
+        for path in written:  # the output is the table, its skipped rows and its figures, or nothing
+            os.remove(path)
+        raise
     finally:
+        skipped.abort()
         if plot_tmp and os.path.isdir(plot_tmp):
             shutil.rmtree(plot_tmp, ignore_errors=True)
-    return {"out": out, "skipped_out": skip_out if len(skipped) or shard is not None else None,
-            "records_read": frame.attrs["records_read"], "rows": int(len(frame) + len(skipped)),
-            "scored": int(len(frame)), "skipped": skipped["reason"].value_counts().to_dict() if len(skipped) else {},
-            "snv": int((frame["path"] == "snv").sum()), "notes": frame.attrs["notes"],
-            "outputs": frame.attrs["outputs"], "plot_dir": plot_dir if figures else None, "figures": figures}
+    return {"out": out, "skipped_out": skip_out if skipped.rows or shard is not None else None,
+            "records_read": n_read, "rows": int(table.rows + skipped.rows), "scored": int(table.rows),
+            "skipped": dict(reasons), "snv": snv, "notes": _mismatch_note(checked, mismatched), "outputs": names,
+            "plot_dir": plot_dir if figures else None, "figures": figures}
