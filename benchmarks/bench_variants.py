@@ -9,7 +9,11 @@ L bp inputs) the reference and alternative windows are cut once, then scored, al
 on the forward strand, and the largest difference between their delta logits is reported. Also timed: cutting
 the windows from the genome and reading the VCF (``variant_windows``, ``read_vcf``).
 
+Part ``--rss N1,N2,...``: peak RSS of ``seqcnn variants`` (a fresh process, forward strand, no figures) on
+VCFs of N random SNVs, a random-weight deepbind run: flat when the blocks stream.
+
 Usage: python benchmarks/bench_variants.py [--n 100000] [--mbp 1000] [--length 200] [--archs deepbind,primer]
+       python benchmarks/bench_variants.py --rss 100000,400000 [--mbp 1000]
 """
 
 import argparse
@@ -43,6 +47,45 @@ def make_vcf(path, genome_path, sizes, n, seed=0):
                 fh.write(f"{c}\t{p}\t.\t{ref}\t{alt}\t.\t.\t.\n")
 
 
+def make_run(run_dir, length):
+    """A run directory around a random-weight deepbind (the layout ``seqcnn train`` writes)."""
+    import json
+
+    from seqcnn.models import build_model
+
+    os.makedirs(run_dir, exist_ok=True)
+    model = build_model("deepbind", length, "binary", 1)
+    model.save(os.path.join(run_dir, "model.keras"))
+    cfg = {"seqcnn_run": 1, "arch": "deepbind", "hparams": {},
+           "model": {"input_length": length, "task": "binary", "n_outputs": 1, "output": "logits"},
+           "data": {"pad_mode": "center", "length_given": 0, "allow_iupac": False, "task": "binary",
+                    "class_names": ["0", "1"], "label_names": []}}
+    with open(os.path.join(run_dir, "config.json"), "w") as fh:
+        json.dump(cfg, fh)
+
+
+def part_rss(args, tmp, genome, sizes):
+    import subprocess
+
+    run = os.path.join(tmp, "run")
+    make_run(run, args.length)
+    print("| SNVs | seconds | variants/s | peak RSS MiB |")
+    print("|---|---|---|---|")
+    for n in args.rss:
+        vcf = os.path.join(tmp, f"v{n}.vcf")
+        make_vcf(vcf, genome, sizes, n, seed=n)
+        out = os.path.join(tmp, f"e{n}.tsv")
+        t = time.perf_counter()
+        res = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "seqcnn", "variants", run, "--vcf",
+                              vcf, "--genome", genome, "-o", out, "--strands", "forward", "--no-plots", "-q"],
+                             capture_output=True, text=True)
+        seconds = time.perf_counter() - t
+        if res.returncode:
+            raise SystemExit(res.stderr)
+        rss = int(res.stderr.strip().splitlines()[-1]) / 1024
+        print(f"| {n:,} | {seconds:.1f} | {n / seconds:,.0f} | {rss:.0f} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
@@ -51,6 +94,7 @@ def main():
     ap.add_argument("--archs", default="deepbind,primer")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--tmpdir", default=None)
+    ap.add_argument("--rss", type=lambda v: [int(x) for x in v.split(",")], default=None)
     args = ap.parse_args()
     print(f"{' '.join(sys.argv)}  (load {os.getloadavg()[0]:.1f})\n")
     from bench_genome_encode import make_genome
@@ -68,6 +112,8 @@ def main():
         import pysam
 
         pysam.faidx(genome)
+        if args.rss:
+            return part_rss(args, tmp, genome, sizes)
         vcf = os.path.join(tmp, "v.vcf")
         make_vcf(vcf, genome, sizes, args.n)
         t = time.perf_counter()

@@ -431,15 +431,19 @@ def evaluate(run_dir, data, split, output, bootstrap, seed, as_json, force, no_p
 @click.option("--center", type=click.Choice(["summit", "midpoint"]), default="summit", show_default=True,
               help="Genome mode: centre windows on the narrowPeak summit (midpoint when there is none).")
 @click.option("--batch-size", type=int, default=1024, show_default=True, help="Sequences per forward pass.")
+@click.option("--shard", help="K/N (FASTA input): score only the K-th of N contiguous parts of the records "
+                              "(cluster array jobs); the N CSVs concatenate, in order, to the unsharded CSV.")
 @click.option("--force", is_flag=True, help="Overwrite the output.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
-def predict(run_dir, fasta, output, bed, genome, center, batch_size, force, quiet):
+def predict(run_dir, fasta, output, bed, genome, center, batch_size, shard, force, quiet):
     """Predict FASTA sequences (or --bed regions of a --genome) with a trained run: CSV of probabilities."""
     from .scoring import predict as predict_run, predict_intervals
 
     if batch_size < 1:
         raise SeqcnnError("--batch-size must be positive")
     if bed or genome:
+        if shard:
+            raise SeqcnnError("--shard applies to FASTA input", hint="split the BED file instead (split -n l/N)")
         if not bed or not genome or fasta:
             raise SeqcnnError("give FASTA, or --bed REGIONS with --genome GENOME.fa (not both)")
         r = predict_intervals(run_dir, bed, genome, output, center=center, force=force, batch_size=batch_size)
@@ -452,7 +456,9 @@ def predict(run_dir, fasta, output, bed, genome, center, batch_size, force, quie
         return
     if not fasta:
         raise SeqcnnError("no input: give FASTA, or --bed REGIONS --genome GENOME.fa", hint="see 'seqcnn predict -h'")
-    r = predict_run(run_dir, fasta, output, force=force, batch_size=batch_size)
+    from .outputs import parse_shard
+
+    r = predict_run(run_dir, fasta, output, force=force, batch_size=batch_size, shard=parse_shard(shard))
     extra = f" (padded {r['padded']}, trimmed {r['trimmed']})" if r["padded"] or r["trimmed"] else ""
     _say(quiet, f"wrote {r['out']}: {r['n']} sequences, columns id, {', '.join(r['columns'])}{extra}")
     # predict never drops a record (bad ones are errors); the line matches encode's so logs can be checked alike.

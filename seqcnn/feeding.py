@@ -105,6 +105,20 @@ class Forward:
         out = [self.fn(b).numpy() for b in batches]
         return np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
 
+    def fixed(self, x, batch_size):
+        """Logits of x [n, L, 4] in batches of exactly ``batch_size`` (the last padded with all-zero rows).
+
+        A row's logits then do not depend on how many rows share its call (CPU kernels pick their blocking by
+        batch shape, which moves the last digits), so a shard of an input scores its rows as the whole does.
+        """
+        out = []
+        for i in range(0, len(x), batch_size):
+            b = x[i:i + batch_size]
+            if len(b) < batch_size:
+                b = np.concatenate([b, np.zeros((batch_size - len(b),) + b.shape[1:], b.dtype)])
+            out.append(self.fn(b).numpy()[: min(batch_size, len(x) - i)])
+        return np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
+
 
 def training_dataset(source, indices, targets, sample_weight, batch_size, seed, buffer_chunks, rc_augment,
                      start_epoch, epochs, replicas=None):

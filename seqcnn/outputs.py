@@ -3,8 +3,10 @@
 Provides :func:`check_output` (never overwrite without ``force``; the folder must exist),
 :func:`publish`, :func:`publish_all` and :func:`publish_dir` (move a finished temporary file or folder
 into place, refusing a target that appeared while it was being written unless ``force``),
-:func:`write_json` (a temporary file beside the target, then publish) and :func:`utc_now` (the
-``created`` stamp of every seqcnn output). No TensorFlow, no h5py.
+:func:`write_json` (a temporary file beside the target, then publish), :func:`utc_now` (the
+``created`` stamp of every seqcnn output) and :func:`parse_shard` / :func:`shard_range` (``--shard K/N``:
+the contiguous part of an input a cluster job writes, so the parts' outputs concatenate). No TensorFlow,
+no h5py.
 
 Why publishing refuses: a verb checks its output at the start, but two commands started together
 with the same ``-o`` both pass that check; a plain rename at the end would let the later one replace
@@ -140,3 +142,26 @@ def utc_now():
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_shard(text):
+    """``'K/N'`` → (K, N), 1 <= K <= N: shard K of N (``--shard``)."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise SeqcnnError(f"--shard {text!r} is not K/N with 1 <= K <= N", hint="e.g. --shard 3/10 for the third "
+                                                                              "of ten shards")
+    return k, n
+
+
+def shard_range(n_records, shard):
+    """The input records ``[lo, hi)`` of shard (K, N): contiguous, in order, so the shards' outputs concatenate."""
+    if shard is None:
+        return 0, n_records
+    k, n = shard
+    # Rounded up: shard 1 (the one writing the header) holds a record whenever the input does.
+    return -(-n_records * (k - 1) // n), -(-n_records * k // n)

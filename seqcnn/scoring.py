@@ -144,12 +144,14 @@ def predict_intervals(run_dir, bed, genome, out, center="summit", force=False, b
             "dropped": regions["dropped"], "columns": cols}
 
 
-def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
+def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True, shard=None):
     """Predict FASTA sequences with a trained run; write ``id`` + one probability column per output (CSV).
 
     Sequences are encoded with the training file's length policy: when it was encoded with
     ``--length`` they are padded/trimmed the same way (same pad mode); otherwise they must have
-    the training length. Bases are checked by the same rules as ``seqcnn encode``.
+    the training length. Bases are checked by the same rules as ``seqcnn encode``. With ``shard`` (K, N) only
+    the K-th of N contiguous parts of the records is scored, in fixed-size batches, and only shard 1 writes the
+    header: the N files concatenate, in order, to the unsharded file.
 
     Returns
     -------
@@ -166,14 +168,29 @@ def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
     L = cfg["model"]["input_length"]
     cols = output_columns(cfg)
     fwd = Forward(model, L)
+    lo, hi = 0, None
+    if shard is not None:
+        from .outputs import shard_range
+
+        counter = FastaReader(fasta)
+        for _ in counter:  # the parts need the number of records: one pass that keeps nothing
+            pass
+        lo, hi = shard_range(counter.n_records, shard)
     reader = FastaReader(fasta)
     tmp = f"{out}.tmp-{os.getpid()}"
     n = padded = trimmed = 0
     seen = set()
     try:
         with open(tmp, "w", newline="") as fh:
-            fh.write(",".join(["id"] + cols) + "\n")
+            if shard is None or shard[0] == 1:
+                fh.write(",".join(["id"] + cols) + "\n")
             for ids, seqs in reader:
+                if hi is not None:
+                    first = reader.n_records - len(ids)
+                    keep = slice(max(lo - first, 0), max(min(hi - first, len(ids)), 0))
+                    ids, seqs = ids[keep], seqs[keep]
+                    if not ids:
+                        continue
                 # Bases first: an empty record or a stray character (a tab, a digit) is the problem to report,
                 # not the length it changes.
                 x, lens = encode_block(seqs, length=L, pad_mode=d.get("pad_mode", "center"),
@@ -190,18 +207,19 @@ def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True):
                     raise SeqcnnError("duplicate record id", path=fasta, record=rid,
                                       hint="ids (first word of headers) must be unique")
                 seen.update(ids)
-                prob = link(task, fwd(x[i:i + batch_size] for i in range(0, len(x), batch_size)))
-                frame = pd.DataFrame(prob, columns=cols)
+                # Fixed-size batches: a record scores the same whichever shard (or block) it falls in.
+                frame = pd.DataFrame(link(task, fwd.fixed(x, batch_size)), columns=cols)
                 frame.insert(0, "id", ids)
                 frame.to_csv(fh, header=False, index=False, float_format="%.6g")
                 n += len(ids)
                 padded += int((lens < L).sum())
                 trimmed += int((lens > L).sum())
-        if n == 0:
+        if n == 0 and shard is None:
             raise SeqcnnError("no sequences in the FASTA file", path=fasta)
         publish(tmp, out, force)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return {"out": str(out), "n": n, "records_read": reader.n_records, "columns": cols, "padded": padded,
+    return {"out": str(out), "n": n, "records_read": reader.n_records if hi is None else hi - lo, "columns": cols,
+            "padded": padded,
             "trimmed": trimmed}

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from .errors import SeqcnnError
-from .outputs import check_output, publish, publish_dir
+from .outputs import check_output, parse_shard, publish, publish_dir, shard_range
 
 STRANDS = ("both", "forward")
 SCORES = ("ref_logit", "alt_logit", "delta_logit", "ref_prob", "alt_prob", "delta_prob")
@@ -33,21 +33,6 @@ def _snv_rows(x_ref, x_alt):
     single &= alt_rows.sum(-1) == 1                                    # to N (all-zero) is not a substitution
     rows = np.flatnonzero(single)
     return rows, pos[rows].astype(np.int32), np.argmax(alt_rows[rows], -1).astype(np.int32)
-
-
-def _fixed_batches(fwd, x, batch_size):
-    """Logits of x [n, L, 4] in batches of exactly ``batch_size`` (the last padded with all-zero rows).
-
-    A row's logits then do not depend on how many rows share its call (CPU kernels pick their blocking by
-    batch shape, which moves the last digits), so a shard of the input scores its rows as the whole run does.
-    """
-    out = []
-    for i in range(0, len(x), batch_size):
-        b = x[i:i + batch_size]
-        if len(b) < batch_size:
-            b = np.concatenate([b, np.zeros((batch_size - len(b),) + b.shape[1:], b.dtype)])
-        out.append(fwd([b])[: min(batch_size, len(x) - i)])
-    return np.concatenate(out) if out else np.zeros((0, fwd.model.output_shape[-1]), np.float32)
 
 
 def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forward"):
@@ -96,33 +81,10 @@ def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forwar
             alt[rows] += a
         if len(other):
             for target, x in ((ref, xr), (alt, xa)):
-                target[other] += _fixed_batches(fwd, x[other], batch_size)
+                target[other] += fwd.fixed(x[other], batch_size)
     ref /= len(views)
     alt /= len(views)
     return ref, alt, path
-
-
-def parse_shard(text):
-    """``'K/N'`` → (K, N), 1 <= K <= N: shard K of N (``--shard``)."""
-    if text is None:
-        return None
-    try:
-        k, n = (int(v) for v in str(text).split("/"))
-    except ValueError:
-        k = n = 0
-    if not 1 <= k <= n:
-        raise SeqcnnError(f"--shard {text!r} is not K/N with 1 <= K <= N", hint="e.g. --shard 3/10 for the third "
-                                                                              "of ten shards")
-    return k, n
-
-
-def shard_range(n_records, shard):
-    """The input records ``[lo, hi)`` of shard (K, N): contiguous, in order, so the shards' outputs concatenate."""
-    if shard is None:
-        return 0, n_records
-    k, n = shard
-    # Rounded up: shard 1 (the one writing the header) holds a record whenever the input does.
-    return -(-n_records * (k - 1) // n), -(-n_records * k // n)
 
 
 def null_deltas(model, x_ref, x_alt, eligible, n_null, keys, strands="both", batch_size=512, seed=0):

@@ -48,6 +48,26 @@ def test_predict_applies_the_link_and_the_length_policy(binary_run, sim_binary, 
     assert not (tmp_path / "q.csv").exists() and not list(tmp_path.glob("q.csv*"))
 
 
+def test_predict_shards_concatenate_to_the_unsharded_csv(binary_run, sim_binary, cli, tmp_path):
+    from seqcnn.encoding import decode
+    from seqcnn.store import open_dataset
+
+    _, out = binary_run
+    with open_dataset(sim_binary) as ds:
+        sel = ds.indices("test")[:25]
+        x, ids = ds.read_x(sel), list(ds.ids[sel])
+    fa = write_fasta(tmp_path / "s.fa", list(zip(ids, decode(x))))
+    assert cli("predict", out, fa, "-o", tmp_path / "all.csv", "--batch-size", "8").exit_code == 0
+    for n in (2, 4, 30):
+        parts = [tmp_path / f"p{n}_{k}.csv" for k in range(1, n + 1)]
+        for k, part in enumerate(parts, 1):
+            res = cli("predict", out, fa, "-o", part, "--shard", f"{k}/{n}", "--batch-size", "8")
+            assert res.exit_code == 0, res.output
+        assert b"".join(p.read_bytes() for p in parts) == (tmp_path / "all.csv").read_bytes()
+    res = cli("predict", out, fa, "-o", tmp_path / "x.csv", "--shard", "0/2")
+    assert res.exit_code == 2 and "is not K/N" in res.output
+
+
 def test_length_mismatch_is_a_clear_error(binary_run, tmp_path):
     from seqcnn.store import write_dataset
 
