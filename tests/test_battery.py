@@ -139,6 +139,12 @@ def predict(run="run", fa="seqs.fa", *extra):
     return lambda w, o: ["predict", w.d / run, w.d / fa, "-o", o / "p.csv", *extra]
 
 
+def variants(run="run", ref="seqs.fa", alt="seqs.fa", *extra):
+    """``seqcnn variants`` on allele pairs without figures; output v.tsv."""
+    return lambda w, o: ["variants", w.d / run, "--ref-fasta", w.d / ref, "--alt-fasta", w.d / alt, "-o",
+                         o / "v.tsv", "--no-plots", *extra]
+
+
 def mutagenesis(run="run", inp="data.h5", *extra):
     """``seqcnn mutagenesis`` without figures; output m.h5."""
     return lambda w, o: ["mutagenesis", w.d / run, w.d / inp, "-o", o / "m.h5", "--no-plots", *extra]
@@ -158,7 +164,7 @@ def simulate(*extra):
 # What each verb writes (relative to the case's output folder), and whether it is a folder.
 OUTPUT = {"encode": ("o.h5", False), "train": ("r", True), "evaluate": ("m.json", False),
           "predict": ("p.csv", False), "mutagenesis": ("m.h5", False), "motifs": ("mo", True),
-          "simulate": ("s.fa", False), "info": (None, False)}
+          "simulate": ("s.fa", False), "info": (None, False), "variants": ("v.tsv", False)}
 
 
 @dataclass
@@ -333,7 +339,8 @@ CASES = {
     # outputs that exist: refused without --force, left as they were
     **{f"{verb}/exists_no_force": Case(args, ("already exists", "--force"), setup=_exists(verb), force_too=False)
        for verb, args in [("encode", encode()), ("train", train()), ("evaluate", evaluate()), ("predict", predict()),
-                          ("mutagenesis", mutagenesis()), ("motifs", motifs()), ("simulate", simulate())]},
+                          ("mutagenesis", mutagenesis()), ("motifs", motifs()), ("simulate", simulate()),
+                          ("variants", variants())]},
     "evaluate/figure_exists_no_force": Case(evaluate(), ("m_roc.png", "already exists", "--force"), force_too=False,
                                             setup=lambda w, o: (o / "m_roc.png").write_text("precious\n")),
     "mutagenesis/plots_exist_no_force": Case(lambda w, o: [a for a in mutagenesis()(w, o) if a != "--no-plots"],
@@ -365,7 +372,8 @@ for _name, (_file, *_words) in H5_BAD.items():
 for _name, (_file, *_words) in RUN_DAMAGE.items():
     _run = RUN_DIR_OF[_name]
     for _verb, _args in [("evaluate", evaluate(run=_run)), ("predict", predict(run=_run)),
-                         ("mutagenesis", mutagenesis(run=_run)), ("motifs", motifs(run=_run))]:
+                         ("mutagenesis", mutagenesis(run=_run)), ("motifs", motifs(run=_run)),
+                         ("variants", variants(run=_run))]:
         CASES[f"{_verb}/{_name}"] = Case(_args, (_file, *_words))
 
 
@@ -461,9 +469,9 @@ def test_battery(case_id, w, tmp_path):
 PUBLISHERS = {"encode": ("store", "publish"), "train": ("training", "publish_dir"),
               "evaluate": ("scoring", "publish_all"), "predict": ("scoring", "publish"),
               "mutagenesis": ("mutagenesis", "publish"), "motifs": ("motifs", "publish_dir"),
-              "simulate": ("outputs", "publish_all")}
+              "simulate": ("outputs", "publish_all"), "variants": ("variants", "publish")}
 PLAIN = {"encode": encode(), "train": train("data.h5", "--quiet"), "evaluate": evaluate(), "predict": predict(),
-         "mutagenesis": mutagenesis(), "motifs": motifs(), "simulate": simulate()}
+         "mutagenesis": mutagenesis(), "motifs": motifs(), "simulate": simulate(), "variants": variants()}
 
 
 @pytest.mark.parametrize("verb", sorted(PLAIN))
