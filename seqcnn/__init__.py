@@ -32,6 +32,7 @@ _LAZY = {
     "variant_effects": "variants",
     "score_pairs": "variants",
     "importance": "mutagenesis",
+    "hypothetical": "mutagenesis",
     "filter_motifs": "motifs",
     "filter_influence": "motifs",
     "run_motifs": "motifs",

@@ -6,9 +6,12 @@ deltas with their summaries to the ISM file (:func:`run_mutagenesis`; it owns th
 read back with :func:`read_ism`) and draws the figures through :mod:`seqcnn.plots`.
 
 Summaries: per-position ``importance[n, i] = -mean_b delta[n, i, b]`` over the
-alternative bases (three for an A/C/G/T position, four for an ``N`` row), and the
+alternative bases (three for an A/C/G/T position, four for an ``N`` row), the
 reference attribution ``attribution[n, i, b] = x[n, i, b] * importance[n, i]`` (the
-letter heights of an importance logo).
+letter heights of an importance logo), and the hypothetical contributions
+``hypothetical[n, i, b] = delta[n, i, b] - mean_c delta[n, i, c]`` (the four bases'
+deltas, the reference's being 0, centred per position: the convention of tangermeme's
+``saturation_mutagenesis(hypothetical=True)``, the input TF-MoDISco expects).
 """
 
 import json
@@ -27,7 +30,8 @@ from .rundir import check_fits, load_run
 
 DEFINITION = ("delta[n, i, b] = f(x_n with position i set to base b) - f(x_n), f = the model's logit for the "
               "output; 0 at the reference base. importance[n, i] = -mean of delta over the alternative bases; "
-              "attribution[n, i, b] = x[n, i, b] * importance[n, i]")
+              "attribution[n, i, b] = x[n, i, b] * importance[n, i]; hypothetical[n, i, b] = delta[n, i, b] - "
+              "mean over the four bases c of delta[n, i, c]")
 
 
 ISM_FORMAT = "seqcnn-ism"
@@ -51,6 +55,22 @@ def importance(delta, x):
     if delta.ndim == 4:
         alt, n_alt = alt[..., None], n_alt[..., None]
     return (-(delta * alt).sum(2) / np.maximum(n_alt, 1)).astype(np.float32)
+
+
+def hypothetical(delta):
+    """Hypothetical contributions from ISM: each position's four deltas (reference = 0) minus their mean.
+
+    Parameters
+    ----------
+    delta : np.ndarray, shape=(N, L, 4) or (N, L, 4, T) — ISM deltas, 0 at the reference base.
+
+    Returns
+    -------
+    np.ndarray, float32, same shape — sums to 0 over the bases at every position; ``x * hypothetical`` is the
+    actual contribution of each reference base (tangermeme's ``saturation_mutagenesis(hypothetical=True)``).
+    """
+    delta = np.asarray(delta, np.float32)
+    return (delta - delta.mean(axis=2, keepdims=True)).astype(np.float32)
 
 
 def attribution(imp, x):
@@ -296,6 +316,8 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                     "attribution": h5.create_dataset("attribution", (N, L, 4) + tail, np.float32,
                                                      chunks=(ch, L, 4) + tail),
                     "importance": h5.create_dataset("importance", (N, L) + tail, np.float32, chunks=(ch, L) + tail),
+                    "hypothetical": h5.create_dataset("hypothetical", (N, L, 4) + tail, np.float32,
+                                                      chunks=(ch, L, 4) + tail),
                     "reference_score": h5.create_dataset("reference_score", (N,) + tail, np.float32),
                     "x": h5.create_dataset("x", (N, L, 4), np.uint8, chunks=(ch, L, 4), compression="gzip",
                                            compression_opts=1),
@@ -331,6 +353,7 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                         dsets["delta"][sl] = d
                         dsets["importance"][sl] = imp
                         dsets["attribution"][sl] = attribution(imp, xb)
+                        dsets["hypothetical"][sl] = hypothetical(d)
                         dsets["reference_score"][sl] = r
                         dsets["x"][sl] = xb
                         pos += len(d)

@@ -24,6 +24,10 @@ def test_importance_and_attribution():
     delta[0, 2] = [1, 2, 3, 4]
     imp = importance(delta, x)
     np.testing.assert_allclose(imp[0], [2.0, -1.0, -2.5])
+    from seqcnn.mutagenesis import hypothetical
+
+    np.testing.assert_allclose(hypothetical(delta)[0], [[1.5, 0.5, -0.5, -1.5], [0.25, 0.25, -0.75, 0.25],
+                                                        [-1.5, -0.5, 0.5, 1.5]])
     att = attribution(imp, x)
     np.testing.assert_allclose(att[0], [[2, 0, 0, 0], [0, 0, -1, 0], [0, 0, 0, 0]])
 
@@ -58,7 +62,17 @@ def test_run_mutagenesis_file_and_selection(binary_run, sim_binary, tmp_path):
     imp = -(out["delta"].sum(2)) / 3
     np.testing.assert_allclose(out["importance"], imp, atol=1e-6)
     np.testing.assert_allclose(out["attribution"], out["x"] * imp[..., None], atol=1e-6)
-    assert out["attrs"]["definition"].startswith("delta[n, i, b]")
+    assert out["attrs"]["definition"].startswith("delta[n, i, b]") and "hypothetical" in out["attrs"]["definition"]
+    # hypothetical, independently: the logits of the four bases at each position, minus their mean
+    plain = np.zeros((2, 100, 4), np.float32)
+    for n in range(2):
+        mutants = np.repeat(x_all[[7, 2][n]][None].astype(np.float32), 400, axis=0)
+        for i in range(100):
+            mutants[4 * i:4 * i + 4, i] = np.eye(4)
+        f = np.asarray(model(mutants))[:, 0].reshape(100, 4)
+        plain[n] = f - f.mean(1, keepdims=True)
+    np.testing.assert_allclose(out["hypothetical"][:2], plain, atol=1e-5)
+    np.testing.assert_allclose(out["hypothetical"].sum(-1), 0, atol=1e-5)
     assert len(rep["plots"]) == 2 and all(p.endswith(".png") for p in rep["plots"])
 
     # --split test --top 4 --by label: the 4 highest-scoring test positives, best first
