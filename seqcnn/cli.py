@@ -526,6 +526,44 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
 @click.argument("run_dir", type=click.Path())
 @click.argument("input", type=click.Path(dir_okay=False))
 @click.option("-o", "--output-file", "out", required=True, type=click.Path(dir_okay=False),
+              help="Output HDF5 (hypothetical, attribution, x, ids, index, reference_score).")
+@click.option("--method", type=click.Choice(["ism", "saliency", "integrated-gradients"]), default="ism",
+              show_default=True, help="Exact ISM, corrected saliency, or integrated gradients.")
+@click.option("--references", type=int, default=10, show_default=True,
+              help="Integrated gradients: dinucleotide-shuffled references per sequence.")
+@click.option("--steps", type=int, default=20, show_default=True, help="Integrated gradients: points per path.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the references.")
+@click.option("--ids", help="Comma-separated record ids (in this order).")
+@click.option("--ids-file", type=click.Path(dir_okay=False), help="File with one record id per line.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), help="Only this split (HDF5 input).")
+@click.option("--top", type=int, help="Keep the K highest-scoring records of the selection.")
+@click.option("--by", type=click.Choice(["score", "label"]), default="score", show_default=True,
+              help="With --top: rank all (score) or only the positives of --output (label).")
+@click.option("--output", "model_output", help="Model output (index or class/label name); needed with several.")
+@click.option("--genome", type=click.Path(dir_okay=False), help="INPUT is a BED of regions cut from this genome.")
+@click.option("--center", type=click.Choice(["summit", "midpoint"]), default="summit", show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite the output.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+def attribute(run_dir, input, out, method, references, steps, seed, ids, ids_file, split, top, by, model_output,
+              genome, center, force, quiet):
+    """Attribution maps (hypothetical contributions) of sequences with a trained run: ISM, saliency or IG."""
+    from .gradients import run_attribute
+
+    r = run_attribute(run_dir, input, out, method=method, ids=ids, ids_file=ids_file, split=split, top=top, by=by,
+                      output=model_output, references=references, steps=steps, seed=seed, force=force,
+                      genome=genome, center=center, command=_command_line())
+    _say(quiet, f"wrote {r['out']}: {r['n']} sequences, method {r['method']}, output {r['output']} "
+                f"({r['seconds']:.1f} s, {r['seq_per_s']:.0f} seq/s)")
+    off = sum(r["dropped"].values())
+    _say(quiet, f"records read {r['records_read']} = written {r['n']} + dropped {r['records_read'] - r['n']} "
+                f"(not selected {r['records_read'] - r['n'] - off}" + "".join(
+                    f", {k} {v}" for k, v in r["dropped"].items()) + ")")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("-o", "--output-file", "out", required=True, type=click.Path(dir_okay=False),
               help="Output HDF5 (delta, importance, attribution, reference_score, ids).")
 @click.option("--ids", help="Comma-separated record ids to mutate (in this order).")
 @click.option("--ids-file", type=click.Path(dir_okay=False), help="File with one record id per line.")
