@@ -522,6 +522,33 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
 # --- mutagenesis / motifs commands ---
 
 
+def _selection_options(fn):
+    """The input and selection options of the verbs built on ``mutagenesis.select`` (mutagenesis, attribute)."""
+    for option in reversed([
+        click.option("--ids", help="Comma-separated record ids (in this order)."),
+        click.option("--ids-file", type=click.Path(dir_okay=False), help="File with one record id per line."),
+        click.option("--split", type=click.Choice(["train", "val", "test"]), help="Only this split (HDF5 input)."),
+        click.option("--top", type=int, help="Keep the K highest-scoring records of the selection."),
+        click.option("--by", type=click.Choice(["score", "label"]), default="score", show_default=True,
+                     help="With --top: rank all (score) or only the positives of --output (label)."),
+        click.option("--genome", type=click.Path(dir_okay=False),
+                     help="INPUT is a BED of regions: cut them from this reference FASTA as seqcnn encode --bed does."),
+        click.option("--center", type=click.Choice(["summit", "midpoint"]), default="summit", show_default=True,
+                     help="With --genome: centre windows on the narrowPeak summit (midpoint when there is none)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _selection_counts(quiet, r):
+    """The records line of a selecting verb: read = written + dropped (not selected, and windows off the genome)."""
+    off_genome = r["dropped"]
+    reasons = ", ".join([f"not selected {r['records_read'] - r['n'] - sum(off_genome.values())}"]
+                        + [f"{k} {v}" for k, v in off_genome.items()]) if off_genome else "not selected"
+    _say(quiet, f"records read {r['records_read']} = written {r['n']} + dropped {r['records_read'] - r['n']} "
+                f"({reasons})")
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path())
 @click.argument("input", type=click.Path(dir_okay=False))
@@ -533,15 +560,8 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
               help="Integrated gradients: dinucleotide-shuffled references per sequence.")
 @click.option("--steps", type=int, default=20, show_default=True, help="Integrated gradients: points per path.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the references.")
-@click.option("--ids", help="Comma-separated record ids (in this order).")
-@click.option("--ids-file", type=click.Path(dir_okay=False), help="File with one record id per line.")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), help="Only this split (HDF5 input).")
-@click.option("--top", type=int, help="Keep the K highest-scoring records of the selection.")
-@click.option("--by", type=click.Choice(["score", "label"]), default="score", show_default=True,
-              help="With --top: rank all (score) or only the positives of --output (label).")
+@_selection_options
 @click.option("--output", "model_output", help="Model output (index or class/label name); needed with several.")
-@click.option("--genome", type=click.Path(dir_okay=False), help="INPUT is a BED of regions cut from this genome.")
-@click.option("--center", type=click.Choice(["summit", "midpoint"]), default="summit", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite the output.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
 def attribute(run_dir, input, out, method, references, steps, seed, ids, ids_file, split, top, by, model_output,
@@ -554,10 +574,7 @@ def attribute(run_dir, input, out, method, references, steps, seed, ids, ids_fil
                       genome=genome, center=center, command=_command_line())
     _say(quiet, f"wrote {r['out']}: {r['n']} sequences, method {r['method']}, output {r['output']} "
                 f"({r['seconds']:.1f} s, {r['seq_per_s']:.0f} seq/s)")
-    off = sum(r["dropped"].values())
-    _say(quiet, f"records read {r['records_read']} = written {r['n']} + dropped {r['records_read'] - r['n']} "
-                f"(not selected {r['records_read'] - r['n'] - off}" + "".join(
-                    f", {k} {v}" for k, v in r["dropped"].items()) + ")")
+    _selection_counts(quiet, r)
 
 
 @main.command()
@@ -565,21 +582,12 @@ def attribute(run_dir, input, out, method, references, steps, seed, ids, ids_fil
 @click.argument("input", type=click.Path(dir_okay=False))
 @click.option("-o", "--output-file", "out", required=True, type=click.Path(dir_okay=False),
               help="Output HDF5 (delta, importance, attribution, reference_score, ids).")
-@click.option("--ids", help="Comma-separated record ids to mutate (in this order).")
-@click.option("--ids-file", type=click.Path(dir_okay=False), help="File with one record id per line.")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), help="Only this split (HDF5 input).")
-@click.option("--top", type=int, help="Keep the K highest-scoring records of the selection.")
-@click.option("--by", type=click.Choice(["score", "label"]), default="score", show_default=True,
-              help="With --top: rank all (score) or only the positives of --output (label).")
+@_selection_options
 @click.option("--output", "model_output", help="Model output (index or class/label name); default all outputs.")
 @click.option("--batch-size", type=int, help="Sequences per compiled call (default: from a memory budget).")
 @click.option("--method", type=click.Choice(["auto", "global", "local", "window", "naive"]), default="auto",
               show_default=True, help="Exact ISM method; auto picks the fastest that fits the architecture.")
 @click.option("--plot-max", type=int, default=10, show_default=True, help="Figures for the first N sequences.")
-@click.option("--genome", type=click.Path(dir_okay=False),
-              help="INPUT is a BED of regions: cut them from this reference FASTA as seqcnn encode --bed does.")
-@click.option("--center", type=click.Choice(["summit", "midpoint"]), default="summit", show_default=True,
-              help="With --genome: centre windows on the narrowPeak summit (midpoint when there is none).")
 @click.option("--no-plots", is_flag=True, help="No figures.")
 @click.option("--force", is_flag=True, help="Overwrite the output (and its _plots folder).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
@@ -599,11 +607,7 @@ def mutagenesis(run_dir, input, out, ids, ids_file, split, top, by, model_output
     _say(quiet, f"wrote {report['out']}: {report['n']} sequences x {report['length']} bp x 4 bases, output(s) "
                 f"{', '.join(report['outputs'])} (method {report['method']}; {report['seconds']:.1f} s including "
                 f"compilation, {report['seq_per_s']:.0f} seq/s)")
-    off_genome = report["dropped"]
-    reasons = ", ".join([f"not selected {report['records_read'] - report['n'] - sum(off_genome.values())}"]
-                        + [f"{k} {v}" for k, v in off_genome.items()]) if off_genome else "not selected"
-    _say(quiet, f"records read {report['records_read']} = written {report['n']} + dropped "
-                f"{report['records_read'] - report['n']} ({reasons})")
+    _selection_counts(quiet, report)
     if report["plots"]:
         _say(quiet, f"figures: {len(report['plots'])} PNG in {report['plot_dir']}/")
 
