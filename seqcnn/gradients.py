@@ -193,17 +193,8 @@ def run_attribute(run_dir, input, out, *, method="ism", ids=None, ids_file=None,
                 for name, values in extra.items():
                     h5.create_dataset(name, data=values)
                 h5.create_dataset("x", data=x.astype(np.uint8), compression="gzip", compression_opts=1)
-                h5.create_dataset("ids", data=source.read_ids(rows).astype(object), dtype=h5py.string_dtype("utf-8"))
-                h5.create_dataset("index", data=np.asarray(rows, np.int64))
                 h5.create_dataset("reference_score", data=ref.astype(np.float32))
-                if source.y is not None:
-                    h5.create_dataset("label", data=source.y[rows])
-                coords = source.coords(rows)
-                if coords is not None:
-                    for name in ("chrom", "strand"):
-                        h5.create_dataset(name, data=coords[name].astype(object), dtype=h5py.string_dtype("utf-8"))
-                    for name in ("start", "end"):
-                        h5.create_dataset(name, data=np.asarray(coords[name], np.int64))
+                source.write_rows(h5, rows)
                 attrs = {"format": ATTRIBUTION_FORMAT, "schema_version": 1, "seqcnn_version": __version__,
                          "run": os.path.abspath(str(run_dir)), "input": os.path.abspath(str(input)),
                          "method": method, "definition": DEFINITIONS[method], "output": k,

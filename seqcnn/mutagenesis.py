@@ -190,6 +190,25 @@ class _Source:
         """Ids of ``rows``, np.ndarray of str (object), shape=(len(rows),); an HDF5 input reads only their chunks."""
         return self.ds.read_ids(rows) if self.ds is not None else self.ids[np.asarray(rows, dtype=np.int64)]
 
+    def write_rows(self, h5, rows):
+        """Write what identifies ``rows`` into an output HDF5: ``ids``, ``index``, ``label`` and genome coordinates
+        where known (the ISM and attribution files share these)."""
+        import h5py
+
+        rows = np.asarray(rows, np.int64)
+        h5.create_dataset("ids", data=np.asarray(self.read_ids(rows), dtype=object), dtype=h5py.string_dtype("utf-8"))
+        h5.create_dataset("index", data=rows)
+        coords = self.coords(rows)
+        if coords is not None:
+            # The genomic position of every row: row i, column j is base coords["start"][i] + j of the
+            # forward strand, or coords["end"][i] - 1 - j when coords["strand"][i] is '-'.
+            for name in ("chrom", "strand"):
+                h5.create_dataset(name, data=coords[name].astype(object), dtype=h5py.string_dtype("utf-8"))
+            for name in ("start", "end"):
+                h5.create_dataset(name, data=np.asarray(coords[name], np.int64))
+        if self.y is not None:
+            h5.create_dataset("label", data=self.y[rows])
+
     def read_x(self, idx):
         return self.ds.read_x(idx) if self.ds is not None else self._x[np.asarray(idx, dtype=np.int64)]
 
@@ -322,18 +341,7 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
                     "x": h5.create_dataset("x", (N, L, 4), np.uint8, chunks=(ch, L, 4), compression="gzip",
                                            compression_opts=1),
                 }
-                h5.create_dataset("ids", data=source.read_ids(rows), dtype=h5py.string_dtype("utf-8"))
-                h5.create_dataset("index", data=rows.astype(np.int64))
-                coords = source.coords(rows)
-                if coords is not None:
-                    # The genomic position of every row: row i, column j is base coords["start"][i] + j of the
-                    # forward strand, or coords["end"][i] - 1 - j when coords["strand"][i] is '-'.
-                    for name in ("chrom", "strand"):
-                        h5.create_dataset(name, data=coords[name].astype(object), dtype=h5py.string_dtype("utf-8"))
-                    for name in ("start", "end"):
-                        h5.create_dataset(name, data=np.asarray(coords[name], np.int64))
-                if source.y is not None:
-                    h5.create_dataset("label", data=source.y[rows])
+                source.write_rows(h5, rows)
                 from tqdm import tqdm
 
                 bar = tqdm(total=N, desc="mutagenesis", unit="seq", disable=not progress)
