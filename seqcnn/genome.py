@@ -160,6 +160,13 @@ class Genome:
                               hint="give the genome assembly these intervals were called on")
         return missing
 
+    def sizes(self, chrom):
+        """Each record's chromosome length (-1 where the genome lacks it): chrom [n] → int64 [n]."""
+        size = np.full(len(chrom), -1, np.int64)
+        for c, sel in by_chrom(chrom):
+            size[sel] = self.lengths.get(c, -1)
+        return size
+
     def region(self, chrom, start, end):
         """The bases of ``[start, end)`` on ``chrom`` as uint8 bytes, shape=(end - start,) (forward strand)."""
         return np.frombuffer(self._fa.fetch(chrom, int(start), int(end)).encode("ascii", "replace"), np.uint8)

@@ -116,7 +116,7 @@ def peak_windows(iv, genome, length, center, max_n, drops):
     ``drops`` (a :class:`Drops`) counts the others by reason; ``-`` strand windows come reverse-complemented.
     """
     start, end = windows(iv, length, center)
-    size = chrom_sizes(genome, iv.chrom)
+    size = genome.sizes(iv.chrom)
     known = size >= 0
     drops.add("chromosome not in genome", (~known).sum())
     inside = known & (start >= 0) & (end <= size)
@@ -129,14 +129,6 @@ def peak_windows(iv, genome, length, center, max_n, drops):
     ok = nf <= max_n
     drops.add("too many N", (~ok).sum())
     return keep[ok], start[keep][ok], seqs[ok], gc[ok]
-
-
-def chrom_sizes(genome, chrom):
-    """Each record's chromosome length in ``genome`` (-1 where the genome lacks it): int64, shape=(n,)."""
-    size = np.full(len(chrom), -1, np.int64)
-    for c, sel in by_chrom(chrom):
-        size[sel] = genome.lengths.get(c, -1)
-    return size
 
 
 def check_names(genome, iv):
@@ -319,7 +311,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             side = np.where(rng.random(len(start)) < 0.5, -1, 1)
             cand_c = np.concatenate([chrom, chrom])
             cand_s = np.concatenate([start + side * (length + d), start - side * (length + d)])
-            size = chrom_sizes(g, cand_c)
+            size = g.sizes(cand_c)
             ok = (cand_s >= 0) & (cand_s + length <= size) & ~avoid.overlaps(cand_c, cand_s, cand_s + length)
             idx = np.flatnonzero(ok)
             x = g.windows(cand_c[idx], cand_s[idx], length) if len(idx) else np.zeros((0, length), np.uint8)

@@ -307,9 +307,7 @@ def variant_windows(genome, variants, length, offset=None, ref_mismatch="skip"):
     groups = by_chrom(variants.chrom)
     genome.check_chroms([c for c, _ in groups], path=variants.path,
                         line={c: int(variants.line[sel[0]]) for c, sel in groups})
-    size = np.full(n, -1, np.int64)
-    for c, sel in groups:
-        size[sel] = genome.lengths.get(c, -1)
+    size = genome.sizes(variants.chrom)
     skip[ok[size[ok] < 0]] = "chromosome not in genome"
     ok = np.flatnonzero(np.equal(skip, None))
     p0 = variants.pos - 1
