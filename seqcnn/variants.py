@@ -35,6 +35,9 @@ def _snv_rows(x_ref, x_alt):
     return rows, pos[rows].astype(np.int32), np.argmax(alt_rows[rows], -1).astype(np.int32)
 
 
+_FORWARD = {}
+
+
 def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forward"):
     """Logits of reference and alternative windows.
 
@@ -73,7 +76,10 @@ def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forwar
     if strands == "both":
         # The reverse complement: positions mirrored, bases complemented (A<->T, C<->G is index 3 - b).
         views.append((x_ref[:, ::-1, ::-1], x_alt[:, ::-1, ::-1], L - 1 - pos, 3 - base))
-    fwd = Forward(model, L)
+    # One traced function per model: score_pairs runs once per block (and per --null chunk).
+    fwd = _FORWARD.get(id(model))
+    if fwd is None or fwd.model is not model:
+        fwd = _FORWARD[id(model)] = Forward(model, L)
     for xr, xa, p, b in views:
         if len(rows):
             r, a = single_substitutions(model, xr[rows], p, b, batch_size=batch_size)
