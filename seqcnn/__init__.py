@@ -36,6 +36,7 @@ _LAZY = {
     "attribute": "gradients",
     "saliency": "gradients",
     "integrated_gradients": "gradients",
+    "discover": "discover",
     "filter_motifs": "motifs",
     "filter_influence": "motifs",
     "run_motifs": "motifs",

@@ -663,6 +663,59 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
 
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output-dir", "out_dir", required=True, type=click.Path(), help="Output folder.")
+@click.option("--attributions", type=click.Path(dir_okay=False),
+              help="Use this 'seqcnn mutagenesis' or 'seqcnn attribute' file of DATA instead of computing exact ISM.")
+@click.option("--split", default="train,val", show_default=True,
+              help="Splits to take sequences from: comma-separated train, val, test, or all.")
+@click.option("--records", type=click.Choice(["positives", "negatives", "all"]), default="positives",
+              show_default=True, help="Which records, by the label of --output.")
+@click.option("--top", type=int, help="Keep the K highest-scoring sequences (for --records negatives, the lowest).")
+@click.option("--output", "model_output", help="Model output (index or class/label name); needed with several.")
+@click.option("--window", type=int, help="TF-MoDISco scanning window (bp). [default: from the input length]")
+@click.option("--flank", type=int, help="TF-MoDISco seqlet flank (bp). [default: from the input length]")
+@click.option("--max-seqlets", type=int, help="Seqlets per sign clustered at most. [default: 5000]")
+@click.option("--fdr", type=float, help="Seqlet false discovery rate. [default: 0.05]")
+@click.option("--leiden-runs", type=int, help="Leiden clustering seeds. [default: 10]")
+@click.option("--jaspar", default="vertebrates", show_default=True,
+              help="JASPAR taxonomic group to compare with (vertebrates, insects, plants, ..., all), or 'none'.")
+@click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR2014 ... JASPAR2026.")
+@click.option("--jaspar-collection", default="CORE", show_default=True, help="JASPAR collection.")
+@click.option("--motif-db", type=click.Path(dir_okay=False), help="Compare with this MEME file instead of JASPAR.")
+@click.option("--q-threshold", type=float, default=0.05, show_default=True, help="q-value that counts as a match.")
+@click.option("--no-plots", is_flag=True, help="No logos.")
+@click.option("--force", is_flag=True, help="Replace the output folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+def discover(run_dir, data, out_dir, attributions, split, records, top, model_output, window, flank, max_seqlets,
+             fdr, leiden_runs, jaspar, jaspar_release, jaspar_collection, motif_db, q_threshold, no_plots, force,
+             quiet):
+    """Motifs the model uses: TF-MoDISco on exact-ISM attributions, patterns named by JASPAR (Tomtom)."""
+    from .discover import run_discover
+
+    r = run_discover(run_dir, data, out_dir, attributions=attributions, split=split, records=records, top=top,
+                     output=model_output, window=window, flank=flank, max_seqlets=max_seqlets, fdr=fdr,
+                     leiden_runs=leiden_runs, jaspar=jaspar, jaspar_release=jaspar_release,
+                     jaspar_collection=jaspar_collection, motif_db=motif_db, q_threshold=q_threshold,
+                     plots=not no_plots, force=force, command=_command_line())
+    _notes(r)
+    t, s = r["table"], r["seconds"]
+    _say(quiet, f"wrote {r['out_dir']}/: {len(t)} pattern(s) from {r['n_seqlets']} seqlets (patterns.h5, "
+                f"patterns.csv, seqlets.csv/.bed, patterns_*.meme/.jaspar{', logos/' if not no_plots else ''}); "
+                f"attributions {s['attributions']:.1f} s, TF-MoDISco {s['modisco']:.1f} s, Tomtom {s['tomtom']:.1f} s")
+    _say(quiet, f"records read {r['records_read']} = used {r['records_used']} + dropped "
+                f"{r['records_read'] - r['records_used']} (not selected)")
+    for row in t.itertuples():
+        match = ""
+        if r["compared"] and row.qvalue < r["q_threshold"]:
+            match = f"{row.best_match_id:<10s} {row.best_match_name:<16s} q={row.qvalue:.2g}"
+        elif r["compared"]:
+            match = f"{'no match at q < ' + str(r['q_threshold']):<27s}"
+        _say(quiet, f"  {row.pattern:<7s} {row.sign:<8s} {row.n_seqlets:>6d} seqlets  {match}  {row.consensus}")
+
+
 # --- simulate command ---
 
 

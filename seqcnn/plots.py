@@ -193,6 +193,28 @@ def filter_logo(pfm, path, background=None, title=""):
     return _save(fig, path)
 
 
+def pattern_logo(cwm, pfm, path, title=""):
+    """A discovered pattern: its contribution weight matrix logo over its information-content (PFM) logo.
+
+    Parameters
+    ----------
+    cwm : array, shape=(W, 4) — mean contribution of each base (x · hypothetical, logit units); negative
+        letters are drawn below the axis.
+    pfm : array, shape=(W, 4) — base frequencies of the pattern's seqlets, rows summing to 1.
+    """
+    cwm, pfm = np.asarray(cwm, float), np.asarray(pfm, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ic = np.where(pfm > 0, pfm * np.log2(pfm / 0.25), 0.0).sum(1, keepdims=True)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(6.5, 0.4 * len(cwm)), 3.6), sharex=True)
+    _logo(cwm, ax1, "contribution\n(Δ logit)")
+    ax1.axhline(0, color="0.6", lw=0.5)
+    _logo(pfm * np.maximum(ic, 0), ax2, "bits")
+    ax2.set_ylim(0, 2)
+    ax2.set_xlabel("position in the pattern")
+    ax1.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
 # --- data figures (genome mode) ---
 
 
