@@ -96,6 +96,7 @@ def one(name, work, rows):
     from seqcnn.discover import run_discover
     from seqcnn.motifs import run_motifs
 
+    os.makedirs(os.path.join(work, name), exist_ok=True)
     h5 = _encode(name.replace("-negatives", ""), work)
     run = _train(name.replace("-negatives", ""), work, h5)
     key = name.split("-", 1)[1] if name.startswith("bpanel") else name
