@@ -37,6 +37,9 @@ def test_notebook_runs_and_finds_the_planted_motif(tmp_path):
     assert ratio > 1.5
     assert "CTCF" in re.search(r"The most significant filter match is ([^(]+)", text).group(1)
     assert (tmp_path / "work" / "motifs" / "filters.meme").exists()
+    found = re.search(r"(\d+) pattern\(s\) from (\d+) seqlets", text)
+    assert found and int(found.group(2)) > 0, text[-2000:]
+    assert (tmp_path / "work" / "discover" / "patterns.csv").exists()
 
 
 def test_committed_notebook_has_outputs():
