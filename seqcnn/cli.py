@@ -540,6 +540,21 @@ def _selection_options(fn):
     return fn
 
 
+def _jaspar_options(fn):
+    """The motif-comparison options of the verbs that name motifs by JASPAR (motifs, discover)."""
+    for option in reversed([
+        click.option("--jaspar", default="vertebrates", show_default=True,
+                     help="JASPAR taxonomic group to compare with (vertebrates, insects, plants, ..., all), or 'none'."),
+        click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR2014 ... JASPAR2026."),
+        click.option("--jaspar-collection", default="CORE", show_default=True, help="JASPAR collection."),
+        click.option("--motif-db", type=click.Path(dir_okay=False), help="Compare with this MEME file instead of JASPAR."),
+        click.option("--q-threshold", type=float, default=0.05, show_default=True,
+                     help="q-value that counts as a match."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 def _selection_counts(quiet, r):
     """The records line of a selecting verb: read = written + dropped (not selected, and windows off the genome)."""
     off_genome = r["dropped"]
@@ -627,12 +642,7 @@ def mutagenesis(run_dir, input, out, ids, ids_file, split, top, by, model_output
 @click.option("--pseudocount", type=float, default=1.0, show_default=True,
               help="Pseudo-sites per column (spread by the background) added to the frequencies.")
 @click.option("--no-influence", is_flag=True, help="Skip filter influence (loss change when a filter is zeroed).")
-@click.option("--jaspar", default="vertebrates", show_default=True,
-              help="JASPAR taxonomic group to compare with (vertebrates, insects, plants, ..., all), or 'none'.")
-@click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR2014 ... JASPAR2026.")
-@click.option("--jaspar-collection", default="CORE", show_default=True, help="JASPAR collection.")
-@click.option("--motif-db", type=click.Path(dir_okay=False), help="Compare with this MEME file instead of JASPAR.")
-@click.option("--q-threshold", type=float, default=0.05, show_default=True, help="q-value that counts as a match.")
+@_jaspar_options
 @click.option("--no-plots", is_flag=True, help="No logos.")
 @click.option("--force", is_flag=True, help="Replace the output folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
@@ -680,12 +690,7 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
 @click.option("--max-seqlets", type=int, help="Seqlets per sign clustered at most. [default: 5000]")
 @click.option("--fdr", type=float, help="Seqlet false discovery rate. [default: 0.05]")
 @click.option("--leiden-runs", type=int, help="Leiden clustering seeds. [default: 10]")
-@click.option("--jaspar", default="vertebrates", show_default=True,
-              help="JASPAR taxonomic group to compare with (vertebrates, insects, plants, ..., all), or 'none'.")
-@click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR2014 ... JASPAR2026.")
-@click.option("--jaspar-collection", default="CORE", show_default=True, help="JASPAR collection.")
-@click.option("--motif-db", type=click.Path(dir_okay=False), help="Compare with this MEME file instead of JASPAR.")
-@click.option("--q-threshold", type=float, default=0.05, show_default=True, help="q-value that counts as a match.")
+@_jaspar_options
 @click.option("--no-plots", is_flag=True, help="No logos.")
 @click.option("--force", is_flag=True, help="Replace the output folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")

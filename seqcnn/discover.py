@@ -29,7 +29,7 @@ import numpy as np
 
 from ._version import __version__
 from .encoding import ALPHABET
-from .errors import InputFormatError, ModelMismatchError, OutputExistsError, SeqcnnError
+from .errors import InputFormatError, ModelMismatchError, SeqcnnError
 from .motif_compare import DEFAULT_RELEASE
 
 MODISCO_TESTED = "3.0.0"
@@ -323,7 +323,7 @@ def _read_attributions(path, ds, k, T):
                                  path=path, hint="give the attributions of this dataset")
     if len(rows) == 0:
         raise SeqcnnError("the attribution file holds no sequences", path=path)
-    if rows.min() < 0 or rows.max() >= ds.n or not np.array_equal(ds.read_x(np.sort(rows))[np.argsort(np.argsort(rows))], x):
+    if rows.min() < 0 or rows.max() >= ds.n or not np.array_equal(ds.read_x(rows), x):
         raise ModelMismatchError("the attribution file's sequences are not those of the dataset at its 'index' rows",
                                  path=path, hint="give the dataset the attributions were computed on")
     return rows, x, hyp.astype(np.float32), ref, str(method.decode() if isinstance(method, bytes) else method)
@@ -360,30 +360,20 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
     """
     import h5py
 
-    from .exact_ism import ism, kernels, output_index
+    from .exact_ism import ism, kernels, single_output
     from .motif_compare import load_targets
     from .motif_files import write_jaspar, write_meme
     from .mutagenesis import hypothetical, output_names
-    from .outputs import publish_dir, utc_now
+    from .outputs import check_output_dir, publish_dir, utc_now
     from .rundir import check_fits, load_run
     from .store import open_dataset
 
     _require_modisco()
-    out_dir = str(out_dir).rstrip("/")
-    if os.path.exists(out_dir) and not force:
-        raise OutputExistsError("already exists", path=out_dir, hint="pass --force to replace it")
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    if not os.path.isdir(parent):
-        raise SeqcnnError("output folder's parent does not exist", path=parent, hint="create it first")
+    out_dir, parent = check_output_dir(out_dir, force)
     model, cfg = load_run(run_dir)
     names = output_names(cfg)
     T = int(model.outputs[0].shape[-1])
-    k = output_index(output, T, names)
-    if k is None:
-        if T > 1:
-            raise SeqcnnError(f"the model has {T} outputs: choose one with --output",
-                              hint=f"an index 0..{T - 1} or a name ({', '.join(names)})")
-        k = 0
+    k = single_output(output, T, names)
     targets = None
     if jaspar not in (None, "none") or motif_db is not None:
         targets = load_targets(jaspar_release, jaspar_collection, jaspar, motif_db)  # bad names fail early

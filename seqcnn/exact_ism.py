@@ -499,6 +499,18 @@ def output_index(output, n_outputs, names=None):
                       hint=f"use an index 0..{n_outputs - 1}" + (f" or one of {', '.join(names)}" if names else ""))
 
 
+def single_output(output, n_outputs, names=None):
+    """The one output a verb works on: ``output`` resolved, or 0 for a single-output model; several need it."""
+    k = output_index(output, n_outputs, names)
+    if k is None:
+        if n_outputs > 1:
+            raise SeqcnnError(f"the model has {n_outputs} outputs: choose one with --output",
+                              hint=f"an index 0..{n_outputs - 1}" + (f" or a name ({', '.join(names)})"
+                                                                    if names else ""))
+        k = 0
+    return k
+
+
 def ism(model, x, output=None, batch_size=None, method="auto", jit_compile=None, progress=False):
     """Exact in-silico mutagenesis of one-hot sequences.
 

@@ -153,7 +153,7 @@ def run_attribute(run_dir, input, out, *, method="ism", ids=None, ids_file=None,
     import h5py
 
     from ._version import __version__
-    from .exact_ism import kernels, output_index
+    from .exact_ism import kernels, single_output
     from .mutagenesis import _read_ids_file, _Source, output_names, select
     from .outputs import check_output, publish, utc_now
     from .rundir import load_run
@@ -167,12 +167,7 @@ def run_attribute(run_dir, input, out, *, method="ism", ids=None, ids_file=None,
     model, cfg = load_run(run_dir)
     names = output_names(cfg)
     T = int(model.outputs[0].shape[-1])
-    k = output_index(output, T, names)
-    if k is None:
-        if T > 1:
-            raise SeqcnnError(f"the model has {T} outputs: choose one with --output",
-                              hint=f"an index 0..{T - 1} or a name ({', '.join(names)})")
-        k = 0
+    k = single_output(output, T, names)
     source = _Source(input, cfg, run_dir, genome=genome, center=center)
     try:
         wanted = _read_ids_file(ids_file) if ids_file else ([i.strip() for i in ids.split(",")] if ids else None)

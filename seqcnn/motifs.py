@@ -322,14 +322,9 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
     from .store import open_dataset
     from .rundir import check_fits, load_run
 
-    out_dir = str(out_dir).rstrip("/")
-    if os.path.exists(out_dir) and not force:
-        from .errors import OutputExistsError
+    from .outputs import check_output_dir
 
-        raise OutputExistsError("already exists", path=out_dir, hint="pass --force to replace it")
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    if not os.path.isdir(parent):
-        raise SeqcnnError("output folder's parent does not exist", path=parent, hint="create it first")
+    out_dir, parent = check_output_dir(out_dir, force)
     model, cfg = load_run(run_dir)
     activation_layer(model)  # fail early, before reading data, for models without a conv first layer
     targets = None

@@ -32,6 +32,18 @@ def check_output(path, force=False):
         raise SeqcnnError("output folder does not exist", path=parent, hint="create it first")
 
 
+def check_output_dir(path, force=False):
+    """Refuse an existing output folder unless ``force``, and a folder whose parent does not exist; returns the
+    path without a trailing slash and its parent."""
+    path = str(path).rstrip("/")
+    if os.path.exists(path) and not force:
+        raise OutputExistsError("already exists", path=path, hint="pass --force to replace it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise SeqcnnError("output folder's parent does not exist", path=parent, hint="create it first")
+    return path, parent
+
+
 def _appeared(path):
     return OutputExistsError("appeared while this command was writing it (another command writing the same "
                              "output?)", path=path, hint="pass --force to replace it, or choose another output name")
