@@ -721,6 +721,38 @@ def discover(run_dir, data, out_dir, attributions, split, records, top, model_ou
         _say(quiet, f"  {row.pattern:<7s} {row.sign:<8s} {row.n_seqlets:>6d} seqlets  {match}  {row.consensus}")
 
 
+# --- report command ---
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--data", "data", multiple=True, type=click.Path(dir_okay=False),
+              help="A dataset file of the run's length and task; repeat for several (e.g. train.h5 and test.h5).")
+@click.option("--ism", type=click.Path(dir_okay=False), help="An ISM file of 'seqcnn mutagenesis' made with RUN_DIR.")
+@click.option("--motifs", type=click.Path(file_okay=False), help="The folder of 'seqcnn motifs' for RUN_DIR.")
+@click.option("--discover", "discover_dir", type=click.Path(file_okay=False),
+              help="The folder of 'seqcnn discover' for RUN_DIR.")
+@click.option("--variants", type=click.Path(dir_okay=False), help="An effects table of 'seqcnn variants'.")
+@click.option("--max-examples", type=int, default=5, show_default=True,
+              help="ISM examples and variant figures embedded.")
+@click.option("--max-rows", type=int, default=100, show_default=True, help="Variant table rows shown.")
+@click.option("--force", is_flag=True, help="Replace the report.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+def report(run_dir, out, data, ism, motifs, discover_dir, variants, max_examples, max_rows, force, quiet):
+    """One self-contained HTML page of a run: data, model, training, performance, interpretation, provenance."""
+    from .report import build_report
+
+    r = build_report(run_dir, out, data=data, ism=ism, motifs=motifs, discover=discover_dir, variants=variants,
+                     max_examples=max_examples, max_rows=max_rows, force=force, command=_command_line())
+    _notes(r)
+    _say(quiet, f"wrote {r['out']} ({r['bytes'] / 2**20:.1f} MB; sections: {', '.join(r['sections'])})")
+    dropped = sum(r["dropped"].values())
+    reasons = ", ".join(f"{k} {v}" for k, v in r["dropped"].items()) or "none"
+    _say(quiet, f"records read {r['records_read']} = shown {r['shown']} + dropped {dropped} ({reasons}); "
+                f"{r['data_records']} dataset records summarised")
+
+
 # --- simulate command ---
 
 

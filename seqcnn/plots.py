@@ -1,4 +1,5 @@
-"""Every figure seqcnn draws: training curves, ROC/PR curves, ISM maps, sequence logos.
+"""Every figure seqcnn draws: training curves, ROC/PR/calibration curves, confusion matrices, ISM maps,
+sequence logos and the data figures (GC and length histograms).
 
 Functions take arrays and a path, write a PNG, and return the path. matplotlib runs
 with the non-interactive Agg backend, so plotting works on servers without a display.
@@ -107,6 +108,100 @@ def pr_curves(sets, path, title="Precision-recall"):
         ax.set_ylim(0, 1.02)
 
     return _curves(sets, path, draw, title, "recall", "precision", "lower left")
+
+
+def calibration_curve(sets, path, title="Calibration", bins=10):
+    """Reliability diagram: mean predicted probability against the observed fraction of positives, per output.
+
+    Bins are quantiles of the scores (equal counts), so sparse extremes do not give noisy points; marker size
+    follows the bin's count.
+
+    Parameters
+    ----------
+    sets : list of (name, y_true, probability) — y_true shape=(n,) 0/1, probability shape=(n,) in [0, 1].
+    bins : int — bins per output (fewer when there are fewer distinct scores).
+    """
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfectly calibrated")
+    for name, y, p in sets:
+        y, p = np.asarray(y, float), np.asarray(p, float)
+        if len(y) < 2:
+            continue
+        edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+        which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
+        counts = np.bincount(which, minlength=max(len(edges) - 1, 1))
+        keep = counts > 0
+        mean_p = np.bincount(which, weights=p, minlength=len(counts))[keep] / counts[keep]
+        frac = np.bincount(which, weights=y, minlength=len(counts))[keep] / counts[keep]
+        ax.plot(mean_p, frac, "-", lw=1.2)
+        ax.scatter(mean_p, frac, s=12 + 60 * counts[keep] / counts.max(), zorder=3,
+                   label=f"{name} (n={len(y):,})".strip())
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("fraction positive")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return _save(fig, path)
+
+
+def confusion_matrix(matrix, names, path, title="Confusion matrix"):
+    """A confusion matrix as a heatmap with counts and row percentages.
+
+    Parameters
+    ----------
+    matrix : array, shape=(C, C) — rows true classes, columns predicted classes (counts).
+    names : list of str — the C class names.
+    """
+    m = np.asarray(matrix, float)
+    rows = m.sum(1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    size = 1.2 + 0.7 * len(m)
+    fig, ax = plt.subplots(figsize=(size + 0.8, size))
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(m)):
+        for j in range(len(m)):
+            ax.text(j, i, f"{int(m[i, j]):,}\n{100 * share[i, j]:.0f}%", ha="center", va="center", fontsize=8,
+                    color="white" if share[i, j] > 0.6 else "black")
+    ax.set_xticks(range(len(m)), names, rotation=30 if max(map(len, names)) > 4 else 0)
+    ax.set_yticks(range(len(m)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    return _save(fig, path)
+
+
+def class_histograms(values, path, xlabel, title="", bins=30, integer=False):
+    """Overlaid density histograms of one quantity per class (outlines), with each class's median.
+
+    Parameters
+    ----------
+    values : dict — class name → np.ndarray, shape=(n,) (NaN ignored).
+    integer : bool — integer values (lengths): bins of whole units when the range is small.
+    """
+    arrays = {k: np.asarray(v, float)[np.isfinite(np.asarray(v, float))] for k, v in values.items()}
+    finite = np.concatenate([a for a in arrays.values()] or [np.zeros(0)])
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    if len(finite):
+        lo, hi = float(finite.min()), float(finite.max())
+        if hi == lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = (np.arange(np.floor(lo), np.ceil(hi) + 2) - 0.5 if integer and hi - lo <= bins
+                 else np.linspace(lo, hi, bins + 1))
+        for name, a in arrays.items():
+            if len(a) == 0:
+                continue
+            _, _, patches = ax.hist(a, bins=edges, density=True, histtype="step", lw=1.6,
+                                    label=f"{name} (n={len(a):,}, median {np.median(a):.3g})")
+            ax.axvline(np.median(a), color=patches[0].get_edgecolor(), lw=1, ls="--")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_ylim(0, (ax.get_ylim()[1] or 1) * 1.35)
+    ax.set_title(title, fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+    return _save(fig, path)
 
 
 # --- interpretation figures (ISM heatmaps, importance logos, filter logos) ---

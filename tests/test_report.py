@@ -1,0 +1,255 @@
+"""seqcnn.report: the HTML report of a run, its sections, its numbers, its refusals, and a real browser opening it."""
+
+import json
+import os
+import re
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def analysis(binary_run, sim_binary, tmp_path_factory):
+    """Every input a report takes, made with the session's trained binary run: ISM, motifs, discover, variants."""
+    from seqcnn.discover import run_discover
+    from seqcnn.ingest import encode_fasta
+    from seqcnn.motifs import run_motifs
+    from seqcnn.mutagenesis import run_mutagenesis
+    from seqcnn.store import open_dataset
+    from seqcnn.variants import run_variants
+
+    _, run = binary_run
+    d = tmp_path_factory.mktemp("report")
+    run_mutagenesis(run, sim_binary, d / "ism.h5", split="test", top=12, by="label", plot_max=0)
+    run_motifs(run, sim_binary, d / "motifs", split="val")
+    run_discover(run, sim_binary, d / "discover", split="all", records="positives", jaspar="none")
+    # 30 allele pairs: a random SNV in each of the first test sequences
+    with open_dataset(sim_binary) as ds:
+        rows = ds.indices("test")[:30]
+        x = ds.read_x(rows)
+        ids = ds.read_ids(rows)
+    seqs = ["".join("ACGT"[b] for b in s.argmax(1)) for s in x]
+    rng = np.random.default_rng(0)
+    with open(d / "ref.fa", "w") as ref, open(d / "alt.fa", "w") as alt:
+        for rid, s in zip(ids, seqs):
+            i = int(rng.integers(len(s)))
+            b = "ACGT"[("ACGT".index(s[i]) + 1 + int(rng.integers(3))) % 4]
+            ref.write(f">{rid}\n{s}\n")
+            alt.write(f">{rid}\n{s[:i]}{b}{s[i + 1:]}\n")
+    run_variants(run, d / "effects.tsv", ref_fasta=d / "ref.fa", alt_fasta=d / "alt.fa", plot_top=3)
+    # a held-out file of the same task: the report computes its metrics, as 'seqcnn evaluate' does
+    fasta = d / "held_out.fa"
+    with open(fasta, "w") as fh:
+        for rid, s in zip(ids, seqs):
+            fh.write(f">{rid}\n{s}\n")
+    with open_dataset(sim_binary) as ds:
+        labels = pd.DataFrame({"id": ids, "label": ds.y[rows]})
+    labels.to_csv(d / "held_out.csv", index=False)
+    encode_fasta([fasta], d / "held_out.h5", labels=d / "held_out.csv", split="0,0,1")
+    return SimpleNamespace(d=d, run=run, data=sim_binary, ism=d / "ism.h5", motifs=d / "motifs",
+                           discover=d / "discover", variants=d / "effects.tsv", held_out=d / "held_out.h5")
+
+
+@pytest.fixture(scope="module")
+def full(analysis, tmp_path_factory):
+    """The report with every input, written once: (html text, path, the CLI result)."""
+    from click.testing import CliRunner
+
+    from seqcnn.cli import main
+
+    out = tmp_path_factory.mktemp("full") / "report.html"
+    a = analysis
+    res = CliRunner().invoke(main, [str(v) for v in (
+        "report", a.run, "-o", out, "--data", a.data, "--data", a.held_out, "--ism", a.ism, "--motifs", a.motifs,
+        "--discover", a.discover, "--variants", a.variants, "--max-examples", 3, "--max-rows", 20)],
+        catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return out.read_text(), out, res
+
+
+def _section_ids(html):
+    return re.findall(r'<section id="([a-z]+)"', html)
+
+
+def _headline(html, split):
+    """The auROC/auPRC/accuracy/MCC cells of a split's row in the headline table."""
+    row = re.search(rf'<tr data-split="{re.escape(split)}">(.*?)</tr>', html, re.S).group(1)
+    return dict(re.findall(r'data-metric="(\w+)">([^<]*)<', row))
+
+
+def test_the_full_report_has_every_section_and_embeds_every_figure(full, analysis):
+    html, out, res = full
+    assert _section_ids(html) == ["data", "model", "training", "performance", "ism", "motifs", "discover",
+                                  "variants", "provenance"]
+    images = re.findall(r'<img[^>]*src="([^"]*)"', html)
+    assert len(images) > 20 and all(src.startswith("data:image/png;base64,") for src in images)
+    # nothing refers outside the page: no external script, style sheet, font or link
+    assert not re.search(r'(src|href)="(?!data:|#)', html) and "<link" not in html and "@import" not in html
+    assert os.path.getsize(out) < 5 * 2**20
+    # the ISM section shows the --max-examples highest reference logits of the file
+    from seqcnn.mutagenesis import read_ism
+
+    ism = read_ism(str(analysis.ism))
+    top = [ism["ids"][i] for i in np.argsort(-ism["reference_score"], kind="stable")[:3]]
+    shown = re.findall(r'<img class="wide" src="[^"]*" alt="ISM of ([^"]+)"', html)
+    assert shown == top
+    # the filter table has a row and a logo per filter of filters.csv, most influential first
+    filters = pd.read_csv(analysis.motifs / "filters.csv")
+    table = re.search(r'<table class="sortable" id="filters">(.*?)</table>', html, re.S).group(1)
+    assert table.count('alt="filter ') == len(filters)
+    first = int(re.search(r'<tbody>\s*<tr><td class="num">(\d+)</td>', table).group(1))
+    assert first == int(filters.sort_values("influence", ascending=False).iloc[0]["filter"])
+    # patterns: one row per pattern of patterns.csv (possibly none, then modisco's note is shown)
+    patterns = pd.read_csv(analysis.discover / "patterns.csv")
+    assert len(re.findall(r'alt="(?:pos|neg)_\d+ logo"', html)) == len(patterns)
+    # variants: the 20 largest |delta logit| of 30, largest first
+    effects = pd.read_csv(analysis.variants, sep="\t")
+    vt = re.search(r'id="variant-table">(.*?)</table>', html, re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]+)</td>", vt)
+    assert len(rows) == 20 and rows[0] == effects.loc[effects.delta_logit.abs().idxmax(), "id"]
+    assert "records read" in res.output and "= shown" in res.output
+
+
+def test_numbers_on_the_page_equal_metrics_json(full, analysis):
+    html, _, _ = full
+    metrics = json.loads((analysis.run / "metrics.json").read_text())
+    for split in ("train", "val", "test"):
+        cells = _headline(html, split)
+        for key in ("auroc", "auprc", "accuracy", "mcc"):
+            assert cells[key] == f"{metrics[split][key]:.3f}", (split, key)
+        lo, hi = metrics[split]["auroc_ci"]
+        assert f"{lo:.3f}–{hi:.3f}" in html
+
+
+def test_a_dataset_not_the_runs_own_is_scored_as_evaluate_scores_it(full, analysis):
+    """held_out.h5's test split is labelled by file (the run has its own test split) and equals evaluate's."""
+    from seqcnn.scoring import evaluate
+
+    html, _, _ = full
+    m = evaluate(analysis.run, analysis.held_out, split="test")
+    cells = _headline(html, "test (held_out.h5)")
+    assert cells["auroc"] == f"{m['auroc']:.3f}" and cells["auprc"] == f"{m['auprc']:.3f}"
+    assert f"{m['auprc_ci'][0]:.3f}–{m['auprc_ci'][1]:.3f}" in html
+    assert "computed by seqcnn report on held_out.h5" in html
+
+
+def test_sections_follow_the_inputs_given(analysis, tmp_path):
+    from seqcnn.report import build_report
+
+    r = build_report(analysis.run, tmp_path / "bare.html")
+    html = (tmp_path / "bare.html").read_text()
+    assert r["sections"] == _section_ids(html) == ["data", "model", "training", "performance", "provenance"]
+    assert "No dataset was given" in html and "calibration needs the sequences" in html
+    # the run's own ROC/PR figures and its confusion matrices stand in for the curves
+    assert len(re.findall(r'<img class="perf"', html)) == 3 * 3
+    r = build_report(analysis.run, tmp_path / "motifs.html", motifs=analysis.motifs)
+    assert r["sections"] == ["data", "model", "training", "performance", "motifs", "provenance"]
+    html = (tmp_path / "motifs.html").read_text()
+    assert "motifs folder" in html and "(filters.csv)" in html   # its row and key file in the provenance
+
+
+@pytest.fixture(scope="module")
+def other_run(analysis, tmp_path_factory):
+    """A second run with the same configuration but other weights, and its own ISM file and motifs folder."""
+    from seqcnn._tf import import_keras
+    from seqcnn.motifs import run_motifs
+    from seqcnn.mutagenesis import run_mutagenesis
+
+    from interpret_helpers import randomize
+
+    d = tmp_path_factory.mktemp("other")
+    shutil.copytree(analysis.run, d / "run")
+    model = import_keras().models.load_model(d / "run" / "model.keras")
+    randomize(model, seed=5, scale=0.3)
+    model.save(d / "run" / "model.keras")
+    run_mutagenesis(d / "run", analysis.data, d / "ism.h5", split="test", top=5, by="label", plot_max=0)
+    run_motifs(d / "run", analysis.data, d / "motifs", split="val", jaspar="none", influence=False, plots=False)
+    return SimpleNamespace(run=d / "run", ism=d / "ism.h5", motifs=d / "motifs")
+
+
+@pytest.mark.parametrize("case", ["ism", "motifs", "classes", "variants", "exists", "not-a-run"])
+def test_inputs_that_do_not_belong_to_the_run_are_refused(case, analysis, other_run, sim_multiclass, cli, tmp_path):
+    out = tmp_path / "report.html"
+    args = {"ism": ["--ism", other_run.ism], "motifs": ["--motifs", other_run.motifs],
+            "classes": ["--data", sim_multiclass], "variants": ["--variants", tmp_path / "bad.tsv"],
+            "exists": [], "not-a-run": []}[case]
+    run = analysis.run if case != "not-a-run" else analysis.motifs
+    if case == "variants":   # a table of a three-output model
+        pd.DataFrame({"id": ["a"], "delta_logit_A": [0.1], "delta_logit_B": [0.2]}).to_csv(
+            tmp_path / "bad.tsv", sep="\t", index=False)
+    if case == "exists":
+        out.write_text("mine")
+    res = cli("report", run, "-o", out, *args)
+    assert res.exit_code == 2, res.output
+    message = res.output.strip().splitlines()[-1]
+    assert message.startswith("seqcnn: error:") and len(res.output.strip().splitlines()) == 1
+    expect = {"ism": "another model", "motifs": "another run", "classes": "binary", "variants": "do not match",
+              "exists": "--force", "not-a-run": "not a finished seqcnn run directory"}[case]
+    assert expect in message, message
+    if case == "exists":
+        assert out.read_text() == "mine"
+        assert cli("report", run, "-o", out, "--force", "-q").exit_code == 0
+        assert out.read_text().startswith("<!DOCTYPE html>")
+    else:
+        assert not out.exists() and not list(tmp_path.glob("report.html*"))
+
+
+def _chromium():
+    """The system Chromium's path, or None."""
+    for name in (os.environ.get("SEQCNN_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def test_a_real_browser_opens_the_report_offline_and_sorts_its_tables(full, tmp_path):
+    """Headless Chromium: no console error, no request off the page, every image decoded, sorting reorders rows."""
+    chromium = _chromium()
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("no Chromium in CI: .ci/run installs Debian's chromium package")
+        pytest.skip("no Chromium found (apt-get install chromium, or set SEQCNN_CHROMIUM)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+    _, out, _ = full
+    url = out.resolve().as_uri()
+    # As root in a sandbox Chromium needs --no-sandbox; the networking flags keep its own background requests off.
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--disable-quic"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=flags)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors, requests = [], []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(url, wait_until="load")
+            assert errors == []
+            assert [u for u in requests if u != url and not u.startswith("data:")] == []
+            widths = page.evaluate("Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
+            assert len(widths) > 20 and min(widths) > 0
+            # sort the filter table by its 'sites' column: ascending, then descending
+            column = "#filters tbody tr td:nth-child(3)"
+            before = [int(t.replace(",", "")) for t in page.locator(column).all_inner_texts()]
+            page.locator("#filters thead th", has_text="sites").click()
+            up = [int(t.replace(",", "")) for t in page.locator(column).all_inner_texts()]
+            page.locator("#filters thead th", has_text="sites").click()
+            down = [int(t.replace(",", "")) for t in page.locator(column).all_inner_texts()]
+            assert up == sorted(before) and down == sorted(before, reverse=True)
+            assert len(set(before)) > 1 and before != up   # the rows really moved
+            # and the variant table by |delta logit| column text (numbers with a sign)
+            page.locator("#variant-table thead th", has_text="delta_logit").first.click()
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+            assert (tmp_path / "report.png").stat().st_size > 50_000
+            target = os.environ.get("SEQCNN_REPORT_SCREENSHOT")
+            if target:   # the README's screenshot: the top of the page, downscaled
+                page.locator("#filters").scroll_into_view_if_needed()
+                page.screenshot(path=target, clip={"x": 0, "y": 0, "width": 1280, "height": 1500}, full_page=True)
+        finally:
+            browser.close()
+    assert not errors
