@@ -148,7 +148,22 @@ print(f"seqlets of {top_pattern} on a planted site: precision {precision:.2f}; "
       f"positives whose planted site has a seqlet: recall {recall:.2f}")
 if top_pattern:
     display(Image(WORK / "discover" / "logos" / f"{top_pattern}.png"))"""),
-    ("md", """## 8. Reading the results
+    ("md", """## 8. One page for the whole analysis: the HTML report
+
+`build_report` (the `seqcnn report` verb) gathers the data, the model and its training, the performance per
+split (with calibration and confusion matrices), the filters and the discovered patterns into one HTML file with
+every figure embedded, so it opens offline and can be mailed as it is. `make demo` writes one for the Oct4/Mafk
+peaks, `demo/report.html`."""),
+    ("code", """import os
+
+from IPython.display import HTML
+
+page = seqcnn.build_report(run, WORK / "report.html", data=[h5], motifs=WORK / "motifs",
+                           discover=WORK / "discover", force=True)
+print(f"wrote {page['out']} ({page['bytes'] / 2**20:.1f} MB): {', '.join(page['sections'])}")
+link = os.path.relpath(page["out"])   # relative to the notebook, so the link works where the notebook is opened
+display(HTML(f'<a href="{link}" target="_blank">open the report ({link})</a>'))"""),
+    ("md", """## 9. Reading the results
 
 The printout below is computed from the run above, not written by hand."""),
     ("code", """best = table.dropna(subset=["best_match_name"]).sort_values("qvalue").head(1)

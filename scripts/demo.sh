@@ -59,6 +59,13 @@ seqcnn mutagenesis "$OUT/run" "$OUT/test.h5" -o "$OUT/ism.h5" --split test --top
 echo
 echo "[demo] motifs: first-layer filters as PWMs (sites from the validation peaks), compared with JASPAR2024 vertebrates"
 seqcnn motifs "$OUT/run" "$OUT/train.h5" -o "$OUT/motifs" --split val --force
+echo
+echo "[demo] discover: TF-MoDISco on the exact-ISM contributions of the training and validation Oct4 peaks"
+seqcnn discover "$OUT/run" "$OUT/train.h5" -o "$OUT/discover" --force
+echo
+echo "[demo] report: one self-contained HTML page of the whole analysis"
+seqcnn report "$OUT/run" -o "$OUT/report.html" --data "$OUT/train.h5" --data "$OUT/test.h5" --ism "$OUT/ism.h5" \
+  --motifs "$OUT/motifs" --discover "$OUT/discover" --force
 
 echo
 echo "[demo] summary"
@@ -84,3 +91,6 @@ echo "  $OUT/test_metrics.json        test-set metrics (+ test_metrics_roc.png, 
 echo "  $OUT/test_predictions.csv     per-sequence probabilities of the test FASTA"
 echo "  $OUT/ism.h5, $OUT/ism_plots/    ISM deltas and importance of 20 test positives; heatmap + logo PNGs"
 echo "  $OUT/motifs/                  filters.meme/.jaspar/.transfac, filters.csv (best JASPAR matches), logos/"
+echo "  $OUT/discover/                TF-MoDISco patterns (patterns.csv, patterns_*.meme, seqlets, logos/)"
+echo
+echo "[demo] open the report in a browser: $PWD/$OUT/report.html"

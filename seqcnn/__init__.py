@@ -45,6 +45,8 @@ _LAZY = {
     "write_meme": "motif_files",
     "write_jaspar": "motif_files",
     "write_transfac": "motif_files",
+    # the report
+    "build_report": "report",
 }
 
 

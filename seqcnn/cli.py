@@ -748,7 +748,7 @@ def report(run_dir, out, data, ism, motifs, discover_dir, variants, max_examples
     _notes(r)
     _say(quiet, f"wrote {r['out']} ({r['bytes'] / 2**20:.1f} MB; sections: {', '.join(r['sections'])})")
     dropped = sum(r["dropped"].values())
-    reasons = ", ".join(f"{k} {v}" for k, v in r["dropped"].items()) or "none"
+    reasons = ", ".join(r["dropped"]) or "none"
     _say(quiet, f"records read {r['records_read']} = shown {r['shown']} + dropped {dropped} ({reasons}); "
                 f"{r['data_records']} dataset records summarised")
 

@@ -118,23 +118,15 @@ def _output_names(cfg):
 
 
 def _run_section(run_dir):
-    """config.json, metrics.json and history.csv of a finished run, checked."""
+    """metrics.json and history.csv of a run that :func:`seqcnn.rundir.load_run` has already checked."""
     import pandas as pd
 
-    from .rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE, load_config
+    from .rundir import HISTORY_FILE, METRICS_FILE
 
     run_dir = str(run_dir)
-    if not os.path.isdir(run_dir):
-        hint = ("its training was interrupted; continue it with 'seqcnn train ... --resume'"
-                if os.path.isdir(run_dir.rstrip("/") + ".partial") else "give the directory written by 'seqcnn train'")
-        raise InputFormatError("run directory not found", path=run_dir, hint=hint)
-    for name in (CONFIG_FILE, MODEL_FILE, METRICS_FILE):
-        if not os.path.exists(os.path.join(run_dir, name)):
-            raise InputFormatError(f"not a finished seqcnn run directory (no {name})", path=run_dir,
-                                   hint="give the directory written by 'seqcnn train'")
-    cfg = load_config(run_dir)
-    if "model" not in cfg or "data" not in cfg:
-        raise InputFormatError("config.json lacks the 'model' and 'data' sections of a finished run", path=run_dir)
+    if not os.path.exists(os.path.join(run_dir, METRICS_FILE)):
+        raise InputFormatError(f"not a finished seqcnn run directory (no {METRICS_FILE})", path=run_dir,
+                               hint="give the directory written by 'seqcnn train'")
     metrics = _read_json(os.path.join(run_dir, METRICS_FILE))
     history = []
     hpath = os.path.join(run_dir, HISTORY_FILE)
@@ -145,7 +137,7 @@ def _run_section(run_dir):
             raise InputFormatError(f"unreadable history ({' '.join(str(exc).split())})", path=hpath) from None
         history = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
                    for row in frame.to_dict(orient="records")]
-    return cfg, metrics, history
+    return metrics, history
 
 
 def _model_rows(cfg, metrics):
@@ -293,6 +285,7 @@ def _predict(model, ds, sel):
 
 def _performance_sections(run_dir, cfg, metrics, datasets, model, figs, n_boot):
     """Every split of metrics.json, plus every non-empty split of the given datasets that is not the run's own."""
+    from . import losses
     from .metrics import compute_metrics, link
 
     task = cfg["model"]["task"]
@@ -316,6 +309,7 @@ def _performance_sections(run_dir, cfg, metrics, datasets, model, figs, n_boot):
                 key = split
             else:
                 m = compute_metrics(task, y, prob, names=names, n_boot=n_boot, seed=0)
+                m["loss"] = losses.loss_numpy(task, y, logits)   # unweighted, as a reader compares splits
                 source = f"computed by seqcnn report on {os.path.basename(path)} (as 'seqcnn evaluate' does)"
                 key = split if split not in metrics and split not in seen else f"{split} ({os.path.basename(path)})"
             seen.add(key)
@@ -597,8 +591,8 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
     check_output(out, force)
     if max_examples < 0 or max_rows < 0:
         raise SeqcnnError("--max-examples and --max-rows must be ≥ 0")
-    cfg, metrics, history = _run_section(run_dir)
     model, cfg = load_run(run_dir)
+    metrics, history = _run_section(run_dir)
     opened, figs = [], _Figures()
     notes, sections = [], {}
     read = shown = 0
@@ -668,7 +662,7 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
     size = os.path.getsize(out)
     if size > SIZE_WARNING:
         notes.append(f"the report is {size / 2**20:.1f} MB; lower --max-examples to shrink it")
-    dropped = {"beyond --max-examples / --max-rows (counted, not shown)": read - shown} if read > shown else {}
+    dropped = {"not shown: beyond --max-examples / --max-rows": read - shown} if read > shown else {}
     return {"out": out, "bytes": size, "sections": present, "records_read": read, "shown": shown,
             "dropped": dropped, "notes": notes, "data_records": sum(ds.n for ds in opened)}
 

@@ -161,6 +161,11 @@ def discover(run="run", h5="data.h5", *extra):
     return lambda w, o: ["discover", w.d / run, w.d / h5, "-o", o / "di", "--jaspar", "none", "--no-plots", *extra]
 
 
+def report(run="run", data=None):
+    """``seqcnn report`` of the run alone (or with the dataset ``data``); output rep.html."""
+    return lambda w, o: ["report", w.d / run, "-o", o / "rep.html"] + (["--data", w.d / data] if data else [])
+
+
 def simulate(*extra):
     """``seqcnn simulate`` of 20 sequences; outputs s.fa, s_labels.csv, s_sites.csv."""
     return lambda w, o: ["simulate", "-o", o / "s", "-n", "20", "--length", str(L), *extra]
@@ -170,7 +175,7 @@ def simulate(*extra):
 OUTPUT = {"encode": ("o.h5", False), "train": ("r", True), "evaluate": ("m.json", False),
           "predict": ("p.csv", False), "mutagenesis": ("m.h5", False), "motifs": ("mo", True),
           "simulate": ("s.fa", False), "info": (None, False), "variants": ("v.tsv", False),
-          "discover": ("di", True)}
+          "discover": ("di", True), "report": ("rep.html", False)}
 
 
 @dataclass
@@ -346,7 +351,7 @@ CASES = {
     **{f"{verb}/exists_no_force": Case(args, ("already exists", "--force"), setup=_exists(verb), force_too=False)
        for verb, args in [("encode", encode()), ("train", train()), ("evaluate", evaluate()), ("predict", predict()),
                           ("mutagenesis", mutagenesis()), ("motifs", motifs()), ("simulate", simulate()),
-                          ("variants", variants()), ("discover", discover())]},
+                          ("variants", variants()), ("discover", discover()), ("report", report())]},
     "evaluate/figure_exists_no_force": Case(evaluate(), ("m_roc.png", "already exists", "--force"), force_too=False,
                                             setup=lambda w, o: (o / "m_roc.png").write_text("precious\n")),
     "mutagenesis/plots_exist_no_force": Case(lambda w, o: [a for a in mutagenesis()(w, o) if a != "--no-plots"],
@@ -372,7 +377,7 @@ CASES = {
 for _name, (_file, *_words) in H5_BAD.items():
     for _verb, _args in [("info", info(_file)), ("train", train(_file)), ("evaluate", evaluate(h5=_file)),
                          ("mutagenesis", mutagenesis(inp=_file)), ("motifs", motifs(h5=_file)),
-                         ("discover", discover(h5=_file))]:
+                         ("discover", discover(h5=_file)), ("report", report(data=_file))]:
         if _name == "h5_not_hdf5" and _verb == "mutagenesis":
             # mutagenesis also reads FASTA, so a file that is not HDF5 is judged as FASTA
             CASES[f"{_verb}/{_name}"] = Case(_args, (_file, "not a FASTA file", "'>id' header"))
@@ -382,7 +387,8 @@ for _name, (_file, *_words) in RUN_DAMAGE.items():
     _run = RUN_DIR_OF[_name]
     for _verb, _args in [("evaluate", evaluate(run=_run)), ("predict", predict(run=_run)),
                          ("mutagenesis", mutagenesis(run=_run)), ("motifs", motifs(run=_run)),
-                         ("variants", variants(run=_run)), ("discover", discover(run=_run))]:
+                         ("variants", variants(run=_run)), ("discover", discover(run=_run)),
+                         ("report", report(run=_run))]:
         CASES[f"{_verb}/{_name}"] = Case(_args, (_file, *_words))
 
 
@@ -479,10 +485,10 @@ PUBLISHERS = {"encode": ("store", "publish"), "train": ("training", "publish_dir
               "evaluate": ("scoring", "publish_all"), "predict": ("scoring", "publish"),
               "mutagenesis": ("mutagenesis", "publish"), "motifs": ("motifs", "publish_dir"),
               "simulate": ("outputs", "publish_all"), "variants": ("variants", "publish"),
-              "discover": ("outputs", "publish_dir")}
+              "discover": ("outputs", "publish_dir"), "report": ("report", "publish")}
 PLAIN = {"encode": encode(), "train": train("data.h5", "--quiet"), "evaluate": evaluate(), "predict": predict(),
          "mutagenesis": mutagenesis(), "motifs": motifs(), "simulate": simulate(), "variants": variants(),
-         "discover": discover()}
+         "discover": discover(), "report": report()}
 
 
 @pytest.mark.parametrize("verb", sorted(PLAIN))

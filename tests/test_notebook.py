@@ -40,6 +40,11 @@ def test_notebook_runs_and_finds_the_planted_motif(tmp_path):
     found = re.search(r"(\d+) pattern\(s\) from (\d+) seqlets", text)
     assert found and int(found.group(2)) > 0, text[-2000:]
     assert (tmp_path / "work" / "discover" / "patterns.csv").exists()
+    page = re.search(r"wrote (\S+report\.html) \(([0-9.]+) MB\): ([a-z, ]+)", text)
+    assert page and "performance" in page.group(3) and "motifs" in page.group(3) and "discover" in page.group(3)
+    assert (tmp_path / "work" / "report.html").stat().st_size > 100_000
+    links = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    assert any('href="' in h and "report.html" in h for h in links)   # the notebook links to its report
 
 
 def test_committed_notebook_has_outputs():
