@@ -219,14 +219,17 @@ def _data_section(ds, cfg, figs):
         coords = ds.coords()
         origin = np.asarray(coords["origin"]).astype(str)
         gm = ds.attrs.get("gc_match") or {}
-        genome = {"negatives": ds.attrs.get("negatives"), "ks": gm.get("ks"),
+        neg = ds.attrs.get("negatives")
+        if isinstance(neg, dict):   # the recorded options: method, ratio, ...
+            neg = f"{neg.get('method')} (ratio {neg.get('ratio')}, seed {neg.get('seed')})"
+        genome = {"negatives": neg, "ks": gm.get("ks"),
                   "origins": {o: int((origin == o).sum()) for o in sorted(set(origin))}, "gc_figure": None,
                   "chroms": []}
         pos, neg = origin[sample] == "peak", origin[sample] != "peak"
         if pos.any() and neg.any():
             genome["gc_figure"] = figs.add(plots.gc_histogram, gc[pos], gc[neg],
                                            title=f"GC match of the negatives (KS {gm.get('ks')})",
-                                           negative_label=f"negatives ({ds.attrs.get('negatives')})")
+                                           negative_label=f"negatives ({neg})")
         chrom = np.asarray(coords["chrom"]).astype(str)
         for code, sname in enumerate(SPLIT_NAMES):
             mask = ds.split == code

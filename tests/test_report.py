@@ -260,3 +260,51 @@ def test_a_real_browser_opens_the_report_offline_and_sorts_its_tables(full, tmp_
         finally:
             browser.close()
     assert not errors
+
+
+def test_genome_mode_data_shows_the_gc_match_and_the_chromosomes_of_each_split(tmp_path):
+    from seqcnn import training
+    from seqcnn.genome_encode import encode_intervals
+    from seqcnn.report import build_report
+    from seqcnn.simulate import write_genome_simulation
+    from seqcnn.store import open_dataset
+
+    sim = write_genome_simulation(str(tmp_path / "sim"), n_chroms=4, chrom_length=300_000, motifs=["MA0139.1"],
+                                  n_peaks=80, seed=3)
+    h5 = tmp_path / "peaks.h5"
+    encode_intervals([sim["peaks"]["CTCF"]], sim["fasta"], h5, length=100, seed=1, plots=False)
+    training.train(h5, tmp_path / "run", params={"filters": 4, "kernel_size": 9, "dense_units": 4}, epochs=2,
+                   batch_size=64, quiet=True, n_boot=50, plots=False)
+    r = build_report(tmp_path / "run", tmp_path / "r.html", data=[h5])
+    html = (tmp_path / "r.html").read_text()
+    assert "performance" in r["sections"] and "Genome mode: negatives <b>gc-matched (ratio 1.0, seed 1)</b>" in html
+    assert 'alt="GC match of the negatives"' in html
+    with open_dataset(h5) as ds:
+        chrom, split = np.asarray(ds.coords()["chrom"]).astype(str), ds.split
+        ks = ds.attrs["gc_match"]["ks"]
+    assert f"KS statistic {ks}" in html
+    for code, name in enumerate(("train", "val", "test")):
+        chroms = sorted(set(chrom[split == code]))
+        if chroms:   # each split's row lists exactly its chromosomes, with counts
+            row = re.search(rf"<td>{name} chromosomes</td><td>([^<]*)</td>", html).group(1)
+            assert re.findall(r"(chr\d+) \(", row) == chroms
+
+
+def test_multiclass_runs_get_per_class_rows_and_a_full_confusion_matrix(sim_multiclass, tmp_path):
+    from conftest import FAST
+
+    from seqcnn import training
+    from seqcnn.report import build_report
+
+    training.train(sim_multiclass, tmp_path / "run", **dict(FAST, epochs=2), plots=False)
+    build_report(tmp_path / "run", tmp_path / "r.html", data=[sim_multiclass])
+    html = (tmp_path / "r.html").read_text()
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    names = metrics["test"]["class_names"]
+    # one per-class table per split, each with a row per class whose auROC is the per_class value
+    for split in ("train", "val", "test"):
+        for name in names:
+            want = f"{metrics[split]['per_class'][name]['auroc']:.3f}"
+            assert re.search(rf"<tr><td>{re.escape(name)}</td><td class=\"num\">{want}</td>", html), (split, name)
+    assert "macro, one-vs-rest averages" in html
+    assert _headline(html, "test")["auroc"] == f"{metrics['test']['auroc']:.3f}"
