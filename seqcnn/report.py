@@ -280,13 +280,14 @@ def _performance(key, m, source, task, names, figs, curves=None, run_plots=None)
     return block
 
 
-def _predict(model, ds, sel):
-    from .feeding import Forward, Source
+def _predict(fwd, ds, sel):
+    """Logits of the records ``sel`` of ``ds`` through one traced forward pass (``feeding.Forward``)."""
+    from .feeding import Source
 
-    return Forward(model, ds.length)(Source(ds, in_memory=False).ordered(sel, 1024))
+    return fwd(Source(ds, in_memory=False).ordered(sel, 1024))
 
 
-def _performance_sections(run_dir, cfg, metrics, datasets, model, figs, n_boot):
+def _performance_sections(run_dir, cfg, metrics, datasets, fwd, figs, n_boot):
     """Every split of metrics.json, plus every non-empty split of the given datasets that is not the run's own."""
     from . import losses
     from .metrics import compute_metrics, link
@@ -299,7 +300,7 @@ def _performance_sections(run_dir, cfg, metrics, datasets, model, figs, n_boot):
             sel = ds.indices(split)
             if not len(sel):
                 continue
-            logits = _predict(model, ds, sel)
+            logits = _predict(fwd, ds, sel)
             prob = link(task, logits)
             y = ds.y[sel]
             if same and split in metrics:
@@ -332,7 +333,7 @@ def _performance_sections(run_dir, cfg, metrics, datasets, model, figs, n_boot):
 # --- interpretation ---
 
 
-def _ism_section(path, cfg, model, figs, max_examples):
+def _ism_section(path, cfg, fwd, figs, max_examples):
     """The top ISM examples (by reference score) as heatmap + importance-logo figures; checked against the model."""
     from . import plots
     from .mutagenesis import read_ism
@@ -347,7 +348,8 @@ def _ism_section(path, cfg, model, figs, max_examples):
     ref = np.asarray(d["reference_score"], float)
     n = len(ref)
     if n:
-        logits = _predict_x(model, d["x"][:64])
+        x = np.asarray(d["x"][:64], np.uint8)
+        logits = fwd([x[i:i + 256] for i in range(0, len(x), 256)])
         k = int(a.get("output", 0))
         want = logits if k < 0 else logits[:, k]
         want = want.reshape(ref[:64].shape) if want.size == ref[:64].size else None
@@ -372,13 +374,6 @@ def _ism_section(path, cfg, model, figs, max_examples):
                          "figure": figs.add(plots.ism_figure, delta, attr, title=title, width="wide")})
     return {"path": os.path.abspath(path), "n": n, "shown": len(examples), "method": a.get("method"),
             "definition": a.get("definition"), "examples": examples, "outputs": names}, n, len(examples)
-
-
-def _predict_x(model, x):
-    from .feeding import Forward
-
-    x = np.asarray(x, np.uint8)
-    return Forward(model, x.shape[1])([x[i:i + 256] for i in range(0, len(x), 256)])
 
 
 def _same_run(recorded, run_dir, path, what, fallback):
@@ -594,8 +589,11 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
     check_output(out, force)
     if max_examples < 0 or max_rows < 0:
         raise SeqcnnError("--max-examples and --max-rows must be ≥ 0")
+    from .feeding import Forward
+
     model, cfg = load_run(run_dir)
     metrics, history = _run_section(run_dir)
+    fwd = Forward(model, cfg["model"]["input_length"])   # traced once, for every split and the ISM check
     opened, figs = [], _Figures()
     notes, sections = [], {}
     read = shown = 0
@@ -608,7 +606,7 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
         # Validate every optional input before drawing anything: a bad one fails fast and leaves nothing.
         inputs = []
         if ism is not None:
-            sections["ism"], n, k = _ism_section(str(ism), cfg, model, figs, max_examples)
+            sections["ism"], n, k = _ism_section(str(ism), cfg, fwd, figs, max_examples)
             read, shown = read + n, shown + k
             a = _ism_attrs(str(ism))
             inputs.append({"what": "ISM file", "path": os.path.abspath(str(ism)), "sha256": sha256_file(str(ism)),
@@ -639,7 +637,7 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
             "data_config": cfg["data"],
             "model": _model_rows(cfg, metrics), "training": _training_section(history, metrics, figs),
         }
-        page["performance"], perf_notes = _performance_sections(run_dir, cfg, metrics, datasets, model, figs, n_boot)
+        page["performance"], perf_notes = _performance_sections(run_dir, cfg, metrics, datasets, fwd, figs, n_boot)
         notes += perf_notes
         page.update(sections)
         page["provenance"] = _provenance(run_dir, cfg, datasets, inputs)
