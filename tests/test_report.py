@@ -112,6 +112,16 @@ def test_the_full_report_has_every_section_and_embeds_every_figure(full, analysi
     vt = re.search(r'id="variant-table">(.*?)</table>', html, re.S).group(1)
     rows = re.findall(r"<tr><td>([^<]+)</td>", vt)
     assert len(rows) == 20 and rows[0] == effects.loc[effects.delta_logit.abs().idxmax(), "id"]
+    # model and provenance: the parameter count and best epoch of the run; every input's sha256 and command
+    from seqcnn.readers import sha256_file
+
+    cfg = json.loads((analysis.run / "config.json").read_text())
+    metrics = json.loads((analysis.run / "metrics.json").read_text())
+    assert f"<td>parameters</td><td>{cfg['model']['n_params']:,}</td>" in html
+    assert f"<td>best epoch</td><td>{metrics['best_epoch']} of {metrics['epochs_run']} run" in html
+    for path in (analysis.run / "model.keras", analysis.data, analysis.held_out, analysis.ism, analysis.variants):
+        assert sha256_file(path) in html, path
+    assert "seqcnn report " in html and f"<td>seed</td><td>{cfg['training']['seed']}</td>" in html
     # records read = shown + dropped: ISM 12 (3 shown), every filter and pattern, variants 30 (20 shown)
     n = 12 + len(filters) + len(patterns) + 30
     assert f"records read {n} = shown {n - 9 - 10} + dropped {9 + 10}" in res.output, res.output
