@@ -265,6 +265,12 @@ def variant_figure(ref_attribution, alt_attribution, start, width, path, title="
         _logo(np.asarray(matrix, float)[lo:hi], ax, f"{label}\nimportance")
         ax.axvspan(start - lo - 0.5, start - lo + max(width, 1) - 0.5, color="gold", alpha=0.35, zorder=-1)
         ax.axhline(0, color="0.6", lw=0.5)
+    # The y range from the letters shown: logomaker's default keeps 0-1, which flattens the small importances
+    # of a weak model into lines.
+    shown = np.concatenate([np.asarray(m, float)[lo:hi] for m in (ref_attribution, alt_attribution)])
+    top, bottom = max(float(np.clip(shown, 0, None).sum(1).max()), 0.0), min(float(np.clip(shown, None, 0).sum(1).min()), 0.0)
+    span = (top - bottom) or 1.0
+    axes[0].set_ylim(bottom - 0.05 * span, top + 0.05 * span)
     ticks = np.arange(0, hi - lo, 10)
     axes[1].set_xticks(ticks, [str(t + lo) for t in ticks])
     axes[0].set_title(title, fontsize=10)
