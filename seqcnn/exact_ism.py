@@ -21,14 +21,18 @@ that window. What follows is propagated as far as the architecture allows:
 - ``local``: conv → MaxPool1D(s, stride s) → Flatten → Dense → anything. A mutation
   changes at most ``(K - 1) // s + 2`` pooled outputs, so the Dense layer's
   pre-activation changes by ``W1 · Δ`` over those few features.
-- ``naive`` (batched full forward passes): anything else (e.g. Basset's BatchNorm and
-  deeper convolutions) and any Keras model with a one-hot input: the 3·L mutants of a group
+- ``naive`` (batched full forward passes): anything else (a chain too short to save work,
+  unknown layers right after the input) and any Keras model with a one-hot input: the 3·L mutants of a group
   of sequences are built inside one compiled function and run through the whole model in
   equal memory-budgeted slices, returning delta directly (an ``N`` row's fourth
   substitution, to A, runs apart).
-- ``window`` (on request only): the mutants' first-layer outputs are built from the
-  reference output plus the window change and only the rest of the network runs; measured
-  slower than ``naive`` on Basset, so ``auto`` does not pick it.
+- ``window``: a chain of known layers after the input (convolutions of any padding and
+  dilation, batch norm, activations, max/average pooling; :mod:`seqcnn.ism_stack`) is recomputed
+  only on the window each substitution reaches, layer by layer, and the rest of the model (flatten,
+  dense, global pooling, unknown layers) runs on the chain's reference output with the window patched
+  in: the fastISM idea. ``auto`` picks it when it needs at most ``WINDOW_SHARE`` of a full
+  pass's multiply-adds (Basset-like stacks at 200 bp and longer).
+- ``naive`` is what remains, and the fallback for layers the chain does not know.
 
 All paths are exact (float32 round-off, ~1e-6 on logits); the tests compare each with
 a plainly written naive ISM on every factory architecture.
@@ -45,6 +49,7 @@ from ._tf import import_keras, import_tf
 from .errors import ModelMismatchError, SeqcnnError
 from .graph import consumers, first_conv, inbound_layers, submodel
 from .ism_numba import relu_window, relu_window_step
+from .ism_stack import ChainISM, plan_chain
 
 
 METHODS = ("auto", "global", "local", "window", "naive")
@@ -61,7 +66,7 @@ def _plan(model):
     L = int(model.inputs[0].shape[1])
     conv = first_conv(model)
     if conv is None:
-        return {"method": "naive", "L": L}
+        return _stack_or_naive(model, {"L": L})
     base = {"conv": conv, "L": L, "K": int(conv.kernel_size[0]), "F": int(conv.filters)}
     base["P"] = L - base["K"] + 1
     users = consumers(model, conv)
@@ -90,10 +95,28 @@ def _plan(model):
             dense = consumers(model, nxt[0])
             if len(dense) == 1 and isinstance(dense[0], keras.layers.Dense):
                 return {**base, "method": "local", "s": s, "J": base["P"] // s, "dense": dense[0]}
-    # Only the first layer could be skipped here ('window'), but measured on Basset it was slower than
-    # running the whole model on the mutants (the first layer is ~10% of the work and the window
-    # gathers cost more), so 'auto' runs the batched full forward pass; method='window' still exists.
-    return {**base, "method": "naive", "window_ok": True}
+    return _stack_or_naive(model, base)
+
+
+# 'auto' takes the windowed path when it needs at most this share of a full forward pass's multiply-adds:
+# below that its gathers and the per-layer slicing cost more than the arithmetic saved.
+WINDOW_SHARE = 0.4
+# ... and when a full pass is heavy enough: on small models the per-call overhead of the window gathers
+# dominates (a 6-filter Basset at 101 bp ran at 0.6x naive). Above WINDOW_XLA_MACS the window function is
+# compiled with XLA: measured 1.4x faster for Basset at 1,000 bp (7.9e7 multiply-adds per pass), 0.9x at 200 bp.
+WINDOW_MIN_MACS = 1_000_000
+WINDOW_XLA_MACS = 50_000_000
+
+
+def _stack_or_naive(model, base):
+    """The ``window`` plan (:mod:`seqcnn.ism_stack`) when it saves enough work, else ``naive``."""
+    chain = plan_chain(model)
+    if chain is None:
+        return {**base, "method": "naive"}
+    plan = {**base, "chain": chain}
+    worth = (chain["deep"] and chain["window_macs"] <= WINDOW_SHARE * chain["full_macs"]
+             and chain["full_macs"] >= WINDOW_MIN_MACS)
+    return {**plan, "method": "window" if worth else "naive"}
 
 
 def ism_method(model):
@@ -151,8 +174,11 @@ class _Kernels:
         if method != "auto":
             if method not in METHODS:
                 raise SeqcnnError(f"unknown ISM method {method!r}", hint=f"use one of {', '.join(METHODS)}")
-            if method != "naive" and method != plan["method"] and not (method == "window" and "conv" in plan):
-                # 'window' needs only a usable first convolution
+            if method == "window" and "chain" not in plan:   # the shortcut paths' plans name no chain
+                chain = plan_chain(model)
+                plan = {**plan, "chain": chain} if chain is not None else plan
+            if method != "naive" and method != plan["method"] and not (method == "window" and "chain" in plan):
+                # 'window' needs only a chain of known layers after the input
                 raise SeqcnnError(f"ISM method {method!r} does not apply to this model (it supports "
                                   f"{plan['method']!r})")
             plan = {**plan, "method": method}
@@ -162,13 +188,17 @@ class _Kernels:
         self.T = int(model.outputs[0].shape[-1])
         # XLA fuses the window arithmetic (measured ~4x on the global-max path); the mutant-list paths
         # run ordinary convolutions, where XLA on CPU was not faster.
-        jit = self.method in ("global", "local") if jit_compile is None else bool(jit_compile)
+        if jit_compile is None:
+            jit = self.method in ("global", "local") or (
+                self.method == "window" and plan["chain"]["full_macs"] >= WINDOW_XLA_MACS)
+        else:
+            jit = bool(jit_compile)
         self.jit = jit
         self.fixed_batch = self.method in ("global", "local")  # one compiled XLA shape: pad short batches
         L = self.L
         spec_x = tf.TensorSpec([None, L, 4], tf.float32)
         self.forward = tf.function(lambda x: model(x, training=False), input_signature=[spec_x])
-        if self.method in ("global", "local", "window"):
+        if self.method in ("global", "local"):
             conv = plan["conv"]
             K, F, P = plan["K"], plan["F"], plan["P"]
             W = tf.convert_to_tensor(conv.kernel)  # [K, 4, F]
@@ -308,22 +338,8 @@ class _Kernels:
             self.step = self._after_conv(conv_ref, local, jit)
             self.per_seq = Tt * J * 4 * max(F, U_units)
         elif self.method == "window":
-            rest = submodel(model, conv)
-            spec_i = tf.TensorSpec([None], tf.int32)
-
-            def chunk(Z, x, n_idx, l_idx, b_idx):
-                xrow = tf.gather_nd(x, tf.stack([n_idx, l_idx], 1))        # [m, 4] current rows
-                D = tf.gather(Wt, b_idx) - tf.einsum("mc,kcf->mkf", xrow, W)  # window change by kernel row [m, K, F]
-                k = l_idx[:, None] - tf.range(P)[None, :]                   # kernel row at each conv position
-                inside = (k >= 0) & (k < K)
-                Dg = tf.gather(D, tf.clip_by_value(k, 0, K - 1), batch_dims=1)  # [m, P, F]
-                Zm = tf.gather(Z, n_idx) + tf.where(inside[:, :, None], Dg, 0.0)
-                return rest(act(Zm), training=False)
-
-            self.conv_ref = conv_ref
-            self.chunk = tf.function(chunk, input_signature=[tf.TensorSpec([None, P, F], tf.float32), spec_x,
-                                                             spec_i, spec_i, spec_i], jit_compile=jit)
-            self.per_mutant = _activation_size(model)
+            self.stack = ChainISM(model, plan["chain"], jit_compile=jit)
+            self.per_mutant = self.stack.per_mutant
         else:
             spec_i = tf.TensorSpec([None], tf.int32)
 
@@ -441,7 +457,7 @@ class _Kernels:
         n_idx, l_idx, b_idx = (a.astype(np.int32) for a in (n_idx, l_idx, b_idx))
         xt = tf.constant(x)
         ref = self.forward(xt).numpy()
-        Z = self.conv_ref(xt) if self.method == "window" else None
+        refs = self.stack.refs(xt) if self.method == "window" else None
         delta = np.zeros((n, L, 4, self.T), np.float32)
         mb = self.mutant_batch()
         for start in range(0, len(n_idx), mb):
@@ -453,7 +469,7 @@ class _Kernels:
                 pad = mb - real
                 cn, cl, cb = (np.concatenate([a, np.repeat(a[:1], pad)]) for a in (cn, cl, cb))
             if self.method == "window":
-                out = self.chunk(Z, xt, cn, cl, cb).numpy()[:real]
+                out = self.stack.chunk(xt, refs, cn, cl, cb).numpy()[:real]
             else:
                 out = self.chunk(xt, cn, cl, cb).numpy()[:real]
             delta[n_idx[sl], l_idx[sl], b_idx[sl]] = out - ref[n_idx[sl]]
