@@ -204,7 +204,6 @@ class _Kernels:
             W = tf.convert_to_tensor(conv.kernel)  # [K, 4, F]
             b = tf.convert_to_tensor(conv.bias) if conv.use_bias else tf.zeros([F])
             act = conv.activation
-            Wt = tf.transpose(W, [1, 0, 2])  # [4, K, F]: W[k, base, f] at [base, k]
             # The reference convolution as an ordinary TF op (oneDNN): XLA's own CPU convolution measured
             # several times slower, so the shortcut paths compile everything after it as one XLA program.
             conv_ref = tf.function(lambda x: tf.nn.conv1d(x, W, 1, "VALID") + b, input_signature=[spec_x])
