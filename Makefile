@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.seqcnn-installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench bench-peers clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash benchmarks/run_all.sh
+
+# exact ISM against tangermeme (PyTorch): torch and tangermeme go into their own environment, .venv-bench, so
+# seqcnn itself never depends on torch (torch==2.13.0 is the CPU build this machine keeps on disk).
+BENCH_VENV ?= .venv-bench
+bench-peers:
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 tangermeme==1.6.0
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e .
+	$(BENCH_VENV)/bin/python benchmarks/bench_ism_peers.py
 
 clean:
 	rm -rf demo .cache/seqcnn-demo
