@@ -21,8 +21,9 @@ consumers):
 
 Provides :func:`plan_chain` (the chain, each layer's window geometry, and the estimated work per
 mutant against a full forward pass) and :class:`ChainISM` (the compiled mutant function).
-:mod:`seqcnn.exact_ism` uses them as its ``window`` path and picks it when the estimate says it
-saves at least half the work.
+:mod:`seqcnn.exact_ism` uses them as its ``window`` path and picks it when the estimate says it needs at
+most ``WINDOW_SHARE`` (0.4) of a full pass's work, compiled with XLA (which fuses the gathers and masks
+around the window convolutions).
 """
 
 import numpy as np

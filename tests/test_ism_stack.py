@@ -112,6 +112,9 @@ def test_auto_picks_the_window_for_deep_stacks_only():
 
     assert ism_method(build_model("basset", 200, "binary", 1)) == "window"
     assert ism_method(build_model("basset", 1000, "binary", 1)) == "window"
+    from seqcnn.exact_ism import kernels
+
+    assert kernels(build_model("basset", 200, "binary", 1)).jit   # XLA from WINDOW_XLA_MACS on
     # a tiny stack: the saved arithmetic is smaller than the gathers' overhead
     assert ism_method(build_model("basset", 101, "binary", 1, filters=(6, 6, 6), kernel_sizes=(7, 5, 3),
                                   pool_sizes=(3, 2, 2), dense_units=(6, 6))) == "naive"
@@ -128,3 +131,17 @@ def test_auto_picks_the_window_for_deep_stacks_only():
     assert [s["kind"] for s in kernels(model, "window").plan["chain"]["steps"]] == ["conv", "pool"]
     x = _x(2, 40, 4)
     assert np.abs(ism(model, x, method="window")[0] - plain_naive_ism(model, x)[..., 0]).max() < 1e-4
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_xla_compiled_window_equals_naive_ism(seed):
+    """'auto' compiles the window with XLA on real-size stacks; the compiled function is exact too."""
+    from seqcnn.exact_ism import ism, kernels
+
+    length = [37, 41, 50, 64][seed % 4]
+    model = randomize(_random_stack(seed, length, 1), seed=seed, scale=0.4)
+    assert kernels(model, "window", jit_compile=True).jit
+    x = _x(3, length, seed)
+    delta, _ = ism(model, x, method="window", jit_compile=True, batch_size=2)
+    expected = plain_naive_ism(model, x)[..., 0]
+    assert np.abs(delta - expected).max() < 1e-4
