@@ -32,7 +32,6 @@ that window. What follows is propagated as far as the architecture allows:
   dense, global pooling, unknown layers) runs on the chain's reference output with the window patched
   in: the fastISM idea. ``auto`` picks it when it needs at most ``WINDOW_SHARE`` of a full
   pass's multiply-adds (Basset-like stacks at 200 bp and longer).
-- ``naive`` is what remains, and the fallback for layers the chain does not know.
 
 All paths are exact (float32 round-off, ~1e-6 on logits); the tests compare each with
 a plainly written naive ISM on every factory architecture.
@@ -467,9 +466,14 @@ class _Kernels:
             sl = slice(start, start + mb)
             cn, cl, cb = n_idx[sl], l_idx[sl], b_idx[sl]
             real = len(cn)
-            if real < mb and len(n_idx) > mb:
-                # Pad the last chunk to the compiled shape (one trace); padded rows are discarded.
-                pad = mb - real
+            target = mb if len(n_idx) > mb else real
+            if self.jit and real < mb:
+                # XLA compiles each chunk size anew (~1 s): round a short chunk up to a power of two, so a
+                # run sees a few sizes at most
+                target = min(mb, 1 << int(np.ceil(np.log2(max(real, 1)))))
+            if real < target:
+                # Pad the chunk to the compiled shape (one trace); padded rows are discarded.
+                pad = target - real
                 cn, cl, cb = (np.concatenate([a, np.repeat(a[:1], pad)]) for a in (cn, cl, cb))
             if self.method == "window":
                 out = self.stack.chunk(xt, refs, cn, cl, cb).numpy()[:real]
