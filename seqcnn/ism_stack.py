@@ -64,7 +64,8 @@ def _pool_geometry(layer, L_in):
 def _elementwise_ok(layer):
     keras = import_keras()
     if isinstance(layer, keras.layers.BatchNormalization):
-        return layer.axis in (-1, 2) or layer.axis == [2] or layer.axis == [-1]
+        axis = layer.axis[0] if isinstance(layer.axis, (list, tuple)) and len(layer.axis) == 1 else layer.axis
+        return axis in (-1, 2)
     if isinstance(layer, keras.layers.PReLU):
         # one slope per channel, shared over positions, so it applies to any window length
         return tuple(getattr(layer, "shared_axes", None) or ()) == (1,)
@@ -173,7 +174,6 @@ class ChainISM:
         neg = tf.constant(-np.inf, tf.float32)
 
         def chunk(x, refs, n_idx, l_idx, b_idx):
-            m = tf.shape(n_idx)[0]
             new = tf.one_hot(b_idx, 4)[:, None, :]                           # [m, 1, 4]: the input window
             s, W, prev = l_idx, 1, x
             for step, ref_out, start in zip(steps, refs, starts):
@@ -217,7 +217,6 @@ class ChainISM:
             use = (rel >= 0) & (rel < W)
             full = tf.where(use[..., None], tf.gather(new, tf.clip_by_value(rel, 0, W - 1), batch_dims=1),
                             tf.gather(prev, n_idx))
-            del m
             return tail(full, training=False)
 
         spec_i = tf.TensorSpec([None], tf.int32)

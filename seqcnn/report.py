@@ -294,7 +294,7 @@ def _performance_sections(run_dir, cfg, metrics, datasets, fwd, figs, n_boot):
 
     task = cfg["model"]["task"]
     blocks, seen, notes = [], set(), []
-    for path, ds, same in datasets:
+    for path, ds, _, same in datasets:
         names = ds.class_names if task == "multiclass" else ds.label_names
         for split in SPLIT_NAMES:
             sel = ds.indices(split)
@@ -373,7 +373,8 @@ def _ism_section(path, cfg, fwd, figs, max_examples):
         examples.append({"id": d["ids"][i], "where": where, "score": _fmt(float(score[i])),
                          "figure": figs.add(plots.ism_figure, delta, attr, title=title, width="wide")})
     return {"path": os.path.abspath(path), "n": n, "shown": len(examples), "method": a.get("method"),
-            "definition": a.get("definition"), "examples": examples, "outputs": names}, n, len(examples)
+            "definition": a.get("definition"), "examples": examples, "outputs": names, "created": a.get("created"),
+            "command": a.get("command")}, n, len(examples)
 
 
 def _same_run(recorded, run_dir, path, what, fallback):
@@ -389,6 +390,12 @@ def _same_run(recorded, run_dir, path, what, fallback):
     if problem:
         raise ModelMismatchError(f"made with run {recorded} (no longer there) whose model differs from this one: "
                                  f"{problem}", path=path, hint=f"run 'seqcnn {what}' with this run")
+
+
+def _made(folder, summary):
+    """When and by which command a motifs/discover folder was made (its summary.json, else the file's time)."""
+    return {"created": summary.get("created") or _file_time(os.path.join(folder, "summary.json")),
+            "command": summary.get("command")}
 
 
 def _folder_json(folder, what):
@@ -409,6 +416,18 @@ def _read_csv(path):
         raise InputFormatError(f"unreadable table ({' '.join(str(exc).split())})", path=path) from None
 
 
+def _match_cells(r, q_max):
+    """The best-match cells of a filters.csv or patterns.csv row: ``match`` text, ``q`` and ``significant``."""
+    q = float(r.qvalue) if np.isfinite(r.qvalue) else None
+    return {"match": f"{r.best_match_id} {r.best_match_name}" if isinstance(r.best_match_id, str) else "",
+            "q": q, "significant": q is not None and q < q_max}
+
+
+def _logo_uri(path, width):
+    """A logo PNG written by motifs/discover as a data URI, or None when the folder has no logos (--no-plots)."""
+    return png_data_uri(path, WIDTHS[width]) if os.path.exists(path) else None
+
+
 def _motifs_section(folder, run_dir, model):
     """The filter table: logo, sites, information content, influence, best JASPAR match and its q-value."""
     summary = _folder_json(folder, "motifs")
@@ -427,20 +446,16 @@ def _motifs_section(folder, run_dir, model):
     q_max = (summary.get("comparison") or {}).get("q_threshold", 0.05)
     rows = []
     for r in table.itertuples():
-        logo = os.path.join(folder, "logos", f"filter_{int(r.filter):03d}.png")
-        q = float(r.qvalue) if np.isfinite(r.qvalue) else None
-        match = f"{r.best_match_id} {r.best_match_name}" if isinstance(r.best_match_id, str) else ""
-        rows.append({"filter": int(r.filter), "logo": png_data_uri(logo, WIDTHS["logo"]) if os.path.exists(logo)
-                     else None, "nsites": int(r.nsites), "ic": float(r.ic),
+        rows.append({"filter": int(r.filter), "nsites": int(r.nsites), "ic": float(r.ic),
+                     "logo": _logo_uri(os.path.join(folder, "logos", f"filter_{int(r.filter):03d}.png"), "logo"),
                      "influence": float(r.influence) if np.isfinite(r.influence) else None,
-                     "match": match, "q": q, "significant": q is not None and q < q_max,
                      "consensus": r.consensus if isinstance(r.consensus, str) else "",
-                     "status": getattr(r, "status", "ok")})
+                     "status": getattr(r, "status", "ok"), **_match_cells(r, q_max)})
     rows.sort(key=lambda r: -(r["influence"] if r["influence"] is not None else -np.inf))
     return {"path": os.path.abspath(folder), "rows": rows, "q_threshold": q_max, "split": summary.get("split"),
             "n_sequences": summary.get("n_sequences"), "influence": summary.get("influence"),
             "database": (summary.get("comparison") or {}).get("database"),
-            "n_matched": sum(r["significant"] for r in rows)}, len(table), len(rows)
+            "n_matched": sum(r["significant"] for r in rows), **_made(folder, summary)}, len(table), len(rows)
 
 
 def _discover_section(folder, run_dir, cfg):
@@ -460,17 +475,14 @@ def _discover_section(folder, run_dir, cfg):
     q_max = (summary.get("comparison") or {}).get("q_threshold", 0.05)
     rows = []
     for r in table.itertuples():
-        logo = os.path.join(folder, "logos", f"{r.pattern}.png")
-        q = float(r.qvalue) if np.isfinite(r.qvalue) else None
         rows.append({"pattern": r.pattern, "sign": r.sign, "n_seqlets": int(r.n_seqlets), "width": int(r.width),
-                     "logo": png_data_uri(logo, WIDTHS["pattern"]) if os.path.exists(logo) else None,
-                     "consensus": r.consensus, "q": q, "significant": q is not None and q < q_max,
-                     "match": f"{r.best_match_id} {r.best_match_name}" if isinstance(r.best_match_id, str) else "",
-                     "other": r.other_matches if isinstance(r.other_matches, str) else ""})
+                     "logo": _logo_uri(os.path.join(folder, "logos", f"{r.pattern}.png"), "pattern"),
+                     "consensus": r.consensus, "other": r.other_matches if isinstance(r.other_matches, str) else "",
+                     **_match_cells(r, q_max)})
     return {"path": os.path.abspath(folder), "rows": rows, "q_threshold": q_max, "n_seqlets": summary.get("n_seqlets"),
             "output": summary.get("output_name"), "notes": summary.get("notes") or [],
             "selection": summary.get("selection"), "n_sequences": summary.get("n_sequences"),
-            "database": (summary.get("comparison") or {}).get("database")}, len(table), len(rows)
+            "database": (summary.get("comparison") or {}).get("database"), **_made(folder, summary)}, len(table), len(rows)
 
 
 def _read_effects(path):
@@ -525,7 +537,8 @@ def _variants_section(path, cfg, figs, max_rows, max_examples):
     skipped = 0
     skip_path = skipped_path(path)
     if os.path.exists(skip_path):
-        skipped = max(0, sum(1 for _ in open(skip_path)) - 1)
+        with open(skip_path) as fh:
+            skipped = max(0, sum(1 for _ in fh) - 1)
     plot_dir = f"{skip_path[:-len('.skipped.tsv')]}_plots"
     example_figs = []
     if os.path.isdir(plot_dir):
@@ -545,9 +558,9 @@ def _provenance(run_dir, cfg, datasets, inputs):
              "sha256": sha256_file(os.path.join(str(run_dir), "model.keras")) + " (model.keras)",
              "created": cfg.get("created"), "command": cfg.get("command") or "not recorded",
              "seed": (cfg.get("training") or {}).get("seed")}]
-    for path, ds, same in datasets:
+    for path, ds, sha, same in datasets:
         rows.append({"what": "dataset" + (" (the run's training data)" if same else ""), "path": os.path.abspath(path),
-                     "sha256": sha256_file(path), "created": ds.attrs.get("created"),
+                     "sha256": sha, "created": ds.attrs.get("created"),
                      "command": ds.attrs.get("command") or "not recorded", "seed": ds.attrs.get("split_seed")})
     rows += inputs
     versions = dict(cfg.get("versions") or {})
@@ -602,15 +615,16 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
             ds = open_dataset(path)
             opened.append(ds)
             check_fits(cfg, ds, run_dir)
-        datasets = [(str(p), ds, sha256_file(str(p)) == cfg["data"].get("sha256")) for p, ds in zip(data, opened)]
+        hashes = [sha256_file(str(p)) for p in data]   # read once: provenance and the run's-own-data test
+        datasets = [(str(p), ds, sha, sha == cfg["data"].get("sha256")) for p, ds, sha in zip(data, opened, hashes)]
         # Validate every optional input before drawing anything: a bad one fails fast and leaves nothing.
         inputs = []
         if ism is not None:
             sections["ism"], n, k = _ism_section(str(ism), cfg, fwd, figs, max_examples)
             read, shown = read + n, shown + k
-            a = _ism_attrs(str(ism))
             inputs.append({"what": "ISM file", "path": os.path.abspath(str(ism)), "sha256": sha256_file(str(ism)),
-                           "created": a.get("created"), "command": a.get("command") or "not recorded", "seed": None})
+                           "created": sections["ism"]["created"],
+                           "command": sections["ism"]["command"] or "not recorded", "seed": None})
         for kind, folder, builder, key_file in (("motifs", motifs, _motifs_section, "filters.csv"),
                                                 ("discover", discover, _discover_section, "patterns.csv")):
             if folder is None:
@@ -618,11 +632,10 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
             arg = model if kind == "motifs" else cfg
             sections[kind], n, k = builder(str(folder), run_dir, arg)
             read, shown = read + n, shown + k
-            summary = _folder_json(str(folder), kind)
             inputs.append({"what": f"{kind} folder", "path": os.path.abspath(str(folder)),
                            "sha256": sha256_file(os.path.join(str(folder), key_file)) + f" ({key_file})",
-                           "created": summary.get("created") or _file_time(os.path.join(str(folder), "summary.json")),
-                           "command": summary.get("command") or "not recorded", "seed": None})
+                           "created": sections[kind]["created"],
+                           "command": sections[kind]["command"] or "not recorded", "seed": None})
         if variants is not None:
             sections["variants"], n, k = _variants_section(str(variants), cfg, figs, max_rows, max_examples)
             read, shown = read + n, shown + k
@@ -633,7 +646,7 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
             "title": f"seqcnn report: {os.path.basename(os.path.abspath(str(run_dir)))}",
             "created": utc_now(), "version": __version__, "command": command or "", "out": os.path.abspath(out),
             "run": os.path.abspath(str(run_dir)), "cfg": cfg,
-            "data": [_data_section(ds, cfg, figs) for _, ds, _ in datasets],
+            "data": [_data_section(ds, cfg, figs) for _, ds, _, _ in datasets],
             "data_config": cfg["data"],
             "model": _model_rows(cfg, metrics), "training": _training_section(history, metrics, figs),
         }
@@ -666,10 +679,3 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
     dropped = {"not shown: beyond --max-examples / --max-rows": read - shown} if read > shown else {}
     return {"out": out, "bytes": size, "sections": present, "records_read": read, "shown": shown,
             "dropped": dropped, "notes": notes, "data_records": sum(ds.n for ds in opened)}
-
-
-def _ism_attrs(path):
-    import h5py
-
-    with h5py.File(path, "r") as h5:
-        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
