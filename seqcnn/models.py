@@ -10,6 +10,12 @@ Conventions other modules rely on:
   and no dilation, so filter ``f`` at position ``p`` sees input rows ``p .. p + kernel_size - 1``
   (motif extraction and fast mutagenesis use this);
 - the output layer is a ``Dense`` named ``logits``.
+
+A **strand-averaged** model (:func:`strand_average`, the default of ``seqcnn train`` since 0.6) wraps
+such a model ``f``: ``g(x) = (f(x) + f(rc(x))) / 2``, so every verb (predict, evaluate, mutagenesis,
+motifs, variants) scores both strands through the one saved function. :func:`strand_inner` returns
+``f`` (the conventions above hold for it); exact ISM of ``g`` is the mean of ``f``'s exact ISM of
+``x`` and of ``rc(x)`` at mirrored positions and complementary bases.
 """
 
 import inspect
@@ -17,6 +23,7 @@ import inspect
 from .errors import SeqcnnError
 
 TASKS = ("binary", "multiclass", "multilabel")
+STRANDS = ("single", "average")
 DEFAULT_ARCH = "deepbind"
 
 
@@ -156,6 +163,68 @@ def zeng(input_length, n_outputs, filters=128, kernel_size=24, pooling="global",
     return keras.Model(inp, _head(keras, x, n_outputs), name="zeng")
 
 
+_RC_LAYER = []
+
+
+def _reverse_complement_layer():
+    """The ``ReverseComplement`` layer class (defined on first use: this module imports no Keras at import)."""
+    if _RC_LAYER:
+        return _RC_LAYER[0]
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="seqcnn")
+    class ReverseComplement(keras.layers.Layer):
+        """One-hot ``[batch, L, 4]`` (A, C, G, T) → its reverse complement: positions and channels reversed."""
+
+        def call(self, x):
+            return keras.ops.flip(keras.ops.flip(x, axis=1), axis=2)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    _RC_LAYER.append(ReverseComplement)
+    return ReverseComplement
+
+
+def custom_objects():
+    """The custom layers seqcnn models use, for ``keras.models.load_model(..., custom_objects=...)``."""
+    cls = _reverse_complement_layer()
+    return {"ReverseComplement": cls, "seqcnn>ReverseComplement": cls}
+
+
+def strand_average(inner):
+    """Wrap a one-hot model ``f`` as ``(f(x) + f(rc(x))) / 2``: one function for both strands.
+
+    Parameters
+    ----------
+    inner : keras.Model — input shape=(batch, L, 4), logits shape=(batch, T).
+
+    Returns
+    -------
+    keras.Model — the same shapes; its layers are the input ``sequence``, ``reverse_complement``, ``inner``
+    (named ``<name>_strand``, called twice with shared weights) and the ``Average`` layer ``strand_average``.
+    """
+    keras = _keras()
+    L = int(inner.inputs[0].shape[1])
+    name = inner.name
+    inner.name = f"{name}_strand"
+    inp = keras.Input((L, 4), name="sequence")
+    rc = _reverse_complement_layer()(name="reverse_complement")(inp)
+    out = keras.layers.Average(name="strand_average")([inner(inp), inner(rc)])
+    return keras.Model(inp, out, name=name)
+
+
+def strand_inner(model):
+    """The single-strand model ``f`` inside a :func:`strand_average` wrapper, or ``None`` for any other model."""
+    keras = _keras()
+    layers = {type(layer).__name__: layer for layer in model.layers}
+    if (len(model.layers) != 4 or set(layers) - {"InputLayer", "ReverseComplement", "Functional", "Average"}
+            or "Average" not in layers or "ReverseComplement" not in layers):
+        return None
+    inner = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    return inner
+
+
 ARCHITECTURES = {"primer": primer, "deepbind": deepbind, "basset": basset, "zeng": zeng}
 
 
@@ -215,7 +284,7 @@ def n_outputs_for(task, n_classes):
     return 1 if task == "binary" else int(n_classes)
 
 
-def build_model(arch=DEFAULT_ARCH, input_length=200, task="binary", n_outputs=1, **hparams):
+def build_model(arch=DEFAULT_ARCH, input_length=200, task="binary", n_outputs=1, strands="single", **hparams):
     """Build an uncompiled Keras model with logit outputs.
 
     Parameters
@@ -224,6 +293,7 @@ def build_model(arch=DEFAULT_ARCH, input_length=200, task="binary", n_outputs=1,
     input_length : int — sequence length ``L``; input shape=(batch, L, 4).
     task : {'binary', 'multiclass', 'multilabel'}
     n_outputs : int — 1 for binary; classes (multiclass) or labels (multilabel).
+    strands : {'single', 'average'} — 'average' wraps the model with :func:`strand_average`.
     **hparams — architecture hyper-parameters (see ``hyperparameters(arch)``).
 
     Returns
@@ -244,12 +314,15 @@ def build_model(arch=DEFAULT_ARCH, input_length=200, task="binary", n_outputs=1,
         raise SeqcnnError("a multiclass task needs at least two outputs")
     if int(input_length) < 1:
         raise SeqcnnError(f"input length must be positive, got {input_length}")
+    if strands not in STRANDS:
+        raise SeqcnnError(f"unknown strands {strands!r}", hint=f"use one of {', '.join(STRANDS)}")
     try:
-        return fn(int(input_length), int(n_outputs), **hparams)
+        model = fn(int(input_length), int(n_outputs), **hparams)
     except ValueError as exc:
         # Keras validates layer arguments (filters=-3, dropout=2, ...): the user's value, reported as such.
         raise SeqcnnError(f"architecture {arch!r}: invalid hyper-parameter ({' '.join(str(exc).split())})",
                           hint="see 'seqcnn models' for the parameters and their defaults") from None
+    return strand_average(model) if strands == "average" else model
 
 
 def describe(input_length=200, n_outputs=1):

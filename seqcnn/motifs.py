@@ -52,8 +52,10 @@ def activation_layer(model):
     ModelMismatchError — when the first layer is not a 'valid', undilated Conv1D on the one-hot input.
     """
     from .graph import consumers, first_conv
+    from .models import strand_inner
 
     keras = import_keras()
+    model = strand_inner(model) or model    # a strand-averaged model's filters are its single-strand model's
     conv = first_conv(model)
     if conv is None:
         raise ModelMismatchError("the model's first layer is not a Conv1D (valid padding, stride 1, undilated) "
@@ -78,8 +80,14 @@ class _Activations:
     """Compiled ``x (uint8/float [n, L, 4]) → activations [n, P, F]`` and ``activations → logits``."""
 
     def __init__(self, model):
+        from .models import strand_inner
+
         tf = import_tf()
         keras = import_keras()
+        inner = strand_inner(model)
+        # A strand-averaged model's logits are the mean of the single-strand model on x and rc(x) (``logits``).
+        self.both = inner is not None
+        model = inner or model
         self.conv, self.layer = activation_layer(model)
         self.K = int(self.conv.kernel_size[0])
         self.F = int(self.conv.filters)
@@ -94,6 +102,14 @@ class _Activations:
 
     def __call__(self, x):
         return self.fn(np.asarray(x, np.uint8)).numpy()
+
+    def logits(self, x, keep):
+        """Logits of ``x`` (uint8 [n, L, 4]) with the activations scaled by ``keep`` [F] (both strands if averaged)."""
+        x = np.asarray(x, np.uint8)
+        out = self.rest(self.fn(x), keep).numpy()
+        if self.both:
+            out = 0.5 * (out + self.rest(self.fn(np.ascontiguousarray(x[:, ::-1, ::-1])), keep).numpy())
+        return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -286,12 +302,12 @@ def filter_influence(model, x, y, task, block=256, progress=False):
     ones = np.ones(F, np.float32)
     for i in tqdm(range(0, len(x), block), desc="motifs: influence", unit="block", disable=not progress,
                   leave=False):
-        a = acts.fn(np.asarray(x[i:i + block], np.uint8))
-        logits_full.append(acts.rest(a, ones).numpy())
+        xb = np.asarray(x[i:i + block], np.uint8)
+        logits_full.append(acts.logits(xb, ones))
         for f in range(F):
             keep = ones.copy()
             keep[f] = 0.0
-            logits_off[f].append(acts.rest(a, keep).numpy())
+            logits_off[f].append(acts.logits(xb, keep))
     base = loss_numpy(task, y, np.concatenate(logits_full))
     return np.array([loss_numpy(task, y, np.concatenate(lo)) - base for lo in logits_off])
 

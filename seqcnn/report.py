@@ -438,7 +438,9 @@ def _motifs_section(folder, run_dir, model):
                                path=os.path.join(folder, "filters.csv"), hint="re-run 'seqcnn motifs'")
 
     def fallback():
-        filters = int(model.get_layer("conv1").filters) if model is not None else None
+        from .motifs import activation_layer
+
+        filters = int(activation_layer(model)[0].filters) if model is not None else None
         n = int(summary.get("n_filters", len(table)))
         return None if filters in (None, n) else f"{n} filters in the folder, {filters} in conv1"
 
