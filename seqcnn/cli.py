@@ -327,8 +327,14 @@ def models_cmd(length, outputs, as_json):
               help="A run's config.json (or its run directory): reproduce it; other options override it.")
 @click.option("--epochs", type=int, help="Maximum epochs. [default: 50]")
 @click.option("--batch-size", type=int,
-              help="Global batch size: each step's batch, split over the --strategy replicas. [default: 32]")
+              help="Global batch size: each step's batch, split over the --strategy replicas. [default: from the "
+                   "training set, a power of two near n/50 between 32 and 128]")
 @click.option("--lr", type=float, help="Adam learning rate. [default: 0.001]")
+@click.option("--lr-schedule", type=click.Choice(["plateau", "constant"]),
+              help="plateau: halve the rate after 3 epochs without improvement (down to lr/64). [default: plateau]")
+@click.option("--strands", type=click.Choice(["average", "single"]),
+              help="average: the saved model averages its logits over the sequence and its reverse complement, "
+                   "so every verb scores both strands. [default: average]")
 @click.option("--patience", type=int, help="Stop after this many epochs without improvement. [default: 10]")
 @click.option("--monitor", type=click.Choice(["val_auprc", "val_auroc", "val_accuracy", "val_mcc", "val_loss"]),
               help="Early-stopping metric on split 1. [default: val_auprc (binary), val_auroc otherwise]")
@@ -346,8 +352,8 @@ def models_cmd(length, outputs, as_json):
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
-def train(data, output, arch, params, config, epochs, batch_size, lr, patience, monitor, seed, class_weight,
-          rc_augment, memory_budget, bootstrap, strategy, resume, force, no_plots, quiet):
+def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedule, strands, patience, monitor, seed,
+          class_weight, rc_augment, memory_budget, bootstrap, strategy, resume, force, no_plots, quiet):
     """Train a classifier on split 0 of DATA.h5, early-stopping on split 1; write a run directory."""
     from .training import train as train_run
 
@@ -356,7 +362,7 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, patience, 
                       batch_size=batch_size, lr=lr, patience=patience, seed=seed, class_weight=class_weight,
                       rc_augment=rc_augment, monitor=monitor, memory_budget_mb=memory_budget, resume=resume,
                       force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line(),
-                      strategy=strategy)
+                      strategy=strategy, lr_schedule=lr_schedule, strands=strands)
     except KeyboardInterrupt:
         if strategy == "multiworker" and not _is_chief():
             # Only the chief checkpoints; a worker's temporary folder is already gone.

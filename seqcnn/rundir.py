@@ -40,11 +40,14 @@ CHECKPOINT_DIR = "checkpoint"
 MONITORS = ("val_auprc", "val_auroc", "val_accuracy", "val_mcc", "val_loss")
 
 
-# Chosen by benchmarks/bench_accuracy.py: with 800-sequence data sets, batch 128 and 30 epochs gave too few
-# optimizer steps (best epochs at the limit, early stops at epoch 1 on noisy 80-sequence validation sets).
+# Chosen by benchmarks/bench_accuracy.py (README, "Why these defaults"). The batch follows the training set
+# (``auto_batch``): on 800-sequence sets batch 128 gave too few optimizer steps (best epochs at the limit, early
+# stops at epoch 1 on noisy 80-sequence validation sets), on 7,000 it is 4x the speed of batch 32 for the same
+# accuracy. ``strands='average'``: the model averages its logits over both strands; ``lr_schedule='plateau'``:
+# the learning rate halves after PLATEAU_WAIT epochs without improvement of the monitored value.
 TRAIN_DEFAULTS = {
     "epochs": 50,
-    "batch_size": 32,
+    "batch_size": None,  # resolved from the training set size (auto_batch) and recorded as a number
     "lr": 1e-3,
     "patience": 10,
     "seed": 0,
@@ -52,7 +55,19 @@ TRAIN_DEFAULTS = {
     "rc_augment": True,
     "monitor": None,  # resolved per task: val_auprc (binary), val_auroc (multiclass / multilabel)
     "buffer_chunks": 16,
+    "strands": "average",
+    "lr_schedule": "plateau",
 }
+# What a run directory's config.json meant by an option it does not record (it predates the option): a recorded
+# run replays as it was trained, whatever today's defaults are.
+LEGACY_TRAINING = {"strands": "single", "lr_schedule": "constant", "batch_size": 32}
+LR_SCHEDULES = ("constant", "plateau")
+PLATEAU_WAIT, PLATEAU_FACTOR, PLATEAU_FLOOR = 3, 0.5, 1 / 64
+
+
+def auto_batch(n_train):
+    """The default batch for ``n_train`` training records: a power of two near n / 50, between 32 and 128."""
+    return int(np.clip(2 ** int(np.floor(np.log2(max(n_train, 1) / 50))), 32, 128)) if n_train >= 50 else 32
 
 
 def versions():
@@ -140,10 +155,14 @@ def resolve_config(ds, arch=None, hparams=None, config=None, **options):
     if unknown:
         raise SeqcnnError(f"unknown training option(s) {', '.join(unknown)}")
     training = dict(TRAIN_DEFAULTS)
+    if base.get("seqcnn_run"):
+        training.update(LEGACY_TRAINING)  # a recorded run: what it did not record, it did the old way
     training.update({k: v for k, v in (base.get("training") or {}).items() if k in TRAIN_DEFAULTS})
     training.update({k: v for k, v in options.items() if v is not None})
     if training["monitor"] is None:
         training["monitor"] = "val_auprc" if ds.task == "binary" else "val_auroc"
+    if training["batch_size"] is None:
+        training["batch_size"] = auto_batch(len(ds.indices("train")))
     _check_training(training, ds)
     return {"arch": arch, "hparams": hp, "training": training}
 
@@ -160,8 +179,18 @@ def _check_training(t, ds):
         raise SeqcnnError(f"--class-weight must be 'balanced' (or omitted), got {t['class_weight']!r}")
     if t["monitor"] not in MONITORS:
         raise SeqcnnError(f"unknown --monitor {t['monitor']!r}", hint=f"use one of {', '.join(MONITORS)}")
+    if t["strands"] not in models_strands():
+        raise SeqcnnError(f"unknown --strands {t['strands']!r}", hint=f"use one of {', '.join(models_strands())}")
+    if t["lr_schedule"] not in LR_SCHEDULES:
+        raise SeqcnnError(f"unknown --lr-schedule {t['lr_schedule']!r}", hint=f"use one of {', '.join(LR_SCHEDULES)}")
     if not isinstance(t["seed"], (int, np.integer)):
         raise SeqcnnError(f"--seed must be an integer, got {t['seed']!r}")
+
+
+def models_strands():
+    from .models import STRANDS
+
+    return STRANDS
 
 
 def recorded_distribution(config_path):
@@ -276,10 +305,12 @@ def load_run(run_dir):
         # Keras would say "File not found" for a file that exists but is not a zip.
         raise InputFormatError("model.keras is not a Keras model file (damaged or truncated)", path=run_dir,
                                hint="re-train the run")
+    from . import models
+
     keras = import_keras()
     losses.weighted_bce()  # registers the custom loss class before loading
     try:
-        model = keras.models.load_model(model_path, compile=False)
+        model = keras.models.load_model(model_path, compile=False, custom_objects=models.custom_objects())
     except Exception as exc:  # Keras raises many types for a damaged zip/HDF5
         raise InputFormatError(f"cannot load model.keras ({' '.join(str(exc).split())[:200]})", path=run_dir,
                                hint="re-train the run") from None

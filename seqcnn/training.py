@@ -36,7 +36,7 @@ def set_determinism(seed):
 def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_size=None, lr=None, patience=None,
           seed=None, class_weight=None, rc_augment=None, monitor=None, buffer_chunks=None, memory_budget_mb=1024,
           resume=False, force=False, quiet=False, plots=True, n_boot=1000, callbacks=(), command=None,
-          strategy=None):
+          strategy=None, lr_schedule=None, strands=None):
     """Train a model on split 0, early-stop on split 1, and write the run directory ``out``.
 
     Parameters
@@ -46,11 +46,14 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
     arch : str, optional — architecture name (default ``models.DEFAULT_ARCH``, or the config's).
     params : dict, optional — hyper-parameters, e.g. ``{"filters": 64}`` (strings are converted).
     config : str or dict, optional — a previous run's ``config.json``: reproduces that run.
-    epochs, batch_size, lr, patience, seed, class_weight, rc_augment, monitor, buffer_chunks
+    epochs, batch_size, lr, patience, seed, class_weight, rc_augment, monitor, buffer_chunks, lr_schedule, strands
         Training options; ``None`` takes the config's value or the default in ``rundir.TRAIN_DEFAULTS``.
         ``batch_size`` is the global batch of each step, split over the replicas of ``strategy``.
         ``class_weight='balanced'`` reweights classes (binary/multiclass) or label positives (multilabel);
-        ``rc_augment`` reverse-complements a random half of each training batch (labels unchanged).
+        ``rc_augment`` reverse-complements a random half of each training batch (labels unchanged; no effect
+        on a strand-averaged model). ``strands='average'`` (default) trains and saves
+        ``models.strand_average`` of the architecture; ``lr_schedule='plateau'`` (default) halves the rate
+        after ``rundir.PLATEAU_WAIT`` epochs without improvement. ``batch_size`` None: ``rundir.auto_batch``.
     memory_budget_mb : float — load train+val into memory when their uint8 size fits, else stream chunks.
     resume : bool — continue ``out.partial`` from its last checkpoint.
     force : bool — replace an existing ``out``.
@@ -94,7 +97,7 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
     try:
         cfg = rundir.resolve_config(ds, arch, params, config, epochs=epochs, batch_size=batch_size, lr=lr,
                              patience=patience, seed=seed, class_weight=class_weight, rc_augment=rc_augment,
-                             monitor=monitor, buffer_chunks=buffer_chunks)
+                             monitor=monitor, buffer_chunks=buffer_chunks, lr_schedule=lr_schedule, strands=strands)
         tr = cfg["training"]
         if ds.task not in models.TASKS:
             raise InputFormatError(f"unknown task {ds.task!r} in the dataset", path=ds.path)
@@ -116,7 +119,8 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
                                                  "cluster), or start again with --force")
         set_determinism(tr["seed"])
         with dist.scope():
-            model = models.build_model(cfg["arch"], ds.length, ds.task, ds.n_outputs, **cfg["hparams"])
+            model = models.build_model(cfg["arch"], ds.length, ds.task, ds.n_outputs, strands=tr["strands"],
+                                       **cfg["hparams"])
         sha = sha256_file(ds.path)
         if resume:
             old = rundir.load_config(os.path.join(partial, CONFIG_FILE))
@@ -189,13 +193,17 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
     bs = int(tr["batch_size"])
     steps = math.ceil(len(train_idx) / bs)
 
-    state = {"epoch": -1, "best": None, "best_epoch": None, "wait": 0, "stopped": False, "history": []}
+    state = {"epoch": -1, "best": None, "best_epoch": None, "wait": 0, "stopped": False, "history": [],
+             "lr": float(tr["lr"])}
     if resume:
         with open(os.path.join(ckpt, "state.json")) as fh:
             state = json.load(fh)
         losses.weighted_bce()
-        model = keras.models.load_model(os.path.join(ckpt, "last.keras"))
+        from . import models
+
+        model = keras.models.load_model(os.path.join(ckpt, "last.keras"), custom_objects=models.custom_objects())
         _seed_states(model, state.get("seed_states"))
+        model.optimizer.learning_rate.assign(state.get("lr", tr["lr"]))
     else:
         model.compile(optimizer=keras.optimizers.Adam(tr["lr"]),
                       loss=losses.keras_loss(task, weights.get("pos_weight")), jit_compile=False)
@@ -250,19 +258,24 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
                     # auROC/auPRC are undefined when the validation split has one class: fall back to its loss.
                     current, up = row["val_loss"], False
             row["seconds"] = round(time.time() - self.t_epoch, 2)
+            row["lr"] = state["lr"]  # the rate this epoch trained with (a plateau decay applies from the next)
             for k, v in row.items():
                 if k not in ("epoch", "seconds") and v is not None:
                     logs[k] = v
-            improved = current is not None and (state["best"] is None or
-                                                (current > state["best"] if up else current < state["best"]))
+            improved = _improved(current, state["best"], up, row.get("val_loss"), state.get("best_loss"))
             if improved or not has_val:
                 state["best"], state["best_epoch"], state["wait"] = current, epoch + 1, 0
+                state["best_loss"] = row.get("val_loss")
                 # Written beside and renamed, like last.keras: a kill mid-write must not leave a torn file.
                 model.save_weights(os.path.join(ckpt, "best.tmp.weights.h5"))
                 os.replace(os.path.join(ckpt, "best.tmp.weights.h5"), os.path.join(ckpt, "best.weights.h5"))
             else:
                 state["wait"] += 1
                 state["stopped"] = state["wait"] >= tr["patience"]
+                if tr["lr_schedule"] == "plateau" and state["wait"] % rundir.PLATEAU_WAIT == 0:
+                    # Plateau decay: a smaller step where the monitored value stalls, never below lr / 64.
+                    state["lr"] = max(state["lr"] * rundir.PLATEAU_FACTOR, tr["lr"] * rundir.PLATEAU_FLOOR)
+                    self.model.optimizer.learning_rate.assign(state["lr"])
             state["epoch"] = epoch
             state["history"].append(row)
             rundir.write_history(state["history"], history_path)
@@ -344,9 +357,29 @@ def _imbalance_notes(task, y, class_weight, ds):
             "--class-weight balanced"]
 
 
+def _improved(current, best, up, loss=None, best_loss=None):
+    """Whether an epoch's monitored value ``current`` beats ``best`` (higher if ``up``); ties go to the lower loss.
+
+    A tie matters: auPRC or auROC reach 1.0 on small validation splits within a few epochs, and without the
+    tie-break the first epoch at the ceiling is kept and training stops there, undertrained.
+    """
+    if current is None:
+        return False
+    if best is None or (current > best if up else current < best):
+        return True
+    return current == best and loss is not None and best_loss is not None and loss < best_loss
+
+
 def _seed_states(model, states=None):
     """Get (``states`` None) or set the states of the model's random seed generators (dropout), by layer name."""
-    gens = {f"{layer.name}/{i}": g for layer in model.layers
+    def walk(m):
+        # recursive: a strand-averaged model's dropout lives in the single-strand model inside it
+        for layer in m.layers:
+            yield layer
+            if hasattr(layer, "layers"):
+                yield from walk(layer)
+
+    gens = {f"{layer.name}/{i}": g for layer in walk(model)
             for i, g in enumerate(getattr(layer, "_seed_generators", None) or [])}
     if states is None:
         return {k: np.asarray(g.state.numpy()).tolist() for k, g in gens.items()}

@@ -131,3 +131,14 @@ def test_a_partial_run_made_by_another_command_is_not_taken_over(sim_binary, tmp
     with pytest.raises(OutputExistsError, match="appeared while this command was starting"):
         training.train(sim_binary, tmp_path / "r", **FAST)
     assert os.listdir(tmp_path / "r.partial") == ["checkpoint"] and not (tmp_path / "r").exists()  # theirs
+
+
+def test_a_tie_in_the_monitored_metric_goes_to_the_lower_validation_loss():
+    assert training._improved(0.9, None, True)
+    assert training._improved(0.95, 0.9, True) and not training._improved(0.85, 0.9, True)
+    assert training._improved(0.2, 0.3, False) and not training._improved(0.4, 0.3, False)
+    # auPRC 1.0 twice: the epoch with the lower loss wins, the one with the higher loss does not
+    assert training._improved(1.0, 1.0, True, loss=0.10, best_loss=0.20)
+    assert not training._improved(1.0, 1.0, True, loss=0.30, best_loss=0.20)
+    assert not training._improved(1.0, 1.0, True)            # no loss recorded: a tie is not an improvement
+    assert not training._improved(None, 0.5, True, loss=0.1, best_loss=0.2)
