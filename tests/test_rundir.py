@@ -70,3 +70,41 @@ def test_bad_options_are_refused_before_anything_is_written(sim_binary, tmp_path
         with pytest.raises(SeqcnnError, match=msg):
             training.train(sim_binary, tmp_path / "run", quiet=True, **kw)
         assert not os.listdir(tmp_path)
+
+
+def test_a_recorded_run_without_the_newer_options_replays_as_it_was_trained(binary_run, sim_binary, tmp_path):
+    """A config.json from before strands / lr_schedule / automatic batches replays single-strand, constant, 32."""
+    from seqcnn import rundir
+    from seqcnn.store import open_dataset
+
+    r, out = binary_run
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["training"]["strands"] == "average" and cfg["training"]["lr_schedule"] == "plateau"
+    for key in ("strands", "lr_schedule", "batch_size"):
+        del cfg["training"][key]
+    with open_dataset(sim_binary) as ds:
+        old = rundir.resolve_config(ds, config=cfg)["training"]
+        new = rundir.resolve_config(ds)["training"]
+        n_train = len(ds.indices("train"))
+    assert (old["strands"], old["lr_schedule"], old["batch_size"]) == ("single", "constant", 32)
+    assert (new["strands"], new["lr_schedule"]) == ("average", "plateau")
+    assert new["batch_size"] == rundir.auto_batch(n_train)
+    assert [rundir.auto_batch(n) for n in (10, 800, 3200, 7000, 10 ** 6)] == [32, 32, 64, 128, 128]
+
+
+def test_strand_averaged_run_reloads_and_plateau_decay_is_recorded(sim_binary, tmp_path):
+    from seqcnn import rundir
+    from seqcnn.models import strand_inner
+
+    r = training.train(sim_binary, tmp_path / "run", **{**FAST, "epochs": 12, "lr": 0.05, "patience": 12},
+                       plots=False)
+    model, cfg = rundir.load_run(tmp_path / "run")  # the ReverseComplement layer deserialises
+    assert strand_inner(model) is not None
+    lrs = [h["lr"] for h in r["history"]]
+    assert lrs[0] == 0.05 and all(b <= a for a, b in zip(lrs, lrs[1:]))
+    if r["best_epoch"] <= 12 - 3:  # three epochs without improvement halve the rate
+        assert min(lrs) < 0.05
+    single = training.train(sim_binary, tmp_path / "single", **FAST, strands="single", lr_schedule="constant",
+                            plots=False)
+    m1, _ = rundir.load_run(tmp_path / "single")
+    assert strand_inner(m1) is None and {h["lr"] for h in single["history"]} == {FAST["lr"]}
