@@ -395,6 +395,44 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
 
 
 @main.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(), help="Tune folder to write (study.db, trials/, best).")
+@click.option("--arch", default="deepbind", show_default=True,
+              help="Architecture(s) to search, comma-separated: several make the architecture a parameter.")
+@click.option("--trials", "n_trials", type=int, default=20, show_default=True,
+              help="Finished trials the study should hold (a resumed study runs the rest).")
+@click.option("--timeout", type=float, help="Seconds after which no new trial starts.")
+@click.option("--epochs", type=int, help="Each trial's epoch limit. [default: train's, 50]")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampler and training seed.")
+@click.option("--no-pruning", is_flag=True, help="Train every trial to its early stop.")
+@click.option("--resume", is_flag=True, help="Continue the study in OUTPUT.")
+@click.option("--force", is_flag=True, help="Replace an existing OUTPUT.")
+@click.option("--quiet", "-q", is_flag=True, help="No per-trial lines.")
+def tune(data, output, arch, n_trials, timeout, epochs, seed, no_pruning, resume, force, quiet):
+    """Search hyper-parameters on the validation split of DATA.h5 (Optuna TPE); the best trial is a run directory."""
+    from .tune import tune as tune_run
+
+    try:
+        r = tune_run(data, output, archs=[a.strip() for a in arch.split(",") if a.strip()], n_trials=n_trials,
+                     timeout=timeout, epochs=epochs, seed=seed, resume=resume, force=force, quiet=quiet,
+                     pruning=not no_pruning)
+    except KeyboardInterrupt:
+        click.echo(f"seqcnn: interrupted; the study is kept in {output.rstrip('/')}/study.db (continue with --resume)",
+                   err=True)
+        sys.exit(130)
+    s = r["summary"]
+    c = s["trials"]
+    _say(quiet, f"wrote {output}: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed trials, "
+                f"{s['seconds']:.0f} s")
+    if s["best"]:
+        _say(quiet, f"  best: trial {s['best']['number']}, {s['monitor']} {s['best']['value']:.4f} (validation) "
+                    f"{json.dumps(s['best']['params'])}; run directory {os.path.join(output, 'best')}")
+    n = s["records"]
+    _say(quiet, f"records: train {n['train']} (fitted), val {n['val']} (selection), test {n['test']} (not used for "
+                "selection: evaluate the best run on it)")
+
+
+@main.command()
 @click.argument("run_dir", type=click.Path())
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test", "all"]),

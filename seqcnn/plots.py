@@ -349,3 +349,36 @@ def gc_histogram(positive_gc, negative_gc, path, title="", negative_label="negat
     ax.set_title(title, fontsize=9)
     ax.legend(frameon=False, fontsize=7, loc="upper left")
     return _save(fig, path)
+
+
+# --- hyper-parameter search ---
+
+
+def tune_history(values, states, monitor, maximise, path):
+    """Each trial's best validation value (pruned trials as crosses, at the value they reached) and the best so far.
+
+    Parameters
+    ----------
+    values : array of float, shape=(n_trials,) — each trial's objective (NaN where none).
+    states : list of str — 'complete', 'pruned', 'fail' or 'running' per trial.
+    """
+    values = np.asarray(values, float)
+    x = np.arange(len(values))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    done = np.array([s == "complete" for s in states], bool)
+    if done.any():
+        ax.scatter(x[done], values[done], color="tab:blue", s=28, label="complete", zorder=3)
+        run = np.where(done, values, -np.inf if maximise else np.inf)
+        best = np.maximum.accumulate(run) if maximise else np.minimum.accumulate(run)
+        first = int(np.argmax(done))
+        ax.step(x[first:], best[first:], where="post", color="tab:orange", label="best so far")
+    pruned = np.array([s == "pruned" for s in states], bool)
+    if pruned.any():
+        ax.scatter(x[pruned], values[pruned], marker="x", color="grey", label="pruned (stopped early)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"best {monitor} (validation)")
+    ax.set_title(f"{len(values)} trials, {int(done.sum())} complete, {int(pruned.sum())} pruned")
+    if len(values):
+        ax.set_xticks(x if len(x) <= 20 else x[:: max(1, len(x) // 10)])
+    ax.legend(loc="lower right" if maximise else "upper right", fontsize=8)
+    return _save(fig, path)

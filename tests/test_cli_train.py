@@ -1,4 +1,4 @@
-"""End-to-end CLI tests of ``seqcnn models``, ``train``, ``evaluate`` and ``predict``: options, outputs, bad input."""
+"""End-to-end CLI tests of ``seqcnn models``, ``train``, ``evaluate``, ``predict`` and ``tune``: options, outputs, bad input."""
 
 import json
 import os
@@ -214,3 +214,27 @@ def test_train_notes_imbalance(cli, tmp_path):
     assert len(notes) == 1 and "imbalanced" in notes[0] and "--class-weight balanced" in notes[0]
     res = cli(*args, "-o", tmp_path / "r2", "--class-weight", "balanced")
     assert res.exit_code == 0 and "seqcnn: note:" not in res.stderr
+
+
+def test_tune_end_to_end(cli, sim_binary, tmp_path, monkeypatch):
+    from seqcnn import tune
+
+    monkeypatch.setitem(tune.SPACES, "deepbind", {"filters": ("cat", [4, 8]), "kernel_size": ("int", 7, 11, 2)})
+    out = tmp_path / "tune"
+    r = cli("tune", sim_binary, "-o", out, "--trials", "2", "--epochs", "2")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("trial 0: complete, val_auprc") and lines[1].startswith("trial 1: complete")
+    assert "2 complete, 0 pruned, 0 failed trials" in r.stdout and "run directory" in r.stdout
+    assert "test 90 (not used for selection" in r.stdout
+    assert len(pd.read_csv(out / "trials.csv")) == 2
+    # the best trial is a run directory every other verb takes
+    ev = cli("evaluate", out / "best", sim_binary)
+    assert ev.exit_code == 0, ev.stderr
+    one_line_error(cli("tune", sim_binary, "-o", out, "--trials", "2"), "already exists", "--resume")
+    more = cli("tune", sim_binary, "-o", out, "--trials", "3", "--epochs", "2", "--resume", "-q")
+    assert more.exit_code == 0 and more.stdout == "" and len(pd.read_csv(out / "trials.csv")) == 3
+    one_line_error(cli("tune", sim_binary, "-o", tmp_path / "u", "--arch", "deepbind,nope"), "nope")
+    one_line_error(cli("tune", sim_binary, "-o", tmp_path / "u", "--trials", "0"), "--trials")
+    one_line_error(cli("tune", tmp_path / "missing.h5", "-o", tmp_path / "u"), "missing.h5")
+    assert not (tmp_path / "u").exists()
