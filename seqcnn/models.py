@@ -11,7 +11,7 @@ Conventions other modules rely on:
   (motif extraction and fast mutagenesis use this);
 - the output layer is a ``Dense`` named ``logits``.
 
-A **strand-averaged** model (:func:`strand_average`, the default of ``seqcnn train`` since 0.6) wraps
+A **strand-averaged** model (:func:`strand_average`, what ``seqcnn train`` saves by default) wraps
 such a model ``f``: ``g(x) = (f(x) + f(rc(x))) / 2``, so every verb (predict, evaluate, mutagenesis,
 motifs, variants) scores both strands through the one saved function. :func:`strand_inner` returns
 ``f`` (the conventions above hold for it); exact ISM of ``g`` is the mean of ``f``'s exact ISM of
