@@ -335,7 +335,10 @@ def models_cmd(length, outputs, as_json):
 @click.option("--strands", type=click.Choice(["average", "single"]),
               help="average: the saved model averages its logits over the sequence and its reverse complement, "
                    "so every verb scores both strands. [default: average]")
-@click.option("--patience", type=int, help="Stop after this many epochs without improvement. [default: 10]")
+@click.option("--patience", type=int, help="Stop after this many epochs without progress. [default: 10]")
+@click.option("--stopping", type=click.Choice(["monitor+loss", "monitor"]),
+              help="What counts as progress: monitor+loss: the monitored metric or a new lowest validation loss "
+                   "(ties of the metric go to the lower loss); monitor: the metric only. [default: monitor+loss]")
 @click.option("--monitor", type=click.Choice(["val_auprc", "val_auroc", "val_accuracy", "val_mcc", "val_loss"]),
               help="Early-stopping metric on split 1. [default: val_auprc (binary), val_auroc otherwise]")
 @click.option("--seed", type=int, help="Seed of weights, batch order and augmentation. [default: 0]")
@@ -352,8 +355,8 @@ def models_cmd(length, outputs, as_json):
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
-def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedule, strands, patience, monitor, seed,
-          class_weight, rc_augment, memory_budget, bootstrap, strategy, resume, force, no_plots, quiet):
+def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedule, strands, patience, stopping,
+          monitor, seed, class_weight, rc_augment, memory_budget, bootstrap, strategy, resume, force, no_plots, quiet):
     """Train a classifier on split 0 of DATA.h5, early-stopping on split 1; write a run directory."""
     from .training import train as train_run
 
@@ -362,7 +365,7 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
                       batch_size=batch_size, lr=lr, patience=patience, seed=seed, class_weight=class_weight,
                       rc_augment=rc_augment, monitor=monitor, memory_budget_mb=memory_budget, resume=resume,
                       force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line(),
-                      strategy=strategy, lr_schedule=lr_schedule, strands=strands)
+                      strategy=strategy, lr_schedule=lr_schedule, strands=strands, stopping=stopping)
     except KeyboardInterrupt:
         if strategy == "multiworker" and not _is_chief():
             # Only the chief checkpoints; a worker's temporary folder is already gone.

@@ -36,7 +36,7 @@ def set_determinism(seed):
 def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_size=None, lr=None, patience=None,
           seed=None, class_weight=None, rc_augment=None, monitor=None, buffer_chunks=None, memory_budget_mb=1024,
           resume=False, force=False, quiet=False, plots=True, n_boot=1000, callbacks=(), command=None,
-          strategy=None, lr_schedule=None, strands=None):
+          strategy=None, lr_schedule=None, strands=None, stopping=None):
     """Train a model on split 0, early-stop on split 1, and write the run directory ``out``.
 
     Parameters
@@ -46,14 +46,17 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
     arch : str, optional — architecture name (default ``models.DEFAULT_ARCH``, or the config's).
     params : dict, optional — hyper-parameters, e.g. ``{"filters": 64}`` (strings are converted).
     config : str or dict, optional — a previous run's ``config.json``: reproduces that run.
-    epochs, batch_size, lr, patience, seed, class_weight, rc_augment, monitor, buffer_chunks, lr_schedule, strands
+    epochs, batch_size, lr, patience, seed, class_weight, rc_augment, monitor, buffer_chunks, lr_schedule, strands,
+    stopping
         Training options; ``None`` takes the config's value or the default in ``rundir.TRAIN_DEFAULTS``.
         ``batch_size`` is the global batch of each step, split over the replicas of ``strategy``.
         ``class_weight='balanced'`` reweights classes (binary/multiclass) or label positives (multilabel);
         ``rc_augment`` reverse-complements a random half of each training batch (labels unchanged; no effect
         on a strand-averaged model). ``strands='average'`` (default) trains and saves
         ``models.strand_average`` of the architecture; ``lr_schedule='plateau'`` (default) halves the rate
-        after ``rundir.PLATEAU_WAIT`` epochs without improvement. ``batch_size`` None: ``rundir.auto_batch``.
+        after ``rundir.PLATEAU_WAIT`` epochs without progress; ``stopping='monitor+loss'`` (default) counts a new
+        lowest validation loss as progress and breaks ties of the monitor by it (``rundir.STOPPINGS``).
+        ``batch_size`` None: ``rundir.auto_batch``.
     memory_budget_mb : float — load train+val into memory when their uint8 size fits, else stream chunks.
     resume : bool — continue ``out.partial`` from its last checkpoint.
     force : bool — replace an existing ``out``.
@@ -97,7 +100,8 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
     try:
         cfg = rundir.resolve_config(ds, arch, params, config, epochs=epochs, batch_size=batch_size, lr=lr,
                              patience=patience, seed=seed, class_weight=class_weight, rc_augment=rc_augment,
-                             monitor=monitor, buffer_chunks=buffer_chunks, lr_schedule=lr_schedule, strands=strands)
+                             monitor=monitor, buffer_chunks=buffer_chunks, lr_schedule=lr_schedule, strands=strands,
+                             stopping=stopping)
         tr = cfg["training"]
         if ds.task not in models.TASKS:
             raise InputFormatError(f"unknown task {ds.task!r} in the dataset", path=ds.path)
@@ -262,13 +266,24 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
             for k, v in row.items():
                 if k not in ("epoch", "seconds") and v is not None:
                     logs[k] = v
-            improved = _improved(current, state["best"], up, row.get("val_loss"), state.get("best_loss"))
+            with_loss = tr["stopping"] == "monitor+loss"
+            improved = _improved(current, state["best"], up, row.get("val_loss") if with_loss else None,
+                                 state.get("best_loss"))
+            # Progress is either the monitored value or the validation loss improving: on small validation sets
+            # auPRC can peak by chance in the first epochs while the loss still falls, and stopping or decaying
+            # the rate there leaves the model undertrained. The best weights remain those of the monitor.
+            loss = row.get("val_loss")
+            progress = improved or (with_loss and _new_low(loss, state.get("min_loss")))
+            if loss is not None:
+                state["min_loss"] = loss if state.get("min_loss") is None else min(loss, state["min_loss"])
             if improved or not has_val:
                 state["best"], state["best_epoch"], state["wait"] = current, epoch + 1, 0
                 state["best_loss"] = row.get("val_loss")
                 # Written beside and renamed, like last.keras: a kill mid-write must not leave a torn file.
                 model.save_weights(os.path.join(ckpt, "best.tmp.weights.h5"))
                 os.replace(os.path.join(ckpt, "best.tmp.weights.h5"), os.path.join(ckpt, "best.weights.h5"))
+            elif progress:
+                state["wait"] = 0
             else:
                 state["wait"] += 1
                 state["stopped"] = state["wait"] >= tr["patience"]
@@ -368,6 +383,11 @@ def _improved(current, best, up, loss=None, best_loss=None):
     if best is None or (current > best if up else current < best):
         return True
     return current == best and loss is not None and best_loss is not None and loss < best_loss
+
+
+def _new_low(loss, min_loss):
+    """Whether the validation ``loss`` is below every earlier one (``min_loss``, None before the first epoch)."""
+    return loss is not None and (min_loss is None or loss < min_loss)
 
 
 def _seed_states(model, states=None):

@@ -64,7 +64,8 @@ def test_refuses_to_overwrite_and_force_replaces(binary_run, sim_binary, tmp_pat
 
 def test_bad_options_are_refused_before_anything_is_written(sim_binary, tmp_path):
     for kw, msg in [({"epochs": 0}, "--epochs"), ({"lr": -1.0}, "--lr"), ({"monitor": "val_f1"}, "monitor"),
-                    ({"class_weight": "inverse"}, "class-weight"), ({"arch": "nope"}, "unknown architecture"),
+                    ({"class_weight": "inverse"}, "class-weight"), ({"strands": "both"}, "--strands"),
+                    ({"lr_schedule": "cosine"}, "--lr-schedule"), ({"stopping": "loss"}, "--stopping"), ({"arch": "nope"}, "unknown architecture"),
                     ({"params": {"filters": "x"}}, "not a valid int"), ({"params": {"kernel_size": "500"}},
                                                                         "longer than the sequences")]:
         with pytest.raises(SeqcnnError, match=msg):
@@ -80,14 +81,15 @@ def test_a_recorded_run_without_the_newer_options_replays_as_it_was_trained(bina
     r, out = binary_run
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["training"]["strands"] == "average" and cfg["training"]["lr_schedule"] == "plateau"
-    for key in ("strands", "lr_schedule", "batch_size"):
+    for key in ("strands", "lr_schedule", "batch_size", "stopping"):
         del cfg["training"][key]
     with open_dataset(sim_binary) as ds:
         old = rundir.resolve_config(ds, config=cfg)["training"]
         new = rundir.resolve_config(ds)["training"]
         n_train = len(ds.indices("train"))
-    assert (old["strands"], old["lr_schedule"], old["batch_size"]) == ("single", "constant", 32)
-    assert (new["strands"], new["lr_schedule"]) == ("average", "plateau")
+    assert (old["strands"], old["lr_schedule"], old["batch_size"], old["stopping"]) == ("single", "constant", 32,
+                                                                                         "monitor")
+    assert (new["strands"], new["lr_schedule"], new["stopping"]) == ("average", "plateau", "monitor+loss")
     assert new["batch_size"] == rundir.auto_batch(n_train)
     assert [rundir.auto_batch(n) for n in (10, 800, 3200, 7000, 10 ** 6)] == [32, 32, 64, 128, 128]
 

@@ -142,3 +142,6 @@ def test_a_tie_in_the_monitored_metric_goes_to_the_lower_validation_loss():
     assert not training._improved(1.0, 1.0, True, loss=0.30, best_loss=0.20)
     assert not training._improved(1.0, 1.0, True)            # no loss recorded: a tie is not an improvement
     assert not training._improved(None, 0.5, True, loss=0.1, best_loss=0.2)
+    # a new lowest validation loss is progress (patience and the plateau wait restart) even when auPRC is not
+    assert training._new_low(0.4, None) and training._new_low(0.4, 0.5)
+    assert not training._new_low(0.5, 0.5) and not training._new_low(None, 0.5)
