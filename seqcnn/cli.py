@@ -407,18 +407,20 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
 @click.option("--timeout", type=float, help="Seconds after which no new trial starts.")
 @click.option("--epochs", type=int, help="Each trial's epoch limit. [default: train's, 50]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampler and training seed.")
+@click.option("--sampler", type=click.Choice(["tpe", "random"]), default="tpe", show_default=True,
+              help="Optuna's TPE sampler, or random search.")
 @click.option("--no-pruning", is_flag=True, help="Train every trial to its early stop.")
 @click.option("--resume", is_flag=True, help="Continue the study in OUTPUT.")
 @click.option("--force", is_flag=True, help="Replace an existing OUTPUT.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-trial lines.")
-def tune(data, output, arch, n_trials, timeout, epochs, seed, no_pruning, resume, force, quiet):
+def tune(data, output, arch, n_trials, timeout, epochs, seed, sampler, no_pruning, resume, force, quiet):
     """Search hyper-parameters on the validation split of DATA.h5 (Optuna TPE); the best trial is a run directory."""
     from .tune import tune as tune_run
 
     try:
         r = tune_run(data, output, archs=[a.strip() for a in arch.split(",") if a.strip()], n_trials=n_trials,
                      timeout=timeout, epochs=epochs, seed=seed, resume=resume, force=force, quiet=quiet,
-                     pruning=not no_pruning)
+                     pruning=not no_pruning, sampler=sampler)
     except KeyboardInterrupt:
         click.echo(f"seqcnn: interrupted; the study is kept in {output.rstrip('/')}/study.db (continue with --resume)",
                    err=True)

@@ -24,6 +24,7 @@ from .errors import SeqcnnError
 from .outputs import write_json
 
 STUDY_FILE = "study.db"
+SAMPLERS = ("tpe", "random")
 
 # Per architecture: hyper-parameter → ("int", low, high, step) | ("log", low, high) | ("float", low, high)
 # | ("cat", choices). Ranges around each architecture's published shape; the learning rate is searched for all.
@@ -78,7 +79,7 @@ def _pruner(pruning):
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5) if pruning else optuna.pruners.NopPruner()
 
 
-def _check(data, out, archs, n_trials, resume, force):
+def _check(data, out, archs, n_trials, resume, force, sampler):
     from .models import ARCHITECTURES
     from .store import open_dataset
 
@@ -88,6 +89,8 @@ def _check(data, out, archs, n_trials, resume, force):
                           hint=f"use one or more of {', '.join(a for a in ARCHITECTURES if a in SPACES)}")
     if n_trials < 1:
         raise SeqcnnError(f"--trials must be at least 1, got {n_trials}")
+    if sampler not in SAMPLERS:
+        raise SeqcnnError(f"unknown sampler {sampler!r}", hint=f"use one of {', '.join(SAMPLERS)}")
     with open_dataset(data) as ds:
         n = {s: len(ds.indices(s)) for s in ("train", "val", "test")}
     if n["val"] == 0:
@@ -108,7 +111,7 @@ def _check(data, out, archs, n_trials, resume, force):
 
 
 def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None, seed=0, resume=False, force=False,
-         quiet=False, pruning=True, callback=None):
+         quiet=False, pruning=True, callback=None, sampler="tpe"):
     """Search hyper-parameters by training ``n_trials`` runs of ``seqcnn train`` on ``data``.
 
     Parameters
@@ -124,6 +127,7 @@ def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None,
     force : bool — replace an existing ``out``.
     pruning : bool — stop trials below the median of earlier trials at the same epoch (after 5 trials).
     callback : callable, optional — ``callback(epoch, logs)`` inside every trial (tests and notebooks).
+    sampler : {'tpe', 'random'} — Optuna's TPE sampler, or random search (the baseline it is measured against).
 
     Returns
     -------
@@ -136,7 +140,7 @@ def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None,
 
     out = os.path.abspath(str(out).rstrip("/"))
     archs = tuple(archs)
-    n = _check(data, out, archs, int(n_trials), resume, force)
+    n = _check(data, out, archs, int(n_trials), resume, force, sampler)
     optuna = _optuna()
     if force and not resume and os.path.exists(out):
         shutil.rmtree(out) if os.path.isdir(out) and not os.path.islink(out) else os.remove(out)
@@ -146,7 +150,8 @@ def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None,
         monitor = training.rundir.resolve_config(ds)["training"]["monitor"]  # train's default for the task
     direction = "minimize" if monitor == "val_loss" else "maximize"
     study = optuna.create_study(study_name="seqcnn", storage=storage, direction=direction, load_if_exists=resume,
-                                sampler=optuna.samplers.TPESampler(seed=seed),
+                                sampler=(optuna.samplers.TPESampler(seed=seed) if sampler == "tpe" else
+                                         optuna.samplers.RandomSampler(seed=seed)),
                                 pruner=_pruner(pruning))
     TrialState = optuna.trial.TrialState
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

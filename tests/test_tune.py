@@ -58,8 +58,8 @@ def test_test_split_labels_do_not_change_the_study(sim_binary, tmp_path):
         y = h["y"][:]
         y[test] = 1 - y[test]
         h["y"][:] = y
-    a = _run(sim_binary, tmp_path / "a", n_trials=2)["trials"]
-    b = _run(other, tmp_path / "b", n_trials=2)["trials"]
+    a = _run(sim_binary, tmp_path / "a", n_trials=2, sampler="random")["trials"]
+    b = _run(other, tmp_path / "b", n_trials=2, sampler="random")["trials"]
     np.testing.assert_allclose(a["value"], b["value"])
     assert list(a["param_filters"]) == list(b["param_filters"])
 
@@ -103,6 +103,8 @@ def test_bad_requests_write_nothing(sim_binary, tmp_path):
 
     with pytest.raises(SeqcnnError, match="unknown architecture"):
         _run(sim_binary, tmp_path / "x", archs=["nope"])
+    with pytest.raises(SeqcnnError, match="unknown sampler"):
+        _run(sim_binary, tmp_path / "x", sampler="grid")
     with pytest.raises(SeqcnnError, match="no study to resume"):
         _run(sim_binary, tmp_path / "x", resume=True)
     s = simulate(80, 40, ["MA0139.1"], seed=0)
