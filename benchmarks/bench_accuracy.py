@@ -143,27 +143,32 @@ def oct4(args, tmp):
     return {"Oct4 vs Mafk": evaluate_all("Oct4 vs Mafk", h5, split, all_seqs, all_y, x, tmp, args)}
 
 
-def bpanel(args, tmp):
+def cross_validate(name, ids, seqs, y, args, tmp):
+    """The B-panel protocol: stratified 5-fold (seed 0), each fold's training part split 0.9/0.1 for early stopping."""
     from sklearn.model_selection import StratifiedKFold
 
     from seqcnn.encoding import one_hot
     from seqcnn.splits import stratified_split
 
-    out = {}
+    x = one_hot(seqs)
+    folds = []
+    for k, (trv, te) in enumerate(StratifiedKFold(5, shuffle=True, random_state=0).split(seqs, y)):
+        if k >= args.folds:
+            break
+        split = np.full(len(y), 2, np.uint8)
+        split[trv] = np.where(stratified_split(y[trv], (0.9, 0.1, 0.0), k) == 0, 0, 1)
+        h5 = os.path.join(tmp, f"{name.replace(' ', '_')}-{k}.h5")
+        write_h5(h5, np.array(ids, dtype=object), x, y, split)
+        folds.append(evaluate_all(f"{name} fold {k}", h5, split, seqs, y, x, tmp, args, seed=0))
+    return {m: [f[m] for f in folds] for m in folds[0]}
+
+
+def bpanel(args, tmp):
     d = os.path.join(args.data, "deepbind_B_panel")
+    out = {}
     for tf_name in args.tfs:
         ids, seqs, y = read_set(os.path.join(d, f"{tf_name}.fa"), os.path.join(d, f"{tf_name}_labels.csv"))
-        x = one_hot(seqs)
-        folds = []
-        for k, (trv, te) in enumerate(StratifiedKFold(5, shuffle=True, random_state=0).split(seqs, y)):
-            if k >= args.folds:
-                break
-            split = np.full(len(y), 2, np.uint8)
-            split[trv] = np.where(stratified_split(y[trv], (0.9, 0.1, 0.0), k) == 0, 0, 1)
-            h5 = os.path.join(tmp, f"{tf_name}-{k}.h5")
-            write_h5(h5, np.array(ids, dtype=object), x, y, split)
-            folds.append(evaluate_all(f"{tf_name} fold {k}", h5, split, seqs, y, x, tmp, args, seed=0))
-        out[tf_name] = {m: [f[m] for f in folds] for m in folds[0]}
+        out[tf_name] = cross_validate(tf_name, ids, seqs, y, args, tmp)
     return out
 
 
@@ -182,26 +187,10 @@ def long_set(seqs, length=1000, seed=0):
 
 
 def long_seqs(args, tmp, tf_name="CTCF", length=1000):
-    from sklearn.model_selection import StratifiedKFold
-
-    from seqcnn.encoding import one_hot
-    from seqcnn.splits import stratified_split
-
     d = os.path.join(args.data, "deepbind_B_panel")
     ids, seqs, y = read_set(os.path.join(d, f"{tf_name}.fa"), os.path.join(d, f"{tf_name}_labels.csv"))
-    seqs = long_set(seqs, length)
-    x = one_hot(seqs)
-    folds = []
     name = f"{tf_name} {length // 1000} kb"
-    for k, (trv, te) in enumerate(StratifiedKFold(5, shuffle=True, random_state=0).split(seqs, y)):
-        if k >= args.folds:
-            break
-        split = np.full(len(y), 2, np.uint8)
-        split[trv] = np.where(stratified_split(y[trv], (0.9, 0.1, 0.0), k) == 0, 0, 1)
-        h5 = os.path.join(tmp, f"long-{k}.h5")
-        write_h5(h5, np.array(ids, dtype=object), x, y, split)
-        folds.append(evaluate_all(f"{name} fold {k}", h5, split, seqs, y, x, tmp, args, seed=0))
-    return {name: {m: [f[m] for f in folds] for m in folds[0]}}
+    return {name: cross_validate(name, ids, long_set(seqs, length), y, args, tmp)}
 
 
 def main(argv=None):
