@@ -399,7 +399,8 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
 
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(), help="Tune folder to write (study.db, trials/, best).")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Tune folder to write (study.db, trials/, best).")
 @click.option("--arch", default="deepbind", show_default=True,
               help="Architecture(s) to search, comma-separated: several make the architecture a parameter.")
 @click.option("--trials", "n_trials", type=int, default=20, show_default=True,

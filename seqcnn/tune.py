@@ -56,12 +56,20 @@ def _suggest(trial, name, spec):
     return trial.suggest_categorical(name, spec[1])
 
 
-def suggest(trial, archs):
-    """One trial's ``(arch, hparams, training options)`` from the search space of ``archs``."""
+def suggest(trial, archs, length=None):
+    """One trial's ``(arch, hparams, training options)`` from the search space of ``archs``.
+
+    ``length`` (the sequence length) caps the kernel sizes searched: a kernel longer than the input cannot run.
+    """
     arch = archs[0] if len(archs) == 1 else trial.suggest_categorical("arch", list(archs))
     # Parameter names carry the architecture when several are searched: TPE models each one's space apart.
     prefix = f"{arch}." if len(archs) > 1 else ""
-    hp = {k: _suggest(trial, prefix + k, spec) for k, spec in SPACES[arch].items()}
+    space = dict(SPACES[arch])
+    spec = space.get("kernel_size")
+    if length is not None and spec is not None and spec[0] == "int" and spec[2] > length // 2:
+        low = min(spec[1], max(1, length // 2))
+        space["kernel_size"] = ("int", low, max(low, length // 2), 1 if low == length // 2 else spec[3])
+    hp = {k: _suggest(trial, prefix + k, spec) for k, spec in space.items()}
     opts = {k: _suggest(trial, k, spec) for k, spec in TRAINING_SPACE.items()}
     return arch, hp, opts
 
@@ -137,7 +145,7 @@ def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None,
     dict — ``summary`` (as in summary.json), ``trials`` (pandas.DataFrame, as in trials.csv), ``best`` (the
     best trial's run directory).
     """
-    from . import plots, training
+    from . import plots, rundir, training
     from ._tf import import_keras
     from .store import open_dataset
 
@@ -150,12 +158,13 @@ def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None,
     os.makedirs(os.path.join(out, "trials"), exist_ok=True)
     storage = optuna.storages.RDBStorage(f"sqlite:///{os.path.join(out, STUDY_FILE)}")
     with open_dataset(data) as ds:
-        monitor = training.rundir.resolve_config(ds)["training"]["monitor"]  # train's default for the task
+        monitor = rundir.resolve_config(ds)["training"]["monitor"]  # train's default for the task
+        length = ds.length
     direction = "minimize" if monitor == "val_loss" else "maximize"
+    chooser = (optuna.samplers.TPESampler(n_startup_trials=TPE_STARTUP, seed=seed) if sampler == "tpe"
+               else optuna.samplers.RandomSampler(seed=seed))
     study = optuna.create_study(study_name="seqcnn", storage=storage, direction=direction, load_if_exists=resume,
-                                sampler=(optuna.samplers.TPESampler(n_startup_trials=TPE_STARTUP, seed=seed) if sampler == "tpe" else
-                                         optuna.samplers.RandomSampler(seed=seed)),
-                                pruner=_pruner(pruning))
+                                sampler=chooser, pruner=_pruner(pruning))
     TrialState = optuna.trial.TrialState
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         # Left running by an interruption: its run never finished. Failed trials are not counted as done.
@@ -166,7 +175,7 @@ def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None,
     keras = import_keras()
 
     def objective(trial):
-        arch, hp, opts = suggest(trial, archs)
+        arch, hp, opts = suggest(trial, archs, length)
         pruned = []
 
         class Report(keras.callbacks.Callback):
@@ -228,7 +237,8 @@ def _write(study, out, data, monitor, direction, n, seconds, plots):
         rows.append({"number": t.number, "state": t.state.name.lower(), "value": t.value,
                      "best_value": t.user_attrs.get("best_value"),
                      "arch": t.user_attrs.get("arch"), "best_epoch": t.user_attrs.get("best_epoch"),
-                     "epochs_run": t.user_attrs.get("epochs_run"), "pruned_at_epoch": t.user_attrs.get("pruned_at_epoch"),
+                     "epochs_run": t.user_attrs.get("epochs_run"),
+                     "pruned_at_epoch": t.user_attrs.get("pruned_at_epoch"),
                      "seconds": t.user_attrs.get("seconds"), "run": t.user_attrs.get("run"),
                      **{f"param_{k}": v for k, v in t.params.items()}})
     table = pd.DataFrame(rows)

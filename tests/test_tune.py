@@ -113,3 +113,16 @@ def test_bad_requests_write_nothing(sim_binary, tmp_path):
     with pytest.raises(SeqcnnError, match="validation split"):
         _run(tmp_path / "noval.h5", tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_kernel_sizes_are_capped_by_short_sequences():
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        t = study.ask()
+        arch, hp, opts = tune.suggest(t, ("deepbind",), length=14)
+        assert 1 <= hp["kernel_size"] <= 7 and 3e-3 <= opts["lr"] <= 3e-2
+        study.tell(t, 0.5)
+    t = study.ask()
+    assert tune.suggest(t, ("deepbind",), length=200)[1]["kernel_size"] in (7, 9, 11)
