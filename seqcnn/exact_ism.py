@@ -45,10 +45,12 @@ Provides :func:`ism` (in memory), :func:`iter_ism` (batch by batch, for streamin
 import numpy as np
 
 from ._tf import import_keras, import_tf
+from .encoding import reverse_complement
 from .errors import ModelMismatchError, SeqcnnError
 from .graph import consumers, first_conv, inbound_layers, submodel
 from .ism_numba import relu_window, relu_window_step
 from .ism_stack import ChainISM, plan_chain
+from .models import strand_inner
 
 
 METHODS = ("auto", "global", "local", "window", "naive")
@@ -125,19 +127,12 @@ def ism_method(model):
     For a strand-averaged model (:func:`seqcnn.models.strand_average`) it is the method of the single-strand
     model inside, which runs once per strand.
     """
-    inner = _strand_inner(model)
-    return _plan(inner if inner is not None else model)["method"]
-
-
-def _strand_inner(model):
-    from .models import strand_inner
-
-    return strand_inner(model)
+    return _plan(strand_inner(model) or model)["method"]
 
 
 def _rc(x):
-    """Reverse complement of one-hot ``[n, L, 4]`` (A, C, G, T order): positions and channels reversed."""
-    return np.ascontiguousarray(x[:, ::-1, ::-1])
+    """Reverse complement of one-hot ``[n, L, 4]``, contiguous (the ISM kernels take it as a new batch)."""
+    return np.ascontiguousarray(reverse_complement(x))
 
 
 _MONOTONE = ("linear", "relu", "relu6", "elu", "selu", "softplus", "sigmoid", "hard_sigmoid", "tanh",
@@ -546,7 +541,7 @@ def kernels(model, method="auto", jit_compile=None):
     key = (id(model), method, jit_compile)
     hit = _KERNEL_CACHE.get(key)
     if hit is None or hit.model is not model:
-        inner = _strand_inner(model)
+        inner = strand_inner(model)
         hit = _KERNEL_CACHE[key] = (_Kernels(model, method, jit_compile) if inner is None else
                                     _StrandKernels(model, kernels(inner, method, jit_compile)))
     return hit
@@ -725,14 +720,13 @@ def single_substitutions(model, x, pos, base, batch_size=512):
     -------
     ref, alt : np.ndarray, float32, shape=(n, T) — logits of x and of the substituted sequences.
     """
-    inner = _strand_inner(model)
+    inner = strand_inner(model)
     if inner is not None:
         # g = (f(x) + f(rc x)) / 2, and the substitution (pos, base) of x is (L - 1 - pos, 3 - base) of rc(x).
         x = np.asarray(x)
-        L = x.shape[1] if x.ndim == 3 else 0
-        r_f, a_f = single_substitutions(inner, x, pos, base, batch_size)
-        r_r, a_r = single_substitutions(inner, _rc(x) if x.ndim == 3 else x, L - 1 - np.asarray(pos),
-                                        3 - np.asarray(base), batch_size)
+        r_f, a_f = single_substitutions(inner, x, pos, base, batch_size)  # checks x's shape first
+        r_r, a_r = single_substitutions(inner, _rc(x), x.shape[1] - 1 - np.asarray(pos), 3 - np.asarray(base),
+                                        batch_size)
         return 0.5 * (r_f + r_r), 0.5 * (a_f + a_r)
     key = id(model)
     kern = _SINGLE_CACHE.get(key)

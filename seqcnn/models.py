@@ -217,12 +217,10 @@ def strand_average(inner):
 def strand_inner(model):
     """The single-strand model ``f`` inside a :func:`strand_average` wrapper, or ``None`` for any other model."""
     keras = _keras()
-    layers = {type(layer).__name__: layer for layer in model.layers}
-    if (len(model.layers) != 4 or set(layers) - {"InputLayer", "ReverseComplement", "Functional", "Average"}
-            or "Average" not in layers or "ReverseComplement" not in layers):
+    if sorted(type(layer).__name__ for layer in model.layers) != ["Average", "Functional", "InputLayer",
+                                                                  "ReverseComplement"]:
         return None
-    inner = next(layer for layer in model.layers if isinstance(layer, keras.Model))
-    return inner
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
 
 ARCHITECTURES = {"primer": primer, "deepbind": deepbind, "basset": basset, "zeng": zeng}

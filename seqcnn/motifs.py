@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._tf import import_keras, import_tf
-from .encoding import ALPHABET
+from .encoding import ALPHABET, reverse_complement
 from .errors import ModelMismatchError, SeqcnnError
 from .motif_compare import DEFAULT_RELEASE, compare_jaspar, load_targets
 from .motif_files import write_jaspar, write_meme, write_transfac
+from .models import strand_inner
 from .outputs import publish_dir
 
 
@@ -52,7 +53,6 @@ def activation_layer(model):
     ModelMismatchError — when the first layer is not a 'valid', undilated Conv1D on the one-hot input.
     """
     from .graph import consumers, first_conv
-    from .models import strand_inner
 
     keras = import_keras()
     model = strand_inner(model) or model    # a strand-averaged model's filters are its single-strand model's
@@ -80,8 +80,6 @@ class _Activations:
     """Compiled ``x (uint8/float [n, L, 4]) → activations [n, P, F]`` and ``activations → logits``."""
 
     def __init__(self, model):
-        from .models import strand_inner
-
         tf = import_tf()
         keras = import_keras()
         inner = strand_inner(model)
@@ -108,7 +106,7 @@ class _Activations:
         x = np.asarray(x, np.uint8)
         out = self.rest(self.fn(x), keep).numpy()
         if self.both:
-            out = 0.5 * (out + self.rest(self.fn(np.ascontiguousarray(x[:, ::-1, ::-1])), keep).numpy())
+            out = 0.5 * (out + self.rest(self.fn(np.ascontiguousarray(reverse_complement(x))), keep).numpy())
         return out
 
 

@@ -31,6 +31,7 @@ from . import losses
 from ._tf import import_keras, import_tf
 from ._version import __version__
 from .errors import InputFormatError, ModelMismatchError, OutputExistsError, SeqcnnError
+from .models import STRANDS
 
 MODEL_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PLOTS_DIR = (
     "model.keras", "config.json", "history.csv", "metrics.json", "plots")
@@ -73,7 +74,7 @@ PLATEAU_WAIT, PLATEAU_FACTOR, PLATEAU_FLOOR = 3, 0.5, 1 / 64
 
 def auto_batch(n_train):
     """The default batch for ``n_train`` training records: a power of two near n / 50, between 32 and 128."""
-    return int(np.clip(2 ** int(np.floor(np.log2(max(n_train, 1) / 50))), 32, 128)) if n_train >= 50 else 32
+    return int(np.clip(2 ** np.floor(np.log2(max(n_train, 1) / 50)), 32, 128))
 
 
 def versions():
@@ -185,20 +186,14 @@ def _check_training(t, ds):
         raise SeqcnnError(f"--class-weight must be 'balanced' (or omitted), got {t['class_weight']!r}")
     if t["monitor"] not in MONITORS:
         raise SeqcnnError(f"unknown --monitor {t['monitor']!r}", hint=f"use one of {', '.join(MONITORS)}")
-    if t["strands"] not in models_strands():
-        raise SeqcnnError(f"unknown --strands {t['strands']!r}", hint=f"use one of {', '.join(models_strands())}")
+    if t["strands"] not in STRANDS:
+        raise SeqcnnError(f"unknown --strands {t['strands']!r}", hint=f"use one of {', '.join(STRANDS)}")
     if t["stopping"] not in STOPPINGS:
         raise SeqcnnError(f"unknown --stopping {t['stopping']!r}", hint=f"use one of {', '.join(STOPPINGS)}")
     if t["lr_schedule"] not in LR_SCHEDULES:
         raise SeqcnnError(f"unknown --lr-schedule {t['lr_schedule']!r}", hint=f"use one of {', '.join(LR_SCHEDULES)}")
     if not isinstance(t["seed"], (int, np.integer)):
         raise SeqcnnError(f"--seed must be an integer, got {t['seed']!r}")
-
-
-def models_strands():
-    from .models import STRANDS
-
-    return STRANDS
 
 
 def recorded_distribution(config_path):

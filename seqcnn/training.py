@@ -273,9 +273,10 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
             # auPRC can peak by chance in the first epochs while the loss still falls, and stopping or decaying
             # the rate there leaves the model undertrained. The best weights remain those of the monitor.
             loss = row.get("val_loss")
-            progress = improved or (with_loss and _new_low(loss, state.get("min_loss")))
-            if loss is not None:
-                state["min_loss"] = loss if state.get("min_loss") is None else min(loss, state["min_loss"])
+            new_low = _new_low(loss, state.get("min_loss"))
+            if new_low:
+                state["min_loss"] = loss
+            progress = improved or (with_loss and new_low)
             if improved or not has_val:
                 state["best"], state["best_epoch"], state["wait"] = current, epoch + 1, 0
                 state["best_loss"] = row.get("val_loss")

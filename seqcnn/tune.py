@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 
-from .errors import SeqcnnError
+from .errors import OutputExistsError, SeqcnnError
 from .outputs import write_json
 
 STUDY_FILE = "study.db"
@@ -91,7 +91,9 @@ def _pruner(pruning):
 
 
 def _check(data, out, archs, n_trials, resume, force, sampler):
+    """Refuse a bad request before anything is written; returns the split sizes, train's monitor and the length."""
     from .models import ARCHITECTURES
+    from .rundir import resolve_config
     from .store import open_dataset
 
     unknown = [a for a in archs if a not in SPACES]
@@ -104,6 +106,7 @@ def _check(data, out, archs, n_trials, resume, force, sampler):
         raise SeqcnnError(f"unknown sampler {sampler!r}", hint=f"use one of {', '.join(SAMPLERS)}")
     with open_dataset(data) as ds:
         n = {s: len(ds.indices(s)) for s in ("train", "val", "test")}
+        monitor, length = resolve_config(ds)["training"]["monitor"], ds.length  # train's default for the task
     if n["val"] == 0:
         raise SeqcnnError("tune selects by the validation split and this dataset has none", path=data,
                           hint="re-encode with a validation split, e.g. 'seqcnn encode ... --split 0.8,0.1,0.1'")
@@ -111,14 +114,12 @@ def _check(data, out, archs, n_trials, resume, force, sampler):
         raise SeqcnnError("the dataset has no training split", path=data, hint="re-encode with --split")
     exists = os.path.exists(os.path.join(out, STUDY_FILE))
     if os.path.exists(out) and not resume and not force:
-        from .errors import OutputExistsError
-
         raise OutputExistsError("already exists", path=out,
                                 hint="pass --resume to continue its study, or --force to start again")
     if resume and not exists:
         raise SeqcnnError("no study to resume", path=os.path.join(out, STUDY_FILE),
                           hint="start one without --resume")
-    return n
+    return n, monitor, length
 
 
 def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None, seed=0, resume=False, force=False,
@@ -145,21 +146,17 @@ def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None,
     dict — ``summary`` (as in summary.json), ``trials`` (pandas.DataFrame, as in trials.csv), ``best`` (the
     best trial's run directory).
     """
-    from . import plots, rundir, training
+    from . import plots, training
     from ._tf import import_keras
-    from .store import open_dataset
 
     out = os.path.abspath(str(out).rstrip("/"))
     archs = tuple(archs)
-    n = _check(data, out, archs, int(n_trials), resume, force, sampler)
+    n, monitor, length = _check(data, out, archs, int(n_trials), resume, force, sampler)
     optuna = _optuna()
     if force and not resume and os.path.exists(out):
         shutil.rmtree(out) if os.path.isdir(out) and not os.path.islink(out) else os.remove(out)
     os.makedirs(os.path.join(out, "trials"), exist_ok=True)
     storage = optuna.storages.RDBStorage(f"sqlite:///{os.path.join(out, STUDY_FILE)}")
-    with open_dataset(data) as ds:
-        monitor = rundir.resolve_config(ds)["training"]["monitor"]  # train's default for the task
-        length = ds.length
     direction = "minimize" if monitor == "val_loss" else "maximize"
     chooser = (optuna.samplers.TPESampler(n_startup_trials=TPE_STARTUP, seed=seed) if sampler == "tpe"
                else optuna.samplers.RandomSampler(seed=seed))
