@@ -354,17 +354,21 @@ def gc_histogram(positive_gc, negative_gc, path, title="", negative_label="negat
 # --- hyper-parameter search ---
 
 
-def tune_history(values, states, monitor, maximise, path):
-    """Each trial's best validation value (pruned trials as crosses, at the value they reached) and the best so far.
+def tune_history(values, states, monitor, maximise, path, importance=None):
+    """A search at a glance: each trial's best validation value and the best so far; beside it, which parameters
+    mattered.
 
     Parameters
     ----------
-    values : array of float, shape=(n_trials,) — each trial's objective (NaN where none).
+    values : array of float, shape=(n_trials,) — each trial's objective (NaN where none); pruned trials are
+        crosses at the value they reached.
     states : list of str — 'complete', 'pruned', 'fail' or 'running' per trial.
+    importance : dict, optional — parameter name → importance (summing to 1), drawn as bars; ``None`` leaves a
+        note that the study has too few complete trials (or none that differ) for one.
     """
     values = np.asarray(values, float)
     x = np.arange(len(values))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.4, 3.8), gridspec_kw={"width_ratios": [3, 2]})
     done = np.array([s == "complete" for s in states], bool)
     if done.any():
         ax.scatter(x[done], values[done], color="tab:blue", s=28, label="complete", zorder=3)
@@ -381,4 +385,14 @@ def tune_history(values, states, monitor, maximise, path):
     if len(values):
         ax.set_xticks(x if len(x) <= 20 else x[:: max(1, len(x) // 10)])
     ax.legend(loc="lower right" if maximise else "upper right", fontsize=8)
+    if importance:
+        names = sorted(importance, key=importance.get)  # the most important on top
+        ax2.barh(names, [importance[k] for k in names], color="tab:green")
+        ax2.set_xlim(0, 1)
+        ax2.set_xlabel("importance (fANOVA, share of variance)")
+        ax2.set_title("which parameters mattered")
+    else:
+        ax2.axis("off")
+        ax2.text(0.5, 0.5, "parameter importance needs at least\n3 complete trials that differ", ha="center",
+                 va="center", fontsize=10, color="grey", transform=ax2.transAxes)
     return _save(fig, path)

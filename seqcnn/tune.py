@@ -12,7 +12,7 @@ Layout of ``TUNE_DIR``::
     best -> trials/N  the best finished trial (a relative symlink): use it as any run directory
     trials.csv        one row per trial: number, state, value, best epoch, seconds, parameters
     summary.json      the search: data, monitor, direction, counts per state, the best trial
-    plots/tune_history.png   objective per trial and the running best
+    plots/tune_history.png   objective per trial and the running best, beside each parameter's importance
 """
 
 import json
@@ -223,6 +223,35 @@ def tune(data, out, archs=("deepbind",), n_trials=20, timeout=None, epochs=None,
     return _write(study, out, data, monitor, direction, n, time.time() - t0, plots)
 
 
+IMPORTANCE_MIN_TRIALS = 3
+
+
+def importance(study):
+    """Each parameter's share of the objective's variance over the complete trials (fANOVA, seeded), or ``None``.
+
+    Parameters searched in only some trials (another architecture's, in a study over several) are left out:
+    fANOVA needs every trial to have a value. ``None`` below ``IMPORTANCE_MIN_TRIALS`` complete trials or where
+    no parameter varies.
+
+    Returns
+    -------
+    dict or None — parameter name → importance, summing to 1, largest first.
+    """
+    optuna = _optuna()
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < IMPORTANCE_MIN_TRIALS:
+        return None
+    shared = set.intersection(*(set(t.params) for t in complete))
+    varying = sorted(k for k in shared if len({repr(t.params[k]) for t in complete}) > 1)
+    if not varying:
+        return None
+    imp = optuna.importance.get_param_importances(
+        study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0), params=varying)
+    return {k: float(v) for k, v in imp.items()}
+
+
 def _write(study, out, data, monitor, direction, n, seconds, plots):
     import numpy as np
     import pandas as pd
@@ -258,9 +287,10 @@ def _write(study, out, data, monitor, direction, n, seconds, plots):
         if os.path.lexists(link):
             os.remove(link)
         os.symlink(b.user_attrs["run"], link)
+    summary["importance"] = importance(study)
     write_json(summary, os.path.join(out, "summary.json"))
     values = np.array([np.nan if v is None else v for v in table["best_value"]]) if len(table) else np.array([])
     os.makedirs(os.path.join(out, "plots"), exist_ok=True)
     plots.tune_history(values, list(table["state"]) if len(table) else [], monitor, direction == "maximize",
-                       os.path.join(out, "plots", "tune_history.png"))
+                       os.path.join(out, "plots", "tune_history.png"), importance=summary["importance"])
     return {"summary": summary, "trials": table, "best": best_dir}

@@ -46,7 +46,27 @@ def test_study_writes_trials_and_a_best_run_directory(sim_binary, tmp_path):
     hist = pd.read_csv(tmp_path / "t" / f"trials/{best:03d}" / "history.csv")
     assert hist["val_auprc"].max() == pytest.approx(table.loc[best, "value"])
     assert (tmp_path / "t" / "plots" / "tune_history.png").stat().st_size > 5000
+    # importance: every parameter that varied across the three trials, shares summing to 1
+    varied = {c[len("param_"):] for c in table if c.startswith("param_") and table[c].nunique() > 1}
+    assert set(summary["importance"]) == varied and sum(summary["importance"].values()) == pytest.approx(1)
     assert r["best"] == str(tmp_path / "t" / f"trials/{best:03d}")
+
+
+def test_importance_needs_three_complete_trials_and_a_varying_parameter():
+    import optuna
+
+    def study(values, params):
+        s = optuna.create_study(direction="maximize")
+        for v, p in zip(values, params):
+            s.add_trial(optuna.trial.create_trial(
+                params=p, distributions={k: optuna.distributions.FloatDistribution(0, 1) for k in p}, value=v))
+        return s
+
+    assert tune.importance(study([0.5, 0.6], [{"a": 0.1}, {"a": 0.2}])) is None
+    assert tune.importance(study([0.5, 0.6, 0.7], [{"a": 0.1}] * 3)) is None  # nothing varied
+    imp = tune.importance(study([0.1, 0.5, 0.9, 0.2], [{"a": 0.1, "b": 0.5}, {"a": 0.5, "b": 0.5},
+                                                        {"a": 0.9, "b": 0.5}, {"a": 0.2, "b": 0.5}]))
+    assert imp == {"a": pytest.approx(1.0)}  # b never varied: not assessed
 
 
 def test_test_split_labels_do_not_change_the_study(sim_binary, tmp_path):
