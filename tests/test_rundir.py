@@ -81,7 +81,7 @@ def test_a_recorded_run_without_the_newer_options_replays_as_it_was_trained(bina
     r, out = binary_run
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["training"]["strands"] == "average" and cfg["training"]["lr_schedule"] == "plateau"
-    for key in ("strands", "lr_schedule", "batch_size", "stopping"):
+    for key in ("strands", "lr_schedule", "batch_size", "stopping", "strand_fit"):
         del cfg["training"][key]
     with open_dataset(sim_binary) as ds:
         old = rundir.resolve_config(ds, config=cfg)["training"]
@@ -89,9 +89,13 @@ def test_a_recorded_run_without_the_newer_options_replays_as_it_was_trained(bina
         n_train = len(ds.indices("train"))
     assert (old["strands"], old["lr_schedule"], old["batch_size"], old["stopping"]) == ("single", "constant", 32,
                                                                                          "monitor")
+    assert old["strand_fit"] == "joint"  # a strand-averaged run recorded before strand_fit stepped on the average
+    assert new["strand_fit"] == rundir.TRAIN_DEFAULTS["strand_fit"]
     assert (new["strands"], new["lr_schedule"], new["stopping"]) == ("average", "plateau", "monitor+loss")
-    assert new["batch_size"] == rundir.auto_batch(n_train)
+    assert new["batch_size"] == rundir.auto_batch(n_train, 2 if new["strand_fit"] == "joint" else 1)
     assert [rundir.auto_batch(n) for n in (10, 800, 3200, 7000, 10 ** 6)] == [32, 32, 64, 128, 128]
+    # a jointly fitted strand-averaged model runs both strands per sequence: half the batch for the same cost
+    assert [rundir.auto_batch(n, 2) for n in (10, 800, 3200, 7000, 10 ** 6)] == [32, 32, 32, 64, 128]
 
 
 def test_strand_averaged_run_reloads_and_plateau_decay_is_recorded(sim_binary, tmp_path):

@@ -33,7 +33,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(sim_binary, tmp_p
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         training.train(sim_binary, out, callbacks=[Interrupt()], **FAST)
-    assert not out.exists() and (tmp_path / "run.partial" / "checkpoint" / "last.keras").exists()
+    assert not out.exists() and (tmp_path / "run.partial" / "checkpoint" / "weights.npz").exists()
     with pytest.raises(OutputExistsError, match="interrupted run"):
         training.train(sim_binary, out, **FAST)
     resumed = training.train(sim_binary, out, resume=True, quiet=True, n_boot=200)
@@ -42,6 +42,41 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(sim_binary, tmp_p
     assert out.exists() and not (tmp_path / "run.partial").exists()
     with pytest.raises(SeqcnnError, match="nothing to resume"):
         training.train(sim_binary, tmp_path / "never", resume=True)
+
+
+def test_strand_fits_train_differently_save_a_strand_averaged_model_and_resume_exactly(sim_binary, tmp_path,
+                                                                                         binary_run):
+    """The strand_fit that binary_run (the defaults) did not use: its own trajectory, the same kind of model, and
+    an interrupted run that resumes to the uninterrupted one (posthoc reloads the single-strand model it fits)."""
+    from seqcnn import rundir
+    from seqcnn._tf import import_keras
+    from seqcnn.encoding import reverse_complement
+    from seqcnn.models import strand_inner
+    from seqcnn.store import open_dataset
+
+    keras = import_keras()
+    default_run, _ = binary_run
+    other = {"joint": "posthoc", "posthoc": "joint"}[rundir.TRAIN_DEFAULTS["strand_fit"]]
+    full = training.train(sim_binary, tmp_path / "full", strand_fit=other, plots=False, **FAST)
+    assert full["config"]["training"]["strand_fit"] == other
+    assert [h["loss"] for h in full["history"]] != [h["loss"] for h in default_run["history"]]
+    model, _ = rundir.load_run(tmp_path / "full")
+    assert strand_inner(model) is not None
+    with open_dataset(sim_binary) as ds:
+        x = ds.read_x(np.arange(64)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(reverse_complement(x), verbose=0),
+                               atol=1e-5)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        training.train(sim_binary, tmp_path / "run", strand_fit=other, callbacks=[Interrupt()], **FAST)
+    resumed = training.train(sim_binary, tmp_path / "run", resume=True, quiet=True, n_boot=200)
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in full["history"]]
+    assert resumed["metrics"]["test"] == full["metrics"]["test"]
 
 
 @pytest.mark.parametrize("fixture,task", [("sim_multiclass", "multiclass"), ("sim_multilabel", "multilabel")])
