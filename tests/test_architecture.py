@@ -24,7 +24,7 @@ def _map_groups():
         bold = re.match(r"\*\*(.+?)\*\*", line)
         if bold:
             current = next(i for i, g in enumerate(GROUPS) if bold.group(1).startswith(g))
-        row = re.match(r"\| `([\w]+)\.py` \|", line)
+        row = re.match(r"\| `([\w]+)(?:\.py|/)` \|", line)  # a module, or a package (`cli/`)
         if row:
             assert current is not None, line
             groups[row.group(1)] = current
@@ -32,24 +32,33 @@ def _map_groups():
 
 
 def _modules():
-    return sorted(p.stem for p in PACKAGE.glob("*.py"))
+    """seqcnn's modules and sub-packages (``cli``), by name."""
+    return sorted([p.stem for p in PACKAGE.glob("*.py")]
+                  + [p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()])
+
+
+def _files(name):
+    """The source files of a module (one) or a sub-package (each of its modules)."""
+    return sorted((PACKAGE / name).glob("*.py")) if (PACKAGE / name).is_dir() else [PACKAGE / f"{name}.py"]
 
 
 def _imports(name):
-    """``(seqcnn modules imported, anywhere in the file; external top-level names imported at module level)``."""
-    tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+    """``(seqcnn modules imported, anywhere in its files; external top-level names imported at module level)``."""
     inner, top = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                inner.add(node.module.split(".")[0])
-            else:
-                inner.update(a.name for a in node.names)
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            top.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            top.add(node.module.split(".")[0])
+    for path in _files(name):
+        tree = ast.parse(path.read_text())
+        level = 2 if path.parent != PACKAGE else 1  # in a sub-package, `..x` is seqcnn's x (`.x` is its own)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == level:
+                if node.module:
+                    inner.add(node.module.split(".")[0])
+                else:
+                    inner.update(a.name for a in node.names)
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                top.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                top.add(node.module.split(".")[0])
     return inner, top
 
 
@@ -77,12 +86,13 @@ def test_imports_follow_the_flow_and_nothing_imports_the_cli():
 def test_house_rules_no_module_level_tensorflow_figures_only_in_plots_and_docstrings():
     problems = []
     for name in _modules():
-        text = (PACKAGE / f"{name}.py").read_text()
-        if not ast.get_docstring(ast.parse(text)):
-            problems.append(f"{name}.py has no module docstring saying what it provides")
+        for path in _files(name):
+            text, where = path.read_text(), path.relative_to(PACKAGE)
+            if not ast.get_docstring(ast.parse(text)):
+                problems.append(f"{where} has no module docstring saying what it provides")
+            if name != "plots" and re.search(r"^\s*(import|from) (matplotlib|logomaker)\b", text, re.M):
+                problems.append(f"{where} draws figures itself (they belong in plots.py)")
         # TensorFlow is imported on first use through _tf.py, so `import seqcnn` and `seqcnn encode` stay fast.
         if _imports(name)[1] & {"tensorflow", "keras"}:
-            problems.append(f"{name}.py imports TensorFlow/Keras at module level")
-        if name != "plots" and re.search(r"^\s*(import|from) (matplotlib|logomaker)\b", text, re.M):
-            problems.append(f"{name}.py draws figures itself (they belong in plots.py)")
+            problems.append(f"{name} imports TensorFlow/Keras at module level")
     assert not problems, problems

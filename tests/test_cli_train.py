@@ -227,13 +227,16 @@ def test_tune_end_to_end(cli, sim_binary, tmp_path, monkeypatch):
     assert lines[0].startswith("trial 0: complete, val_auprc") and lines[1].startswith("trial 1: complete")
     assert "2 complete, 0 pruned, 0 failed trials" in r.stdout and "run directory" in r.stdout
     assert "test 90 (not used for selection" in r.stdout
-    assert len(pd.read_csv(out / "trials.csv")) == 2
+    assert len(pd.read_csv(out / "trials.csv")) == 2 and "importance" not in r.stdout  # too few trials for one
     # the best trial is a run directory every other verb takes
     ev = cli("evaluate", out / "best", sim_binary)
     assert ev.exit_code == 0, ev.stderr
     one_line_error(cli("tune", sim_binary, "-o", out, "--trials", "2"), "already exists", "--resume")
     more = cli("tune", sim_binary, "-o", out, "--trials", "3", "--epochs", "2", "--resume", "-q")
     assert more.exit_code == 0 and more.stdout == "" and len(pd.read_csv(out / "trials.csv")) == 3
+    # three complete trials: the learning rate (always searched) has an importance, and the figure shows it
+    importance = json.loads((out / "summary.json").read_text())["importance"]
+    assert "lr" in importance and set(importance) <= {"lr", "filters", "kernel_size"}
     one_line_error(cli("tune", sim_binary, "-o", tmp_path / "u", "--arch", "deepbind,nope"), "nope")
     one_line_error(cli("tune", sim_binary, "-o", tmp_path / "u", "--trials", "0"), "--trials")
     one_line_error(cli("tune", tmp_path / "missing.h5", "-o", tmp_path / "u"), "missing.h5")

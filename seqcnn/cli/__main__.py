@@ -1,0 +1,6 @@
+"""``python -m seqcnn.cli``: the ``seqcnn`` command line."""
+
+from . import main
+
+if __name__ == "__main__":
+    main()
