@@ -21,5 +21,8 @@ run scale-dedup python benchmarks/bench_scale.py dedup --n 10000000
 run ism python benchmarks/bench_ism.py
 run train python benchmarks/bench_train.py --data ../shared/data/janggu_oct4_vs_mafk --epochs 4 --rounds 2
 run accuracy python -W ignore benchmarks/bench_accuracy.py --out benchmarks/out/accuracy.json
+run train-time python -W ignore benchmarks/bench_train_time.py --sets oct4,CTCF,GATA3,long --rounds 3
+run train-time-1kb python -W ignore benchmarks/bench_train_time.py --sets long --fold 1 --rounds 3
+run checkpoint python benchmarks/bench_checkpoint.py --archs deepbind,basset --rounds 20
 run interpret python benchmarks/bench_interpret.py
 echo "== done: outputs in benchmarks/out/; copy tables into benchmarks/RESULTS.md with their commands"
