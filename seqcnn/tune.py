@@ -230,8 +230,8 @@ def importance(study):
     """Each parameter's share of the objective's variance over the complete trials (fANOVA, seeded), or ``None``.
 
     Parameters searched in only some trials (another architecture's, in a study over several) are left out:
-    fANOVA needs every trial to have a value. ``None`` below ``IMPORTANCE_MIN_TRIALS`` complete trials or where
-    no parameter varies.
+    fANOVA needs every trial to have a value. ``None`` below ``IMPORTANCE_MIN_TRIALS`` complete trials, where
+    every trial reached the same value, or where no parameter varies.
 
     Returns
     -------
@@ -241,8 +241,8 @@ def importance(study):
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(complete) < IMPORTANCE_MIN_TRIALS:
-        return None
+    if len(complete) < IMPORTANCE_MIN_TRIALS or len({t.value for t in complete}) < 2:
+        return None  # too few trials, or an objective that never moved: no variance to share out
     shared = set.intersection(*(set(t.params) for t in complete))
     varying = sorted(k for k in shared if len({repr(t.params[k]) for t in complete}) > 1)
     if not varying:

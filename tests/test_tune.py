@@ -64,6 +64,7 @@ def test_importance_needs_three_complete_trials_and_a_varying_parameter():
 
     assert tune.importance(study([0.5, 0.6], [{"a": 0.1}, {"a": 0.2}])) is None
     assert tune.importance(study([0.5, 0.6, 0.7], [{"a": 0.1}] * 3)) is None  # nothing varied
+    assert tune.importance(study([0.5] * 3, [{"a": 0.1}, {"a": 0.2}, {"a": 0.3}])) is None  # the value never moved
     imp = tune.importance(study([0.1, 0.5, 0.9, 0.2], [{"a": 0.1, "b": 0.5}, {"a": 0.5, "b": 0.5},
                                                         {"a": 0.9, "b": 0.5}, {"a": 0.2, "b": 0.5}]))
     assert imp == {"a": pytest.approx(1.0)}  # b never varied: not assessed
