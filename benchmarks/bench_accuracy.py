@@ -128,15 +128,37 @@ def write_h5(path, ids, x, y, split):
                                                        "label_names": ["label"], "pad_mode": "center"}, force=True)
 
 
-def oct4(args, tmp):
-    from seqcnn.encoding import one_hot
+def oct4_data(data):
+    """Oct4 vs Mafk: ``(ids, seqs, y, split)``, train.fa split 0.9/0.1 (seed 0) and test.fa as the test split."""
     from seqcnn.splits import stratified_split
 
-    d = os.path.join(args.data, "janggu_oct4_vs_mafk")
+    d = os.path.join(data, "janggu_oct4_vs_mafk")
     ids, seqs, y = read_set(os.path.join(d, "train.fa"), os.path.join(d, "train_labels.csv"))
     tids, tseqs, ty = read_set(os.path.join(d, "test.fa"), os.path.join(d, "test_labels.csv"))
     split = np.r_[stratified_split(y, (0.9, 0.1, 0.0), 0), np.full(len(ty), 2, np.uint8)]
-    all_ids, all_seqs, all_y = np.r_[ids, tids], seqs + tseqs, np.r_[y, ty]
+    return np.r_[ids, tids], seqs + tseqs, np.r_[y, ty], split
+
+
+def fold_split(y, k, trv):
+    """The split column of fold ``k`` (training+validation rows ``trv``): 0.9/0.1 of them by seed ``k``, test 2."""
+    from seqcnn.splits import stratified_split
+
+    split = np.full(len(y), 2, np.uint8)
+    split[trv] = np.where(stratified_split(y[trv], (0.9, 0.1, 0.0), k) == 0, 0, 1)
+    return split
+
+
+def folds(y):
+    """The B-panel protocol's stratified 5 folds (seed 0): ``(trv, test)`` index pairs."""
+    from sklearn.model_selection import StratifiedKFold
+
+    return list(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y))
+
+
+def oct4(args, tmp):
+    from seqcnn.encoding import one_hot
+
+    all_ids, all_seqs, all_y, split = oct4_data(args.data)
     x = one_hot(all_seqs)
     h5 = os.path.join(tmp, "oct4.h5")
     write_h5(h5, all_ids, x, all_y, split)
@@ -145,22 +167,16 @@ def oct4(args, tmp):
 
 def cross_validate(name, ids, seqs, y, args, tmp):
     """The B-panel protocol: stratified 5-fold (seed 0), each fold's training part split 0.9/0.1 for early stopping."""
-    from sklearn.model_selection import StratifiedKFold
-
     from seqcnn.encoding import one_hot
-    from seqcnn.splits import stratified_split
 
     x = one_hot(seqs)
-    folds = []
-    for k, (trv, te) in enumerate(StratifiedKFold(5, shuffle=True, random_state=0).split(seqs, y)):
-        if k >= args.folds:
-            break
-        split = np.full(len(y), 2, np.uint8)
-        split[trv] = np.where(stratified_split(y[trv], (0.9, 0.1, 0.0), k) == 0, 0, 1)
+    results = []
+    for k, (trv, _) in enumerate(folds(y)[: args.folds]):
+        split = fold_split(y, k, trv)
         h5 = os.path.join(tmp, f"{name.replace(' ', '_')}-{k}.h5")
         write_h5(h5, np.array(ids, dtype=object), x, y, split)
-        folds.append(evaluate_all(f"{name} fold {k}", h5, split, seqs, y, x, tmp, args, seed=0))
-    return {m: [f[m] for f in folds] for m in folds[0]}
+        results.append(evaluate_all(f"{name} fold {k}", h5, split, seqs, y, x, tmp, args, seed=0))
+    return {m: [f[m] for f in results] for m in results[0]}
 
 
 def bpanel(args, tmp):

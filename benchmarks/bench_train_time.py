@@ -23,28 +23,6 @@ sys.path.insert(0, HERE)
 import bench_accuracy as acc  # noqa: E402  (the data sets and baselines of the accuracy benchmark)
 
 
-def _oct4(data, tmp):
-    from seqcnn.encoding import one_hot
-    from seqcnn.splits import stratified_split
-
-    d = os.path.join(data, "janggu_oct4_vs_mafk")
-    ids, seqs, y = acc.read_set(os.path.join(d, "train.fa"), os.path.join(d, "train_labels.csv"))
-    tids, tseqs, ty = acc.read_set(os.path.join(d, "test.fa"), os.path.join(d, "test_labels.csv"))
-    split = np.r_[stratified_split(y, (0.9, 0.1, 0.0), 0), np.full(len(ty), 2, np.uint8)]
-    return np.r_[ids, tids], seqs + tseqs, np.r_[y, ty], split
-
-
-def _fold(ids, seqs, y, k):
-    from sklearn.model_selection import StratifiedKFold
-
-    from seqcnn.splits import stratified_split
-
-    trv, _ = list(StratifiedKFold(5, shuffle=True, random_state=0).split(seqs, y))[k]
-    split = np.full(len(y), 2, np.uint8)
-    split[trv] = np.where(stratified_split(y[trv], (0.9, 0.1, 0.0), k) == 0, 0, 1)
-    return np.array(ids, dtype=object), seqs, y, split
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.path.normpath(acc.DATA))
@@ -63,7 +41,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="seqcnn-bench-time-") as tmp:
         for name in args.sets.split(","):
             if name == "oct4":
-                label, (ids, seqs, y, split) = "Oct4 vs Mafk", _oct4(args.data, tmp)
+                label, (ids, seqs, y, split) = "Oct4 vs Mafk", acc.oct4_data(args.data)
             else:
                 tf_name = "CTCF" if name == "long" else name
                 d = os.path.join(args.data, "deepbind_B_panel")
@@ -71,7 +49,8 @@ def main(argv=None):
                 if name == "long":
                     seqs = acc.long_set(seqs)
                 label = ("CTCF 1 kb" if name == "long" else tf_name) + f" fold {args.fold}"
-                ids, seqs, y, split = _fold(ids, seqs, y, args.fold)
+                ids = np.array(ids, dtype=object)
+                split = acc.fold_split(y, args.fold, acc.folds(y)[args.fold][0])
             x = one_hot(seqs)
             h5 = os.path.join(tmp, f"{name}.h5")
             acc.write_h5(h5, ids, x, y, split)
