@@ -105,19 +105,42 @@ class Forward:
         out = [self.fn(b).numpy() for b in batches]
         return np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
 
-    def fixed(self, x, batch_size):
-        """Logits of x [n, L, 4] in batches of exactly ``batch_size`` (the last padded with all-zero rows).
+    def fixed(self, x, batch_size, offset=0, slots=None):
+        """Logits of x [n, L, 4] in batches of exactly ``batch_size``, each row at a place fixed by its identity.
 
-        A row's logits then do not depend on how many rows share its call (CPU kernels pick their blocking by
-        batch shape, which moves the last digits), so a shard of an input scores its rows as the whole does.
+        Record ``offset + i`` of an input (``x[i]``) is scored at row ``(offset + i) % batch_size`` of a batch of
+        exactly ``batch_size`` rows (padded with all-zero rows); with ``slots``, ``x[i]`` takes row
+        ``slots[i] % batch_size`` instead (a stable key per record, gaps and repeats allowed: a new batch starts
+        wherever a row's place is not after the previous row's). Both matter for the last digits: CPU kernels
+        pick their blocking by batch shape, and within one shape a row's logits move by an ulp with the row it
+        takes (not with the other rows' values). With both fixed by the record's identity, a shard or block of
+        an input scores each record to the same bits as the whole input does.
+
+        Parameters
+        ----------
+        x : np.ndarray, shape=(n, L, 4), uint8
+        batch_size : int
+        offset : int — the index of ``x[0]`` in the whole input (ignored with ``slots``).
+        slots : np.ndarray of int, shape=(n,), optional — each row's stable key, non-decreasing within a run of
+            rows that should share batches.
+
+        Returns
+        -------
+        np.ndarray, shape=(n, T), float32
         """
-        out = []
-        for i in range(0, len(x), batch_size):
-            b = x[i:i + batch_size]
-            if len(b) < batch_size:
-                b = np.concatenate([b, np.zeros((batch_size - len(b),) + b.shape[1:], b.dtype)])
-            out.append(self.fn(b).numpy()[: min(batch_size, len(x) - i)])
-        return np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
+        if len(x) == 0:
+            return np.zeros((0, self.model.output_shape[-1]), np.float32)
+        key = np.arange(len(x)) + int(offset) if slots is None else np.asarray(slots, np.int64)
+        place = key % batch_size
+        batch = np.cumsum(np.r_[True, place[1:] <= place[:-1]]) - 1
+        bounds = np.searchsorted(batch, np.arange(int(batch[-1]) + 2))  # batch is non-decreasing
+        out = np.empty((len(x), self.model.output_shape[-1]), np.float32)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            sel = np.arange(lo, hi)
+            b = np.zeros((batch_size,) + x.shape[1:], x.dtype)
+            b[place[sel]] = x[sel]
+            out[sel] = self.fn(b).numpy()[place[sel]]
+        return out
 
 
 def training_dataset(source, indices, targets, sample_weight, batch_size, seed, buffer_chunks, rc_augment,

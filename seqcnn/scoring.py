@@ -207,8 +207,9 @@ def predict(run_dir, fasta, out, force=False, batch_size=1024, quiet=True, shard
                     raise SeqcnnError("duplicate record id", path=fasta, record=rid,
                                       hint="ids (first word of headers) must be unique")
                 seen.update(ids)
-                # Fixed-size batches: a record scores the same whichever shard (or block) it falls in.
-                frame = pd.DataFrame(link(task, fwd.fixed(x, batch_size)), columns=cols)
+                # Fixed-size batches, each record at the row its index in the whole file gives: a record scores the
+                # same bits whichever shard (or block) it falls in.
+                frame = pd.DataFrame(link(task, fwd.fixed(x, batch_size, offset=lo + n)), columns=cols)
                 frame.insert(0, "id", ids)
                 frame.to_csv(fh, header=False, index=False, float_format="%.6g")
                 n += len(ids)

@@ -6,6 +6,7 @@ import pytest
 from seqcnn import feeding, losses, training
 
 from conftest import FAST
+from numerics import assert_close
 
 
 def test_epoch_order_is_a_chunk_grouped_permutation():
@@ -50,7 +51,44 @@ def test_replica_batches_split_pad_and_reweight_the_global_batch(sim_binary):
         real = n - m  # rows of replica 1 that are data; the rest is padding
         assert np.array_equal(np.concatenate([x0, x1[:real]]), x) and np.array_equal(
             np.concatenate([y0, y1[:real]]), y)
-        assert np.allclose(np.concatenate([w0, w1[:real]]), sw * (2 * m / n))
+        assert_close(np.concatenate([w0, w1[:real]]), sw * (2 * m / n))
         assert not x1[real:].any() and not w1[real:].any()  # zero rows with zero weight
         # each replica's mean loss, summed and divided by the replicas, is the global batch's weighted mean
-        assert (w0.sum() + w1.sum()) / (2 * m) == pytest.approx(sw.sum() / n, rel=1e-6)
+        assert_close((w0.sum() + w1.sum()) / (2 * m), sw.sum() / n, ops=n)
+
+
+@pytest.mark.numerics
+def test_fixed_batches_score_a_row_the_same_in_any_shard():
+    """``Forward.fixed``: bit-identical logits for a row whatever part of the input it is scored with.
+
+    The claim behind ``predict --shard`` (the parts' files concatenate byte for byte to the whole's): every call
+    has the same batch shape and each record takes the row of the batch its index in the input gives, so the
+    kernels, their blocking and the row's summation order are the same; the other rows' values do not enter
+    it. Without the offset a record's row moves with the shard's start, and its logits move by an ulp (seen on
+    this project's 2-core AMD EPYC with oneDNN). Plain batches of another size are only close
+    (``assert_close``); the fixed ones must be equal, in both configurations of ``make test``.
+    """
+    from interpret_helpers import randomize
+    from seqcnn.models import build_model
+
+    model = randomize(build_model("deepbind", 60, "multiclass", 3, filters=8, kernel_size=9, dense_units=6,
+                                  strands="average"), seed=4)
+    x = np.eye(4, dtype=np.uint8)[np.random.default_rng(2).integers(0, 4, (23, 60))]
+    fwd = feeding.Forward(model, 60)
+    whole = fwd.fixed(x, 8)
+    for n in (2, 3, 5):  # shard boundaries that fall inside batches, and a last shard shorter than a batch
+        bounds = [-(-len(x) * k // n) for k in range(n + 1)]
+        parts = [fwd.fixed(x[lo:hi], 8, offset=lo) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
+    # other neighbours (the even rows replaced), each row at its own place: the odd rows' bits do not move
+    y = x.copy()
+    y[::2] = np.eye(4, dtype=np.uint8)[np.random.default_rng(3).integers(0, 4, (len(y[::2]), 60))]
+    np.testing.assert_array_equal(fwd.fixed(y, 8)[1::2], whole[1::2])
+    assert_close(fwd([x[:7], x[7:]]), whole)  # batches of other sizes: the same logits up to rounding
+    # stable keys with gaps and repeats (variants: skipped rows, several ALTs of one record): a row scores to
+    # the bits of the whole input's row with the same key, in any subset
+    keys = np.array([0, 1, 1, 2, 5, 6, 6, 6, 9, 10, 12, 13, 14, 15, 16, 17, 17, 18, 19, 20, 21, 22, 22])
+    rows = [1, 4, 8, 9, 10, 15, 16, 21]
+    part = fwd.fixed(x[rows], 8, slots=keys[rows])
+    np.testing.assert_array_equal(part, fwd.fixed(x, 8, slots=keys)[rows])
+    np.testing.assert_array_equal(fwd.fixed(x, 8, slots=np.arange(len(x))), whole)  # keys 0..n-1: the offset rule

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from numerics import assert_close
 from seqcnn.graph import consumers, first_conv, inbound_layers, submodel
 from seqcnn.models import build_model
 
@@ -35,6 +36,7 @@ def test_first_conv_refuses_convolutions_window_arithmetic_cannot_use(conv_kw):
     assert first_conv(dense_first) is None
 
 
+@pytest.mark.numerics
 def test_submodel_runs_the_rest_of_the_network():
     keras = _keras()
     model = build_model("deepbind", 40, "binary", 1, filters=4, kernel_size=5, dense_units=3, global_average=False)
@@ -42,4 +44,4 @@ def test_submodel_runs_the_rest_of_the_network():
     assert isinstance(pool, keras.layers.GlobalMaxPooling1D)
     x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (3, 40))]
     features = keras.Model(model.inputs[0], pool.output)(x)
-    np.testing.assert_allclose(submodel(model, pool)(features), model(x), atol=1e-6)
+    assert_close(submodel(model, pool)(features), model(x))
