@@ -23,6 +23,7 @@ _LAZY = {
     "predict": "scoring",
     "load_run": "rundir",
     "predict_onehot": "scoring",
+    "export_run": "export",
     "compute_metrics": "metrics",
     # interpretation (the ISM function is ``ism``: ``seqcnn.mutagenesis`` is the module of the verb)
     "ism": "exact_ism",

@@ -163,33 +163,15 @@ def zeng(input_length, n_outputs, filters=128, kernel_size=24, pooling="global",
     return keras.Model(inp, _head(keras, x, n_outputs), name="zeng")
 
 
-_RC_LAYER = []
-
-
-def _reverse_complement_layer():
-    """The ``ReverseComplement`` layer class (defined on first use: this module imports no Keras at import)."""
-    if _RC_LAYER:
-        return _RC_LAYER[0]
-    keras = _keras()
-
-    @keras.saving.register_keras_serializable(package="seqcnn")
-    class ReverseComplement(keras.layers.Layer):
-        """One-hot ``[batch, L, 4]`` (A, C, G, T) → its reverse complement: positions and channels reversed."""
-
-        def call(self, x):
-            return keras.ops.flip(keras.ops.flip(x, axis=1), axis=2)
-
-        def compute_output_shape(self, input_shape):
-            return input_shape
-
-    _RC_LAYER.append(ReverseComplement)
-    return ReverseComplement
-
-
 def custom_objects():
-    """The custom layers seqcnn models use, for ``keras.models.load_model(..., custom_objects=...)``."""
-    cls = _reverse_complement_layer()
-    return {"ReverseComplement": cls, "seqcnn>ReverseComplement": cls}
+    """The custom layers seqcnn models may contain, for ``keras.models.load_model(..., custom_objects=...)``.
+
+    New models contain none (:mod:`seqcnn.layers`); run directories saved by earlier versions hold the
+    ``ReverseComplement`` layer.
+    """
+    from . import layers
+
+    return layers.custom_objects()
 
 
 def strand_average(inner):
@@ -201,25 +183,35 @@ def strand_average(inner):
 
     Returns
     -------
-    keras.Model — the same shapes; its layers are the input ``sequence``, ``reverse_complement``, ``inner``
-    (named ``<name>_strand``, called twice with shared weights) and the ``Average`` layer ``strand_average``.
+    keras.Model — the same shapes; its operations are the input ``sequence``, two built-in ``Flip``
+    operations (the reverse complement, :func:`seqcnn.layers.reverse_complement`), ``inner`` (named
+    ``<name>_strand``, called twice with shared weights) and the ``Average`` layer ``strand_average``. Built-in
+    operations only, so its ``.keras`` file opens in plain Keras.
     """
+    from . import layers
+
     keras = _keras()
     L = int(inner.inputs[0].shape[1])
     name = inner.name
     inner.name = f"{name}_strand"
     inp = keras.Input((L, 4), name="sequence")
-    rc = _reverse_complement_layer()(name="reverse_complement")(inp)
-    out = keras.layers.Average(name="strand_average")([inner(inp), inner(rc)])
+    out = keras.layers.Average(name="strand_average")([inner(inp), inner(layers.reverse_complement(inp))])
     return keras.Model(inp, out, name=name)
+
+
+# The operations of a strand-averaged model: as built now, and as saved by earlier versions (a custom layer).
+_STRAND_OPS = (["Average", "Flip", "Flip", "Functional", "InputLayer"],
+               ["Average", "Functional", "InputLayer", "ReverseComplement"])
 
 
 def strand_inner(model):
     """The single-strand model ``f`` inside a :func:`strand_average` wrapper, or ``None`` for any other model."""
     keras = _keras()
-    if sorted(type(layer).__name__ for layer in model.layers) != ["Average", "Functional", "InputLayer",
-                                                                  "ReverseComplement"]:
+    ops = getattr(model, "operations", None) or model.layers
+    if sorted(type(op).__name__ for op in ops) not in _STRAND_OPS:
         return None
+    if sorted(getattr(op, "axis", None) for op in ops if type(op).__name__ == "Flip") not in ([], [1, 2]):
+        return None  # two flips that are not positions + channels: not our reverse complement
     return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
 

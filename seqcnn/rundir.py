@@ -2,7 +2,8 @@
 
 A training run is a directory::
 
-    RUN/model.keras     the best model (logit outputs), loadable with keras.models.load_model
+    RUN/model.keras     the best model (logit outputs): keras.models.load_model(path, compile=False)
+                        opens it without seqcnn (runs saved before seqcnn.layers: import seqcnn.layers first)
     RUN/config.json     everything needed to reproduce the run (architecture, hyper-parameters,
                         training options, data file sha256, split sizes, length policy, versions)
     RUN/history.csv     one row per epoch: training loss, validation loss and metrics
@@ -65,11 +66,14 @@ TRAIN_DEFAULTS = {
     "lr_schedule": "plateau",
     "stopping": "monitor+loss",
     "strand_fit": "joint",
+    # The organism's JASPAR taxonomic group: not used in fitting; recorded so that the verbs that name motifs
+    # (motifs, discover, variants' figures, report) compare with this organism's motifs without being told again.
+    "jaspar": "vertebrates",
 }
 # What a run directory's config.json meant by an option it does not record (it predates the option): a recorded
 # run replays as it was trained, whatever today's defaults are.
 LEGACY_TRAINING = {"strands": "single", "lr_schedule": "constant", "batch_size": 32, "stopping": "monitor",
-                   "strand_fit": "joint"}
+                   "strand_fit": "joint", "jaspar": "vertebrates"}
 LR_SCHEDULES = ("constant", "plateau")
 # What counts as progress for patience and the plateau decay: 'monitor' only the monitored value (the first
 # epoch at a tie kept); 'monitor+loss' also a new lowest validation loss, and ties go to the lower loss.
@@ -81,8 +85,8 @@ PLATEAU_WAIT, PLATEAU_FACTOR, PLATEAU_FLOOR = 3, 0.5, 1 / 64
 
 
 def auto_batch(n_train, strands_per_step=1):
-    """The default batch for ``n_train`` training records: a power of two near n / (50 * strands_per_step),
-    between 32 and 128.
+    """The default batch for ``n_train`` training records: the largest power of two at most
+    n / (50 * strands_per_step), clipped to 32..128 (``seqcnn train --help`` states this rule).
 
     ``strands_per_step`` is 2 for a strand-averaged model fitted jointly (each sequence goes through the model on
     both strands, so a batch of b costs what 2b single strands do): on Oct4/Mafk's 7,000 sequences it takes
@@ -212,6 +216,13 @@ def _check_training(t, ds):
         raise SeqcnnError(f"unknown --lr-schedule {t['lr_schedule']!r}", hint=f"use one of {', '.join(LR_SCHEDULES)}")
     if not isinstance(t["seed"], (int, np.integer)):
         raise SeqcnnError(f"--seed must be an integer, got {t['seed']!r}")
+    # A wrong group must stop the run now, not the first motif verb after hours of training.
+    from .jaspar_db import check_jaspar
+
+    if t["jaspar"] == "none":
+        raise SeqcnnError("--jaspar none is an option of the motif verbs, not of train",
+                          hint="give the organism's group (e.g. --jaspar fungi) or leave it out (vertebrates)")
+    check_jaspar(t["jaspar"])
 
 
 def recorded_distribution(config_path):
@@ -258,6 +269,19 @@ def prepare_out(out, force, resume):
             raise OutputExistsError("an interrupted run of this output exists", path=partial,
                                     hint="pass --resume to continue it, or --force to start again")
     return out, partial
+
+
+def checkpointed_epochs(out):
+    """The epochs an interrupted run of ``out`` has checkpointed in ``out.partial`` (0: none, or unreadable).
+
+    What ``--resume`` would continue after; the CLI names it when a run is stopped.
+    """
+    state = os.path.join(os.path.abspath(str(out).rstrip("/")) + ".partial", CHECKPOINT_DIR, "state.json")
+    try:
+        with open(state) as fh:
+            return int(json.load(fh)["epoch"]) + 1
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def worker_out(out, resume, dist):

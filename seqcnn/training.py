@@ -36,7 +36,7 @@ def set_determinism(seed):
 def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_size=None, lr=None, patience=None,
           seed=None, class_weight=None, rc_augment=None, monitor=None, buffer_chunks=None, memory_budget_mb=1024,
           resume=False, force=False, quiet=False, plots=True, n_boot=1000, callbacks=(), command=None,
-          strategy=None, lr_schedule=None, strands=None, stopping=None, strand_fit=None):
+          strategy=None, lr_schedule=None, strands=None, stopping=None, strand_fit=None, jaspar=None):
     """Train a model on split 0, early-stop on split 1, and write the run directory ``out``.
 
     Parameters
@@ -59,6 +59,8 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
         (default) counts a new lowest validation loss as progress and breaks ties of the monitor by it
         (``rundir.STOPPINGS``).
         ``batch_size`` None: ``rundir.auto_batch``.
+    jaspar : str, optional — the organism's JASPAR taxonomic group (e.g. 'fungi'), recorded in config.json: the
+        verbs that name motifs compare with it unless told otherwise. [default: the config's, or vertebrates]
     memory_budget_mb : float — load train+val into memory when their uint8 size fits, else stream chunks.
     resume : bool — continue ``out.partial`` from its last checkpoint.
     force : bool — replace an existing ``out``.
@@ -103,7 +105,7 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
         cfg = rundir.resolve_config(ds, arch, params, config, epochs=epochs, batch_size=batch_size, lr=lr,
                              patience=patience, seed=seed, class_weight=class_weight, rc_augment=rc_augment,
                              monitor=monitor, buffer_chunks=buffer_chunks, lr_schedule=lr_schedule, strands=strands,
-                             stopping=stopping, strand_fit=strand_fit)
+                             stopping=stopping, strand_fit=strand_fit, jaspar=jaspar)
         tr = cfg["training"]
         if ds.task not in models.TASKS:
             raise InputFormatError(f"unknown task {ds.task!r} in the dataset", path=ds.path)

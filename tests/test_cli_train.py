@@ -31,7 +31,7 @@ def run_dir(sim_binary, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
     args = ["train", str(sim_binary), "-o", str(out), "--arch", "deepbind", *TINY, "--epochs", "6", "--batch-size",
             "64", "--patience", "3", "--monitor", "val_auroc", "--seed", "3", "--class-weight", "balanced",
-            "--no-rc-augment", "--memory-budget", "0", "--bootstrap", "100"]
+            "--no-rc-augment", "--memory-budget", "0", "--bootstrap", "100", "--jaspar", "fungi"]
     res = CliRunner().invoke(main, args, catch_exceptions=False)
     assert res.exit_code == 0, res.stderr
     return out, res
@@ -43,6 +43,7 @@ def test_train_options_reach_the_config_and_summary(run_dir):
     t = cfg["training"]
     assert (t["epochs"], t["batch_size"], t["patience"], t["monitor"], t["seed"], t["class_weight"],
             t["rc_augment"], t["lr"]) == (6, 64, 3, "val_auroc", 3, "balanced", False, 0.01)
+    assert t["jaspar"] == "fungi"   # the organism's JASPAR group, for the verbs that name motifs later
     assert cfg["hparams"]["filters"] == 8 and cfg["hparams"]["kernel_size"] == 15
     assert cfg["command"].startswith("seqcnn train")
     # progress (Keras) and the summary go to stdout; the summary names the run, best epoch and test metrics
@@ -62,6 +63,7 @@ def test_train_quiet_no_plots_force_and_config(cli, run_dir, sim_binary, tmp_pat
     assert sorted(os.listdir(tmp_path / "r")) == ["config.json", "history.csv", "metrics.json", "model.keras"]
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())
     assert cfg["training"]["epochs"] == 2 and cfg["training"]["seed"] == 3 and cfg["hparams"]["filters"] == 8
+    assert cfg["training"]["jaspar"] == "fungi"   # replayed from --config
     one_line_error(cli("train", sim_binary, "-o", tmp_path / "r", "--quiet"), "already exists", "--force")
     res = cli("train", sim_binary, "-o", tmp_path / "r", *TINY, "--epochs", "1", "--quiet", "--force",
               "--rc-augment")
@@ -138,7 +140,9 @@ def test_predict_options(cli, run_dir, sim_binary, tmp_path):
     res = cli("predict", out, fa, "-o", tmp_path / "p.csv", "--force", "--quiet", "--batch-size", "1000")
     assert res.exit_code == 0 and res.stdout == ""
     b = pd.read_csv(tmp_path / "p.csv")
-    assert np.allclose(a.prob_1, b.prob_1, atol=1e-6)  # batch size does not change predictions
+    from numerics import assert_close
+
+    assert_close(a.prob_1, b.prob_1)  # batch size changes predictions by rounding only
 
 
 def test_models_command(cli):
@@ -170,6 +174,7 @@ def test_bad_inputs_exit_2_one_line_no_output(cli, run_dir, sim_binary, sim_mult
         (["train", sim_binary, "-o", o, "--param", "filters=many"], ["not a valid int"]),
         (["train", sim_binary, "-o", o, "--param", "kernel_size=150"], ["longer than the sequences"]),
         (["train", sim_binary, "-o", o, "--epochs", "0"], ["--epochs"]),
+        (["train", sim_binary, "-o", o, "--jaspar", "yeast"], ["'yeast'", "fungi", "plants", "vertebrates"]),
         (["train", sim_binary, "-o", o, "--config", bad_json], ["not valid JSON"]),
         (["train", sim_binary, "-o", o, "--config", tmp_path / "nope.json"], ["not found"]),
         (["train", sim_binary, "-o", o, "--resume"], ["nothing to resume"]),
@@ -241,3 +246,50 @@ def test_tune_end_to_end(cli, sim_binary, tmp_path, monkeypatch):
     one_line_error(cli("tune", sim_binary, "-o", tmp_path / "u", "--trials", "0"), "--trials")
     one_line_error(cli("tune", tmp_path / "missing.h5", "-o", tmp_path / "u"), "missing.h5")
     assert not (tmp_path / "u").exists()
+
+
+def test_train_help_states_the_auto_batch_rule(cli):
+    """The default batch the help describes is the one ``rundir.auto_batch`` picks (it counts strands)."""
+    from seqcnn.rundir import auto_batch
+
+    text = " ".join(cli("train", "--help").stdout.split())
+    assert "the largest power of two <= n/100 (n/50 with --strands single or --strand-fit posthoc" in text
+    assert "clipped to 32..128" in text
+
+    def stated(n, divisor):
+        return int(min(max(2 ** np.floor(np.log2(n / divisor)), 32), 128))
+
+    for n in (7000, 5000, 800):
+        assert stated(n, 100) == auto_batch(n, 2)   # the default: a strand average fitted jointly
+        assert stated(n, 50) == auto_batch(n, 1)    # single strand, or posthoc
+    assert auto_batch(7000, 2) == 64 and auto_batch(5000, 1) == 64   # sizes where n/50 and n/100 disagree
+
+
+def test_export_end_to_end(cli, run_dir, sim_binary, tmp_path):
+    from seqcnn.encoding import decode
+    from seqcnn.metrics import link
+    from seqcnn.store import open_dataset
+    from numerics import assert_close
+    from test_export import SERVE, run_without_seqcnn
+
+    out, _ = run_dir
+    exp = tmp_path / "exported"
+    res = cli("export", out, "-o", exp)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.startswith(f"wrote {exp}: TensorFlow SavedModel, signature serving_default: sequence float32 "
+                                 "[batch, 100, 4] (ACGT one-hot) → logits [batch, 1]; sigmoid of the logits gives "
+                                 "prob_1; strand average inside")
+    assert "seqcnn_model.json" in res.stdout and "ONNX: not written" in res.stdout and "records read 1" in res.stdout
+    one_line_error(cli("export", out, "-o", exp), "already exists", "--force")
+    res = cli("export", out, "-o", exp, "--force", "-q")
+    assert res.exit_code == 0 and res.stdout == ""
+    one_line_error(cli("export", tmp_path / "nope", "-o", tmp_path / "e2"), "run directory not found")
+    assert not (tmp_path / "e2").exists()
+    with open_dataset(sim_binary) as ds:
+        x, ids = ds.read_x(np.arange(40)), list(ds.ids[:40])
+    fa = write_fasta(tmp_path / "s.fa", list(zip(ids, decode(x))))
+    assert cli("predict", out, fa, "-o", tmp_path / "p.csv").exit_code == 0
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    run_without_seqcnn(SERVE.format(d=exp), tmp_path)   # TensorFlow alone, seqcnn not importable
+    probs = link("binary", np.load(tmp_path / "logits.npy"))[:, 0]
+    assert_close(probs, pd.read_csv(tmp_path / "p.csv").prob_1.to_numpy())

@@ -81,7 +81,7 @@ def test_a_recorded_run_without_the_newer_options_replays_as_it_was_trained(bina
     r, out = binary_run
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["training"]["strands"] == "average" and cfg["training"]["lr_schedule"] == "plateau"
-    for key in ("strands", "lr_schedule", "batch_size", "stopping", "strand_fit"):
+    for key in ("strands", "lr_schedule", "batch_size", "stopping", "strand_fit", "jaspar"):
         del cfg["training"][key]
     with open_dataset(sim_binary) as ds:
         old = rundir.resolve_config(ds, config=cfg)["training"]
@@ -90,6 +90,7 @@ def test_a_recorded_run_without_the_newer_options_replays_as_it_was_trained(bina
     assert (old["strands"], old["lr_schedule"], old["batch_size"], old["stopping"]) == ("single", "constant", 32,
                                                                                          "monitor")
     assert old["strand_fit"] == "joint"  # a strand-averaged run recorded before strand_fit stepped on the average
+    assert old["jaspar"] == new["jaspar"] == "vertebrates"   # before train --jaspar: vertebrate motifs
     assert new["strand_fit"] == rundir.TRAIN_DEFAULTS["strand_fit"]
     assert (new["strands"], new["lr_schedule"], new["stopping"]) == ("average", "plateau", "monitor+loss")
     assert new["batch_size"] == rundir.auto_batch(n_train, 2 if new["strand_fit"] == "joint" else 1)
@@ -104,7 +105,7 @@ def test_strand_averaged_run_reloads_and_plateau_decay_is_recorded(sim_binary, t
 
     r = training.train(sim_binary, tmp_path / "run", **{**FAST, "epochs": 12, "lr": 0.05, "patience": 12},
                        plots=False)
-    model, cfg = rundir.load_run(tmp_path / "run")  # the ReverseComplement layer deserialises
+    model, cfg = rundir.load_run(tmp_path / "run")  # the strand average (its reverse complement) deserialises
     assert strand_inner(model) is not None
     lrs = [h["lr"] for h in r["history"]]
     assert lrs[0] == 0.05 and all(b <= a for a, b in zip(lrs, lrs[1:]))

@@ -1,4 +1,4 @@
-"""``seqcnn models``, ``train``, ``tune``, ``evaluate`` and ``predict``."""
+"""``seqcnn models``, ``train``, ``tune``, ``evaluate``, ``predict`` and ``export``."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import SeqcnnError
-from . import main, _command_line, _is_chief, _metrics_line, _notes, _parse_params, _say
+from . import Terminated, main, _command_line, _is_chief, _metrics_line, _notes, _parse_params, _say
 
 
 @main.command("models")
@@ -43,8 +43,9 @@ def models_cmd(length, outputs, as_json):
               help="A run's config.json (or its run directory): reproduce it; other options override it.")
 @click.option("--epochs", type=int, help="Maximum epochs. [default: 50]")
 @click.option("--batch-size", type=int,
-              help="Global batch size: each step's batch, split over the --strategy replicas. [default: from the "
-                   "training set, a power of two near n/50 between 32 and 128]")
+              help="Global batch size: each step's batch, split over the --strategy replicas. [default: from the n "
+                   "training records, the largest power of two <= n/100 (n/50 with --strands single or "
+                   "--strand-fit posthoc: one strand per sequence and step), clipped to 32..128]")
 @click.option("--lr", type=float, help="Adam learning rate. [default: 0.001]")
 @click.option("--lr-schedule", type=click.Choice(["plateau", "constant"]),
               help="plateau: halve the rate after 3 epochs without improvement (down to lr/64). [default: plateau]")
@@ -72,13 +73,17 @@ def models_cmd(length, outputs, as_json):
 @click.option("--strategy", type=click.Choice(["none", "mirrored", "multiworker"]),
               help="tf.distribute: none (one device), mirrored (this machine's GPUs), multiworker (the cluster "
                    "in TF_CONFIG; only the chief writes OUTPUT). [default: none, or the interrupted run's]")
+@click.option("--jaspar", metavar="GROUP",
+              help="The organism's JASPAR taxonomic group (vertebrates, fungi, plants, insects, ...), recorded in "
+                   "config.json: motifs, discover, variants and report name motifs from it. [default: vertebrates, "
+                   "or the --config's]")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (OUTPUT.partial) from its last epoch.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
 def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedule, strands, strand_fit, patience,
-          stopping, monitor, seed, class_weight, rc_augment, memory_budget, bootstrap, strategy, resume, force, no_plots,
-          quiet):
+          stopping, monitor, seed, class_weight, rc_augment, memory_budget, bootstrap, strategy, jaspar, resume, force,
+          no_plots, quiet):
     """Train a classifier on split 0 of DATA.h5, early-stopping on split 1; write a run directory."""
     from ..training import train as train_run
 
@@ -87,17 +92,27 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
                       batch_size=batch_size, lr=lr, patience=patience, seed=seed, class_weight=class_weight,
                       rc_augment=rc_augment, monitor=monitor, memory_budget_mb=memory_budget, resume=resume,
                       force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line(),
-                      strategy=strategy, lr_schedule=lr_schedule, strands=strands, stopping=stopping, strand_fit=strand_fit)
-    except KeyboardInterrupt:
+                      strategy=strategy, lr_schedule=lr_schedule, strands=strands, stopping=stopping,
+                      strand_fit=strand_fit, jaspar=jaspar)
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated)
         if strategy == "multiworker" and not _is_chief():
             # Only the chief checkpoints; a worker's temporary folder is already gone.
-            click.echo(f"seqcnn: interrupted; this worker keeps no checkpoint (the chief's is in "
-                       f"{output.rstrip('/')}.partial); stop the other workers, then rerun all with --resume",
-                       err=True)
+            click.echo(f"seqcnn: {'stopped by SIGTERM' if term else 'interrupted'}; this worker keeps no "
+                       f"checkpoint (the chief's is in {output.rstrip('/')}.partial); stop the other workers, then "
+                       f"rerun all with --resume", err=True)
+        elif term:
+            # A batch scheduler's stop (time limit, preemption): the job log gets where it stopped and what to run.
+            from ..rundir import checkpointed_epochs
+
+            done = checkpointed_epochs(output)
+            click.echo("seqcnn train: stopped by SIGTERM " + (
+                f"after epoch {done} (checkpointed in {output.rstrip('/')}.partial); resume with --resume" if done
+                else "before the first epoch finished: nothing to resume; start again with --force"), err=True)
         else:
             click.echo(f"seqcnn: interrupted; finished epochs are checkpointed in {output.rstrip('/')}.partial "
                        "(continue with --resume, or start again with --force)", err=True)
-        sys.exit(130)
+        sys.exit(143 if term else 130)
     cfg, m = r["config"], r["metrics"]
     d = cfg["distribute"]
     if not r["chief"]:
@@ -144,10 +159,11 @@ def tune(data, output, arch, n_trials, timeout, epochs, seed, sampler, no_prunin
         r = tune_run(data, output, archs=[a.strip() for a in arch.split(",") if a.strip()], n_trials=n_trials,
                      timeout=timeout, epochs=epochs, seed=seed, resume=resume, force=force, quiet=quiet,
                      pruning=not no_pruning, sampler=sampler)
-    except KeyboardInterrupt:
-        click.echo(f"seqcnn: interrupted; the study is kept in {output.rstrip('/')}/study.db (continue with --resume)",
-                   err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated)
+        click.echo(f"seqcnn: {'stopped by SIGTERM' if term else 'interrupted'}; the study is kept in "
+                   f"{output.rstrip('/')}/study.db (continue with --resume)", err=True)
+        sys.exit(143 if term else 130)
     s = r["summary"]
     c = s["trials"]
     _say(quiet, f"wrote {output}: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed trials, "
@@ -237,3 +253,28 @@ def predict(run_dir, fasta, output, bed, genome, center, batch_size, shard, forc
     _say(quiet, f"wrote {r['out']}: {r['n']} sequences, columns id, {', '.join(r['columns'])}{extra}")
     # predict never drops a record (bad ones are errors); the line matches encode's so logs can be checked alike.
     _say(quiet, f"records read {r['records_read']} = written {r['n']} + dropped {r['records_read'] - r['n']}")
+
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Folder to create: a TensorFlow SavedModel plus seqcnn_model.json (the input contract).")
+@click.option("--onnx", is_flag=True, help="Also write model.onnx (needs tf2onnx: pip install 'seqcnn[onnx]').")
+@click.option("--force", is_flag=True, help="Replace an existing OUTPUT.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+def export_cmd(run_dir, output, onnx, force, quiet):
+    """Export a run's model for TensorFlow without seqcnn: one-hot [batch, L, 4] (ACGT) in, logits out."""
+    from ..export import export_run
+
+    r = export_run(run_dir, output, force=force, onnx=onnx, command=_command_line())
+    c = r["contract"]
+    i, o = c["input"], c["output"]
+    _say(quiet, f"wrote {r['out_dir']}: TensorFlow SavedModel, signature {c['saved_model']['signature']}: "
+                f"{c['saved_model']['input']} float32 [batch, {i['length']}, 4] ({''.join(i['alphabet'])} one-hot) → "
+                f"{c['saved_model']['output']} [batch, {o['n_outputs']}]; {o['link']} of the logits gives "
+                f"{', '.join(o['predict_columns'])}"
+                + ("; strand average inside" if c["strands"]["averaged_inside"] else ""))
+    _say(quiet, f"  files: {', '.join(r['files'])}")
+    if not onnx:
+        _say(quiet, "  ONNX: not written (pass --onnx; needs tf2onnx)")
+    _say(quiet, f"records read 1 run = written 1 export ({len(r['files'])} entries in {r['out_dir']})")
