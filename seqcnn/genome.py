@@ -1,8 +1,9 @@
 """A reference genome, read through its index (pysam ``FastaFile``): chromosome sizes, regions, many windows.
 
 Provides :class:`Genome`: opens a plain or bgzip-compressed FASTA (``samtools faidx`` layout), builds the
-``.fai`` (and ``.gzi``) index when it is missing, refuses plain gzip with the ``bgzip`` fix, checks that
-the file is FASTA, and reads windows (:meth:`Genome.windows`: many windows at once, read in slabs of at
+``.fai`` (and ``.gzi``) index when it is missing, reads plain gzip through a bgzip copy it makes once
+(:func:`bgzip_copy`: beside the file, else in :func:`cache_dir`), checks that the file is FASTA, and reads
+windows (:meth:`Genome.windows`: many windows at once, read in slabs of at
 most ``SLAB_BASES`` and cut with numpy, ``-`` strand windows reverse-complemented) and regions
 (:meth:`Genome.region`) without ever holding a whole chromosome. :meth:`Genome.check_chroms` turns a chromosome naming mismatch (``chr1`` against ``1``) into
 one error that says so. Soft-masked lower case is kept as it is (the encoder accepts it).
@@ -13,6 +14,7 @@ come out 1.8-4x faster; pyfaidx is faster only for one small fetch at a time, wh
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -35,14 +37,12 @@ def _pysam():
 
 
 def _sniff(path):
-    """Refuse what is not a plain or bgzip FASTA, before htslib sees it."""
+    """Refuse what is not a plain or gzip FASTA, before htslib sees it: 'plain', 'bgzip' or 'gzip' (plain gzip)."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
+    kind = "plain"
     if head[:2] == b"\x1f\x8b":
-        if not (len(head) > 13 and head[3] & 4 and head[12:14] == b"BC"):
-            raise InputFormatError("plain gzip cannot be read by position", path=path,
-                                   hint=f"recompress it with bgzip (gunzip -c {os.path.basename(path)} | bgzip > "
-                                        f"genome.fa.gz; bgzip comes with htslib/samtools), or decompress it")
+        kind = "bgzip" if len(head) > 13 and head[3] & 4 and head[12:14] == b"BC" else "gzip"
         import gzip
         import zlib
 
@@ -50,10 +50,118 @@ def _sniff(path):
             with gzip.open(path, "rb") as gz:
                 head = gz.read(1 << 12)
         except (OSError, EOFError, zlib.error) as exc:
-            raise InputFormatError(f"damaged bgzip file ({exc})", path=path, hint="re-download it") from None
+            raise InputFormatError(f"damaged {kind} file ({exc})", path=path, hint="re-download it") from None
     if not head.lstrip()[:1] == b">":
         raise InputFormatError("not a FASTA file (it does not start with a '>' header)", path=path,
                                hint="give the reference genome in FASTA format (e.g. hg38.fa or hg38.fa.gz)")
+    return kind
+
+
+def cache_dir():
+    """Where bgzip copies of plain-gzip genomes go when the genome's own folder is not writable.
+
+    ``$XDG_CACHE_HOME/seqcnn/genomes`` (``~/.cache/seqcnn/genomes`` when the variable is unset).
+    """
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "seqcnn", "genomes")
+
+
+def _copy_places(path):
+    """The bgzip copy's two possible paths for a plain-gzip ``path``: beside it, then in :func:`cache_dir`.
+
+    ``hg38.fa.gz`` → ``hg38.bgz.fa.gz``; in the cache the name also carries a hash of the source's absolute
+    path, so two genomes of one name in different folders never share a copy.
+    """
+    import hashlib
+
+    src = os.path.abspath(path)
+    base = os.path.basename(src)
+    stem = base[:-3] if base.endswith(".gz") else base
+    root, ext = os.path.splitext(stem)
+    if ext.lower() not in (".fa", ".fasta", ".fna", ".fas"):
+        root, ext = stem, ".fa"
+    tag = hashlib.sha1(src.encode()).hexdigest()[:10]
+    return [os.path.join(os.path.dirname(src), f"{root}.bgz{ext}.gz"),
+            os.path.join(cache_dir(), f"{root}-{tag}.bgz{ext}.gz")]
+
+
+def _source_record(path):
+    st = os.stat(path)
+    return {"source": os.path.abspath(path), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+
+
+def _reusable(copy, path):
+    """Whether ``copy`` is a finished bgzip copy of ``path`` as it is now (same size and mtime, made after it)."""
+    import json
+
+    if not all(os.path.exists(copy + ext) for ext in ("", ".fai", ".gzi", ".source.json")):
+        return False
+    try:
+        with open(copy + ".source.json") as fh:
+            recorded = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return recorded == _source_record(path) and os.stat(copy).st_mtime_ns >= os.stat(path).st_mtime_ns
+
+
+def bgzip_copy(path):
+    """A bgzip copy of the plain-gzip FASTA ``path``, indexed, made once and reused: (copy path, made now).
+
+    Plain gzip cannot be read by position, and ``bgzip`` (htslib) is often not installed, so seqcnn makes the
+    copy itself: ``path`` is decompressed as a stream (Python ``gzip``) into pysam's ``BGZFile`` and indexed
+    (``.fai`` + ``.gzi``). The copy goes beside ``path`` (``hg38.fa.gz`` → ``hg38.bgz.fa.gz``) when that folder is
+    writable, else into :func:`cache_dir`. ``<copy>.source.json`` records the source's path, size and mtime;
+    the copy is reused while they match and the copy is newer than the source, and made again otherwise. It is
+    written under a temporary name and moved into place complete, so an interrupted copy is never reused.
+
+    Raises
+    ------
+    InputFormatError — damaged gzip, or no writable place for the copy.
+    """
+    import gzip
+    import json
+    import zlib
+
+    places = _copy_places(path)
+    for copy in places:
+        if _reusable(copy, path):
+            return copy, False
+    pysam = _pysam()
+    for copy in places:
+        folder = os.path.dirname(copy)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            continue
+        if not os.access(folder, os.W_OK):
+            continue
+        tmp = f"{copy}.tmp-{os.getpid()}"
+        try:
+            with gzip.open(path, "rb") as src, pysam.BGZFile(tmp, "wb") as dst:
+                # 16 MB at a time: a 3 GB genome never sits in memory.
+                for block in iter(lambda: src.read(1 << 24), b""):
+                    dst.write(block)
+            pysam.faidx(tmp)
+            for ext in (".fai", ".gzi"):
+                os.replace(tmp + ext, copy + ext)
+            os.replace(tmp, copy)
+            with open(tmp + ".json", "w") as fh:
+                json.dump(_source_record(path), fh)
+            os.replace(tmp + ".json", copy + ".source.json")  # last: its presence marks a finished copy
+            return copy, True
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise InputFormatError(f"damaged gzip file ({exc})", path=path, hint="re-download it") from None
+        except (OSError, pysam.SamtoolsError):
+            continue  # e.g. the disk filled up: try the next place
+        finally:
+            for ext in ("", ".fai", ".gzi", ".json"):
+                if os.path.exists(tmp + ext):
+                    os.remove(tmp + ext)
+    raise InputFormatError(f"plain gzip cannot be read by position, and no bgzip copy could be written beside it or "
+                           f"in {cache_dir()}", path=path,
+                           hint=f"recompress it with bgzip (gunzip -c {os.path.basename(path)} | bgzip > "
+                                f"genome.fa.gz; bgzip comes with htslib/samtools), decompress it, or set "
+                                f"XDG_CACHE_HOME to a writable folder with room for it")
 
 
 def by_chrom(chrom):
@@ -82,11 +190,14 @@ class Genome:
     Parameters
     ----------
     path : str — ``genome.fa`` or bgzip ``genome.fa.gz``; ``path.fai`` (and ``path.gzi``) are built
-        beside it when missing.
+        beside it when missing. Plain gzip is read through :func:`bgzip_copy` (one ``seqcnn: note:`` line on
+        stderr says where the copy is).
 
     Attributes
     ----------
     lengths : dict — chromosome name → length in bp, in file order.
+    path : str — the file read (the bgzip copy for a plain-gzip genome); ``source`` — the path given.
+    note : str or None — the line said about a bgzip copy.
     """
 
     def __init__(self, path):
@@ -95,7 +206,14 @@ class Genome:
             raise InputFormatError("genome file not found", path=self.path, hint="check the path")
         if os.path.isdir(self.path):
             raise InputFormatError("is a directory, not a genome FASTA file", path=self.path)
-        _sniff(self.path)
+        self.source, self.note = self.path, None
+        if _sniff(self.path) == "gzip":
+            self.path, made = bgzip_copy(self.source)
+            self.note = (f"{self.source} is plain gzip, which cannot be read by position: wrote a bgzip copy "
+                         f"{self.path} (indexed; reused while the original is unchanged; delete it to free the space)"
+                         if made else f"reading {self.path}, the bgzip copy of the plain-gzip {self.source}")
+            # Said here, once, for every verb that takes --genome: where a genome-sized file appeared matters.
+            print(f"seqcnn: note: {self.note}", file=sys.stderr)
         pysam = _pysam()
         if not os.path.exists(self.path + ".fai"):
             try:

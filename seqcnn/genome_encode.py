@@ -4,9 +4,14 @@ Provides :func:`encode_intervals`. One ``--bed`` makes a binary set: the peaks' 
 summit, or the midpoint) against negatives made by :mod:`seqcnn.negatives` (``gc-matched`` by default,
 ``shuffle``, ``flank``, or the user's ``--negatives-bed``). Several ``--bed`` make a multilabel set: one 0/1
 label per file. Windows past a chromosome end, on chromosomes the genome lacks, or with more than ``max_n`` N
-are dropped and counted by reason. The split is by chromosome (:func:`chrom_split`), since random splits of
-genomic windows leak through overlapping and repeated regions. Every record's ``chrom``, ``start``, ``end``,
-``strand`` and origin are stored with it (schema 2 of :mod:`seqcnn.store`). Imports no TensorFlow.
+are dropped and counted by reason; so are windows of one file that overlap a stronger peak's window of the same
+file by more than half (:func:`seqcnn.intervals.merge_windows`; ``keep_overlaps`` keeps them). BED names become
+record ids and must be unique (:func:`check_unique_names`). The split is by chromosome (:func:`chrom_split`),
+since random splits of genomic windows leak through overlapping and repeated regions; when the peaks lie on too
+few chromosomes for that (one chromosome: a bacterium, a test genome) and none is named, by position blocks
+(:func:`seqcnn.splits.block_plan`), with windows that cross into another split's block dropped (counted) and the
+made negatives kept off those boundaries, so no window of one split overlaps a window of another. Every
+record's ``chrom``, ``start``, ``end``, ``strand`` and origin are stored with it (schema 2 of :mod:`seqcnn.store`). Imports no TensorFlow.
 """
 
 import os
@@ -15,14 +20,14 @@ import re
 import numpy as np
 
 from .encoding import encode_windows
-from .errors import SeqcnnError
+from .errors import InputFormatError, SeqcnnError
 from .genome import Genome, by_chrom
 from .ingest import check_unique_ids
-from .intervals import IntervalIndex, read_bed, windows
+from .intervals import IntervalIndex, merge_windows, read_bed, windows
 from .negatives import composition, default_chrom, dinucleotide_shuffle, gc_matched, ks_statistic
 from .outputs import check_output, publish, utc_now
 from .readers import sha256_file
-from .splits import TEST, TRAIN, VAL, split_counts
+from .splits import TEST, TRAIN, VAL, block_boundaries, block_plan, block_split, split_counts
 from .store import DatasetWriter, compression_filters
 
 NEGATIVES = ("gc-matched", "shuffle", "flank", "none")
@@ -89,6 +94,48 @@ def chrom_split(chroms, test_chroms=None, val_chroms=None, share=HOLDOUT_SHARE):
     return split, chosen
 
 
+def _too_few_chroms(chroms):
+    """Whether the default chromosome rule of :func:`chrom_split` cannot make train, validation and test."""
+    try:
+        chrom_split(chroms)
+    except SeqcnnError:
+        return True
+    return False
+
+
+def check_unique_names(ivs):
+    """Refuse a BED name (column 4) used on more than one line: names become record ids, which must be unique.
+
+    Checked over every file of a command together (the peak files and ``--negatives-bed``), before the genome
+    is read; the message names both lines (and their files) and the fix.
+
+    Raises
+    ------
+    InputFormatError
+    """
+    import pandas as pd
+
+    name = np.concatenate([iv.name for iv in ivs])
+    named = np.flatnonzero(np.not_equal(name, None))
+    if not len(named):
+        return
+    dup = pd.Series(name[named]).duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    which = np.concatenate([np.full(len(iv), k) for k, iv in enumerate(ivs)])
+    line = np.concatenate([iv.line for iv in ivs])
+    first = named[int(np.argmax(dup))]
+    same = named[name[named] == name[first]]
+    path = ivs[which[first]].path
+    where = [f"line {line[i]}" if which[i] == which[first] else f"{ivs[which[i]].path} line {line[i]}"
+             for i in same[1:4]]
+    more = f" and {len(same) - 4} more" if len(same) > 4 else ""
+    raise InputFormatError(f"line {line[first]}: name {name[first]!r} (column 4) is used again on {', '.join(where)}"
+                           f"{more}; names become record ids and must be unique", path=path,
+                           hint="make the names unique (e.g. append the line number), or put '.' in column 4 (or "
+                                "cut -f1-3 to BED3) so ids are chrom:start-end(strand) of each window")
+
+
 def _label_name(path):
     name = os.path.basename(os.fspath(path))
     for ext in (".gz", ".bed", ".narrowPeak", ".narrowpeak", ".bed3", ".bed6", ".txt"):
@@ -100,8 +147,8 @@ def _label_name(path):
 class Drops:
     """Records dropped, by reason, for the ``records read = written + dropped`` line."""
 
-    REASONS = ("chromosome not in genome", "past chromosome end", "too many N", "merged with an overlapping window",
-               "given negative overlaps a peak")
+    REASONS = ("chromosome not in genome", "past chromosome end", "too many N", "merged overlap (same file)",
+               "merged overlap (across files)", "crosses a split block boundary", "given negative overlaps a peak")
 
     def __init__(self):
         self.counts = dict.fromkeys(self.REASONS, 0)
@@ -190,7 +237,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
                      negatives_bed=None, exclude=(), chroms=None, max_n=0.1, flank_distance=None,
                      label_names=None, min_overlap=None, holdout_chrom=None, val_chrom=None, seed=0,
                      compression="gzip", compression_level=1, chunk_records=256, plots=True, force=False,
-                     progress=False, command=None):
+                     progress=False, command=None, keep_overlaps=False):
     """Encode peak windows from a genome, with made negatives, into a seqcnn dataset file (atomically).
 
     Parameters
@@ -212,12 +259,17 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     label_names : list of str, optional — multilabel names (default: the file names).
     min_overlap : int, optional — multilabel: bases a window must share with a file's peak to carry its label
         (default ``length // 2``).
-    holdout_chrom, val_chrom : list of str, optional — test and validation chromosomes (default: :func:`chrom_split`).
+    holdout_chrom, val_chrom : list of str, optional — test and validation chromosomes (default: :func:`chrom_split`;
+        position blocks when the peaks' chromosomes are too few for it and neither is given).
     plots : bool — also write ``<out stem>_gc.png``, the peaks' and negatives' GC content.
+    keep_overlaps : bool — keep every peak window; by default windows of one file overlapping a stronger one's by
+        more than half are merged into it (:func:`seqcnn.intervals.merge_windows`), and in a multilabel set
+        windows of different files likewise (the first in genome order kept); both counted as dropped.
 
     Returns
     -------
-    dict — report: records read, written, dropped by reason, negatives made, GC match, splits, path.
+    dict — report: records read, written, dropped by reason, negatives made, GC match, splits (``split_chroms``, or
+    ``split_blocks``: the plan of :func:`seqcnn.splits.block_plan`), ``skipped_lines`` (track/browser/# lines), path.
     """
     out = str(out)
     check_output(out, force)
@@ -249,6 +301,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     ivs = [read_bed(b) for b in beds]
     given_iv = read_bed(negatives_bed) if negatives_bed is not None else None
     excl = [read_bed(e) for e in exclude]
+    check_unique_names(ivs + ([given_iv] if given_iv is not None else []))
     n_read = sum(map(len, ivs)) + (len(given_iv) if given_iv is not None else 0)
     with Genome(genome) as g:
         # Excluded regions too: a blacklist named like '1' against a 'chr1' genome would exclude nothing.
@@ -258,6 +311,12 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         parts = []
         for k, iv in enumerate(ivs):
             keep, start, seqs, gc = peak_windows(iv, g, length, center, max_n, drops)
+            if not keep_overlaps:
+                # One binding event called as several peaks would be several near-identical records (and
+                # duplicate seqlets downstream): the strongest stands for them (intervals.merge_windows).
+                kept = merge_windows(iv.chrom[keep], start, length, iv.strength[keep])
+                drops.add("merged overlap (same file)", (~kept).sum())
+                keep, start, seqs, gc = keep[kept], start[kept], seqs[kept], gc[kept]
             parts.append((k, iv.subset(keep), start, seqs, gc))
         chrom = np.concatenate([p[1].chrom for p in parts])
         start = np.concatenate([p[2] for p in parts])
@@ -266,11 +325,12 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         seqs = np.concatenate([p[3] for p in parts])
         source = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
         pos_gc = np.concatenate([p[4] for p in parts])
-        if multilabel and len(start):
+        if multilabel and len(start) and not keep_overlaps:
             keep = _merge_overlapping(chrom, start, length)
-            drops.add("merged with an overlapping window", len(start) - len(keep))
+            drops.add("merged overlap (across files)", len(start) - len(keep))
             chrom, start, strand, names, seqs, source, pos_gc = (a[keep] for a in (chrom, start, strand, names, seqs,
                                                                                  source, pos_gc))
+        if multilabel:
             need = length // 2 if min_overlap is None else int(min_overlap)
             y_pos = np.stack([IntervalIndex(iv.chrom, iv.start, iv.end).overlap(chrom, start, start + length)
                               >= max(need, 1) for iv in ivs], axis=1).astype(np.uint8)
@@ -280,10 +340,33 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         if len(start) == 0:
             raise SeqcnnError("no peak window is left to encode", path=beds[0],
                               hint=f"dropped: {', '.join(f'{k} {v}' for k, v in drops.counts.items() if v)}")
+        plan = None
+        if not holdout_chrom and not val_chrom and _too_few_chroms(chrom):
+            # One chromosome (a bacterium, a test genome): split by position blocks instead (splits.block_plan),
+            # chosen from the positives before the negatives are made, so the negatives keep off its boundaries.
+            layout = set(chrom.tolist())
+            if negatives == "gc-matched":
+                layout |= set(chroms) if chroms else set()
+            if given_iv is not None:
+                layout |= set(given_iv.chrom.tolist())
+            layout = sorted((c for c in layout if c in g.lengths), key=_natural)
+            plan = block_plan({c: g.lengths[c] for c in layout}, chrom, start + length // 2, seed=seed)
+            plan["why"] = f"{len(set(chrom.tolist()))} chromosome(s) hold the peaks, too few to split by chromosome"
+            _, cross = block_split(plan, chrom, start, start + length)
+            drops.add("crosses a split block boundary", cross.sum())
+            chrom, start, strand, names, seqs, source, pos_gc, y_pos = (
+                a[~cross] for a in (chrom, start, strand, names, seqs, source, pos_gc, y_pos))
         # Negatives never overlap a peak, a positive window or an excluded region.
         avoid = IntervalIndex(np.concatenate([iv.chrom for iv in ivs + excl] + [chrom]),
                               np.concatenate([iv.start for iv in ivs + excl] + [start]),
                               np.concatenate([iv.end for iv in ivs + excl] + [start + length]))
+        # Made negatives also keep off the boundaries between blocks of different splits (block splits only).
+        avoid_made = avoid
+        if plan is not None:
+            edge = block_boundaries(plan)
+            avoid_made = IntervalIndex(np.concatenate([iv.chrom for iv in ivs + excl] + [chrom, edge[0]]),
+                                       np.concatenate([iv.start for iv in ivs + excl] + [start, edge[1]]),
+                                       np.concatenate([iv.end for iv in ivs + excl] + [start + length, edge[2]]))
         neg = {"chrom": [], "start": [], "strand": [], "seqs": [], "origin": [], "names": [], "gc": []}
 
         def add_neg(c, s, st, x, origin, nm=None, gc=None):
@@ -298,7 +381,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         n_made = int(round(len(start) * negative_ratio))
         if negatives == "gc-matched":
             allowed = chroms if chroms else sorted((c for c, _ in by_chrom(chrom) if default_chrom(c)), key=_natural)
-            c, s, gc = gc_matched(g, pos_gc, length, negative_ratio, avoid, rng, chroms=allowed, max_n=max_n)
+            c, s, gc = gc_matched(g, pos_gc, length, negative_ratio, avoid_made, rng, chroms=allowed, max_n=max_n)
             add_neg(c, s, np.full(len(s), "+", object), g.windows(c, s, length), "gc-matched", gc=gc)
         elif negatives == "shuffle":
             reps = int(np.ceil(negative_ratio))
@@ -312,7 +395,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             cand_c = np.concatenate([chrom, chrom])
             cand_s = np.concatenate([start + side * (length + d), start - side * (length + d)])
             size = g.sizes(cand_c)
-            ok = (cand_s >= 0) & (cand_s + length <= size) & ~avoid.overlaps(cand_c, cand_s, cand_s + length)
+            ok = (cand_s >= 0) & (cand_s + length <= size) & ~avoid_made.overlaps(cand_c, cand_s, cand_s + length)
             idx = np.flatnonzero(ok)
             x = g.windows(cand_c[idx], cand_s[idx], length) if len(idx) else np.zeros((0, length), np.uint8)
             fine = composition(x)[1] <= max_n
@@ -325,14 +408,21 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             add_neg(cand_c[idx], cand_s[idx], np.full(len(idx), "+", object), x, "flank")
         if given_iv is not None:
             keep, s, x, gc = peak_windows(given_iv, g, length, center, max_n, drops)
+            if plan is not None:
+                _, cross = block_split(plan, given_iv.chrom[keep], s, s + length)
+                drops.add("crosses a split block boundary", cross.sum())
+                keep, s, x, gc = keep[~cross], s[~cross], x[~cross], gc[~cross]
             # A negative on a peak would contradict its label: dropped and counted, like the other drops.
             clear = ~avoid.overlaps(given_iv.chrom[keep], s, s + length)
             drops.add("given negative overlaps a peak", (~clear).sum())
             keep, s, x, gc = keep[clear], s[clear], x[clear], gc[clear]
             add_neg(given_iv.chrom[keep], s, np.where(given_iv.strand[keep] == "-", "-", "+").astype(object), x,
                     "given", given_iv.name[keep], gc=gc)
-        genome_info = {"path": os.path.abspath(g.path), "size": g.size, "chromosomes": len(g.lengths),
+        # The path given (a plain-gzip genome is read through its bgzip copy, recorded beside it).
+        genome_info = {"path": os.path.abspath(g.source), "size": g.size, "chromosomes": len(g.lengths),
                        "index_sha256": g.index_sha256()}
+        if g.path != g.source:
+            genome_info["bgzip_copy"] = os.path.abspath(g.path)
     cat = lambda key, empty: np.concatenate(neg[key]) if neg[key] else empty  # noqa: E731
     n_chrom, n_start = cat("chrom", np.zeros(0, object)), cat("start", np.zeros(0, np.int64))
     n_strand, n_seqs = cat("strand", np.zeros(0, object)), cat("seqs", np.zeros((0, length), np.uint8))
@@ -344,8 +434,11 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     ids = record_ids(all_chrom, all_start, length, all_strand, np.concatenate([names, n_names]))
     y = (np.concatenate([y_pos, np.zeros((len(n_start), y_pos.shape[1]), np.uint8)]) if multilabel
          else np.concatenate([y_pos, np.zeros(len(n_start), np.uint8)]))
-    split, chosen = chrom_split(all_chrom, holdout_chrom, val_chrom)
-    chosen = {k: [str(c) for c in v] for k, v in chosen.items()}
+    if plan is None:
+        split, chosen = chrom_split(all_chrom, holdout_chrom, val_chrom)
+        chosen = {k: [str(c) for c in v] for k, v in chosen.items()}
+    else:
+        split, chosen = block_split(plan, all_chrom, all_start, all_start + length)[0], None
     neg_gc = cat("gc", np.zeros(0))
     gc_match = {"positives": _quantiles(pos_gc), "negatives": _quantiles(neg_gc), "ks": None}
     if len(n_start) and np.isfinite(pos_gc).any() and np.isfinite(neg_gc).any():
@@ -359,13 +452,15 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         "task": task, "class_names": labels if multilabel else ["0", "1"],
         "label_names": labels if multilabel else [labels[0]], "pad_mode": "center", "length_given": length,
         "allow_iupac": False, "sources": sources, "genome": genome_info, "origins": list(ORIGINS),
-        "split_method": "chromosome", "split_chroms": chosen, "split_fractions": None, "split_seed": int(seed),
+        "split_method": "chromosome" if plan is None else "position-blocks", "split_chroms": chosen,
+        "split_blocks": plan, "split_fractions": None, "split_seed": int(seed),
         "split_counts": {k: v["n"] for k, v in counts.items()}, "dropped": drops.counts,
         "negatives": {"method": negatives, "ratio": float(negative_ratio), "max_n": float(max_n),
                       "exclude": [os.path.abspath(e) for e in exclude], "chroms": list(chroms) if chroms else None,
                       "flank_distance": (length if flank_distance is None else int(flank_distance))
                       if negatives == "flank" else None, "given": os.path.abspath(negatives_bed) if negatives_bed
-                      else None, "seed": int(seed), "center": center, "min_overlap": (
+                      else None, "seed": int(seed), "center": center,
+                      "overlaps": "kept" if keep_overlaps else "merged", "min_overlap": (
                           (length // 2 if min_overlap is None else int(min_overlap)) if multilabel else None)},
         "gc_match": gc_match, "created": utc_now(), "command": command or "",
     }
@@ -420,6 +515,8 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             "negatives": int(len(n_start)), "negatives_method": negatives,
             "dropped": {k: v for k, v in drops.counts.items()}, "length": length, "task": task,
             "label_names": labels, "splits": {k: v["n"] for k, v in counts.items()}, "split_chroms": chosen,
+            "split_blocks": plan, "skipped_lines": sum(iv.skipped for iv in ivs + excl + (
+                [given_iv] if given_iv is not None else [])),
             "gc_match": gc_match, "figure": figure, "notes": []}
 
 

@@ -38,6 +38,9 @@ class Intervals:
     line : np.ndarray, int64, shape=(n,) — 1-based line numbers in ``path``, for messages.
     path : str
     kind : {'bed3', 'bed6', 'narrowPeak'} — the widest format the file's lines follow.
+    strength : np.ndarray, float64, shape=(n,) — how strong each peak is, for merging overlapping peaks:
+        narrowPeak signalValue (column 7), else the score (column 5); NaN where neither is a number.
+    skipped : int — ``track``, ``browser`` and ``#`` lines skipped (not records; counted for the summary).
     """
 
     chrom: np.ndarray
@@ -49,6 +52,12 @@ class Intervals:
     line: np.ndarray
     path: str
     kind: str
+    strength: np.ndarray = None
+    skipped: int = 0
+
+    def __post_init__(self):
+        if self.strength is None:
+            self.strength = np.full(len(self.start), np.nan)
 
     def __len__(self):
         return len(self.start)
@@ -56,7 +65,7 @@ class Intervals:
     def subset(self, keep):
         """The intervals selected by a boolean mask or index array, in that order."""
         return Intervals(self.chrom[keep], self.start[keep], self.end[keep], self.name[keep], self.strand[keep],
-                         self.summit[keep], self.line[keep], self.path, self.kind)
+                         self.summit[keep], self.line[keep], self.path, self.kind, self.strength[keep], self.skipped)
 
 
 def _text(path):
@@ -134,11 +143,13 @@ def read_bed(path):
     path = os.fspath(path)
     text = _text(path)
     width = _tab_widths(text)
+    skipped = 0
     if width is not None:  # a plain tab-separated file: parsed as it is, line k is record k
         number = np.arange(1, len(width) + 1, dtype=np.int64)
     else:
         lines = text.split("\n")
         keep = [i for i, line in enumerate(lines) if _is_data(line)]
+        skipped = sum(1 for line in lines if line.strip()) - len(keep)  # track/browser/# lines: counted, not records
         if not keep:
             raise InputFormatError("no intervals in the file", path=path,
                                    hint="give a BED or narrowPeak file with at least one chrom/start/end line")
@@ -165,6 +176,12 @@ def read_bed(path):
         start, end = (cols[k].to_numpy(dtype=object).astype(np.int64) for k in (1, 2))
     except (ValueError, OverflowError):
         k = next(i for i, pair in enumerate(zip(cols[1], cols[2])) if not all(map(_is_int64, pair)))
+        words = [str(v).strip() for v in (frame[1][k], frame[2][k])]
+        if k == 0 or all(w.isalpha() for w in words):
+            # A column-name line ('chrom start end') is the usual cause: say so rather than only 'not a number'.
+            raise _bad(path, number[k], f"looks like a header line (start and end are {words[0]!r} and {words[1]!r}, "
+                                        f"not numbers)", hint="remove the line or prefix it with '#' (BED skips "
+                                                              "'#', 'track' and 'browser' lines)") from None
         raise _bad(path, number[k], f"start and end must be whole numbers, got {frame[1][k]!r} and {frame[2][k]!r}",
                    hint="BED coordinates are 0-based integers; check the column order and the separator") from None
     wrong = (start < 0) | (end < start)
@@ -203,7 +220,15 @@ def read_bed(path):
         named = (width >= 4) & ~np.isin(nm, ["", "."])
         name[named] = nm[named]
     kind = "narrowPeak" if width.max() >= 10 else "bed6" if width.max() >= 6 else "bed3"
-    return Intervals(cols[0].to_numpy(dtype=object), start, end, name, strand, summit, number, path, kind)
+    # Peak strength for merging overlapping peaks: signalValue where the line has it, else the score column.
+    strength = np.full(n, np.nan)
+    for c in (4, 6):
+        if c < ncol:
+            value = pd.to_numeric(cols[c], errors="coerce").to_numpy(dtype=float)
+            given = (width > c) & np.isfinite(value)
+            strength[given] = value[given]
+    return Intervals(cols[0].to_numpy(dtype=object), start, end, name, strand, summit, number, path, kind, strength,
+                     skipped)
 
 
 def windows(iv, length, center="summit"):
@@ -227,6 +252,73 @@ def windows(iv, length, center="summit"):
     c = np.where((iv.summit >= 0) & (center == "summit"), iv.start + iv.summit, mid)
     start = c - length // 2
     return start, start + length
+
+
+def merge_windows(chrom, start, length, strength=None):
+    """Which windows of one peak file to keep when they overlap: the strongest of each overlapping group.
+
+    The rule (greedy, strongest first, as non-maximum suppression): windows are taken in order of
+    ``strength`` (highest first; NaN last; ties and files without strengths in file order, so the first
+    wins); a window is kept unless it overlaps an already kept window by more than half of ``length``
+    (their starts lie less than ``length / 2`` apart on one chromosome), in which case it is merged into
+    that window: the kept window stays centred on the strongest peak's summit. So every merged window
+    overlaps a stronger kept one by more than half, and kept windows overlap each other by at most half.
+
+    Parameters
+    ----------
+    chrom : array of str, shape=(n,)
+    start : array of int, shape=(n,) — window starts (every window ``length`` bp).
+    length : int
+    strength : array of float, shape=(n,), optional — e.g. narrowPeak signalValue (:attr:`Intervals.strength`).
+
+    Returns
+    -------
+    np.ndarray, bool, shape=(n,) — True for the windows kept.
+    """
+    n = len(start)
+    if n == 0:
+        return np.zeros(0, bool)
+    codes = by_chrom(chrom)
+    code = np.empty(n, np.int64)
+    for k, (_, sel) in enumerate(codes):
+        code[sel] = k
+    # One sorted key per window: chromosomes 2^40 bp apart, so no two chromosomes' windows ever meet.
+    key = code * (1 << 40) + np.asarray(start, np.int64)
+    order = np.argsort(key, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    s = np.full(n, -np.inf) if strength is None else np.where(np.isnan(strength), -np.inf, strength)
+    priority = np.lexsort((np.arange(n), -s))  # strongest first, then file order
+    kept_sorted = _suppress(key[order], rank[priority], int(length))
+    keep = np.empty(n, bool)
+    keep[order] = kept_sorted
+    return keep
+
+
+def _suppress(pos, prio, length):
+    """The walk of :func:`merge_windows` over plain lists: bool list, True for the windows kept.
+
+    ``pos``: window starts in sorted order; ``prio``: indices into ``pos``, strongest first. Each kept window
+    suppresses its neighbours on both sides while they lie less than half a window away (2 · distance <
+    length). Work grows with the windows plus the suppressed pairs (a million peaks in about a second); plain
+    Python beats numba here, whose import alone takes longer than the walk for any usual peak file.
+    """
+    pos, n = pos.tolist(), len(pos)
+    gone, kept = [False] * n, [False] * n
+    for p in prio.tolist():
+        if gone[p]:
+            continue
+        kept[p] = True
+        here = pos[p]
+        j = p - 1
+        while j >= 0 and 2 * (here - pos[j]) < length:
+            gone[j] = True
+            j -= 1
+        j = p + 1
+        while j < n and 2 * (pos[j] - here) < length:
+            gone[j] = True
+            j += 1
+    return np.asarray(kept, bool)
 
 
 class IntervalIndex:

@@ -1,4 +1,7 @@
-"""Train/validation/test assignment: stratified random, by chromosome, or from a column.
+"""Train/validation/test assignment: stratified random, by chromosome, from a column, or by position blocks.
+
+Position blocks (:func:`block_plan`, :func:`block_split`, :func:`block_boundaries`) split a genome-mode set
+whose records lie on too few chromosomes for a chromosome split (e.g. a one-chromosome genome).
 
 Splits are computed once (at encode time or by ``seqcnn split``) and stored in the
 HDF5 file as ``split`` (0 = train, 1 = val, 2 = test), so every later stage agrees
@@ -203,3 +206,129 @@ def leakage(split, row_hashes=None, coords=None):
             hit[mine] = other.overlaps(coords["chrom"][mine], coords["start"][mine], coords["end"][mine])
         out["overlapping"] = int(hit.sum())
     return out
+
+
+# Position blocks of a genome split: used when the records' chromosomes are too few for a chromosome split.
+SPLIT_BLOCKS = 10
+
+
+def block_plan(sizes, centre_chrom, centre_pos, n_blocks=SPLIT_BLOCKS, seed=0):
+    """Position blocks for a genome too small to split by chromosome (one chromosome, a bacterium, a test genome).
+
+    The rule: the chromosomes of ``sizes`` are laid end to end (in the order given) and cut into ``n_blocks``
+    contiguous blocks of equal length. The blocks are visited in a random order drawn from ``seed``; the first
+    that holds a positive's centre is the test block, the next one the validation block; every other block
+    trains. A record belongs to the block holding its window's centre base (``start + length // 2``), and a
+    window that crosses a boundary between blocks of different splits is dropped by the caller (counted), so
+    no training window overlaps a validation or test window (see :func:`block_split`).
+
+    Parameters
+    ----------
+    sizes : dict — chromosome → length, in layout order.
+    centre_chrom, centre_pos : arrays, shape=(n,) — the positives' window centres.
+    n_blocks : int
+    seed : int
+
+    Returns
+    -------
+    dict — ``n_blocks``, ``seed``, ``chroms`` and ``sizes`` (the layout), ``edges`` (``n_blocks + 1`` block
+    boundaries in layout coordinates), ``test`` and ``val`` (block indices), ``regions`` (split name →
+    ``chrom:start-end`` strings, 0-based half-open), ``codes`` (each block's split code).
+
+    Raises
+    ------
+    SeqcnnError — when fewer than two blocks hold a positive (too few peaks for a test and a validation split).
+    """
+    chroms = list(sizes)
+    size = np.asarray([sizes[c] for c in chroms], np.int64)
+    offset = np.r_[0, np.cumsum(size)]
+    edges = np.round(np.linspace(0, offset[-1], n_blocks + 1)).astype(np.int64)
+    plan = {"n_blocks": int(n_blocks), "seed": int(seed), "chroms": chroms, "sizes": size.tolist(),
+            "edges": edges.tolist()}
+    held = np.bincount(_block_of(plan, centre_chrom, centre_pos), minlength=n_blocks)
+    order = np.random.default_rng(seed).permutation(n_blocks)
+    pick = [int(b) for b in order if held[b] > 0][:2]
+    if len(pick) < 2:
+        raise SeqcnnError(f"the peaks' windows lie in {int((held > 0).sum())} of {n_blocks} position blocks, too few "
+                          f"for a test and a validation block", hint="give more peaks, or a genome with more "
+                                                                     "chromosomes")
+    codes = np.full(n_blocks, TRAIN, np.uint8)
+    codes[pick[0]], codes[pick[1]] = TEST, VAL
+    plan.update(test=[pick[0]], val=[pick[1]], codes=codes.tolist())
+    # Runs of neighbouring blocks of one split, as genome regions (what `seqcnn info` shows).
+    run = np.r_[0, np.cumsum(codes[1:] != codes[:-1])]
+    plan["regions"] = {name: [] for name in SPLIT_NAMES}
+    for r in range(int(run[-1]) + 1):
+        blocks = np.flatnonzero(run == r)
+        plan["regions"][SPLIT_NAMES[codes[blocks[0]]]].append(_region(plan, blocks[0], blocks[-1] + 1))
+    return plan
+
+
+def _block_of(plan, chrom, pos):
+    """Block index of positions (``pos`` on ``chrom``); -1 for chromosomes outside the layout."""
+    off = dict(zip(plan["chroms"], np.r_[0, np.cumsum(plan["sizes"])].tolist()))
+    chrom = np.asarray(chrom, dtype=object)
+    at = np.asarray(pos, np.int64) + np.asarray([off.get(c, -1) for c in chrom.tolist()], np.int64)
+    block = np.searchsorted(np.asarray(plan["edges"], np.int64), at, side="right") - 1
+    block = np.clip(block, 0, plan["n_blocks"] - 1)
+    known = np.isin(chrom, plan["chroms"]) if len(chrom) else np.zeros(0, bool)
+    return np.where(known, block, -1)
+
+
+def _region(plan, first, stop):
+    """``chrom:start-end`` of blocks ``first`` to ``stop - 1`` (pieces joined by '+' where they run over a
+    chromosome end)."""
+    lo, hi = plan["edges"][first], plan["edges"][stop]
+    pieces, off = [], 0
+    for c, s in zip(plan["chroms"], plan["sizes"]):
+        a, z = max(lo, off), min(hi, off + s)
+        if a < z:
+            pieces.append(f"{c}:{a - off}-{z - off}")
+        off += s
+    return "+".join(pieces)
+
+
+def block_split(plan, chrom, start, end):
+    """Split codes by position block (see :func:`block_plan`), and which windows cross a split boundary.
+
+    Parameters
+    ----------
+    plan : dict — from :func:`block_plan`.
+    chrom : array of str, shape=(n,)
+    start, end : array of int, shape=(n,) — windows, 0-based half-open.
+
+    Returns
+    -------
+    split : np.ndarray, uint8, shape=(n,) — by the block of the centre base (``start + (end - start) // 2``);
+        records on chromosomes outside the layout train (another chromosome overlaps no held-out window).
+    crosses : np.ndarray, bool, shape=(n,) — windows that reach into a block of another split: the caller
+        drops them, since they would overlap windows of that split.
+    """
+    start, end = np.asarray(start, np.int64), np.asarray(end, np.int64)
+    codes = np.asarray(plan["codes"], np.uint8)
+    centre = _block_of(plan, chrom, start + (end - start) // 2)
+    split = np.where(centre >= 0, codes[np.maximum(centre, 0)], TRAIN).astype(np.uint8)
+    first, last = _block_of(plan, chrom, start), _block_of(plan, chrom, np.maximum(end - 1, start))
+    # Split changes between consecutive blocks, cumulated: a window spans a change when the counts differ.
+    change = np.r_[0, np.cumsum(codes[1:] != codes[:-1])]
+    crosses = (first >= 0) & (change[np.maximum(last, 0)] != change[np.maximum(first, 0)])
+    return split, crosses
+
+
+def block_boundaries(plan):
+    """The first base after each boundary between blocks of different splits: (chrom, start, end) arrays of
+    1-bp intervals, for keeping made negatives off the boundaries (a window holding that base and the one before
+    it crosses; one starting on it is kept out too, a negligible loss)."""
+    codes = plan["codes"]
+    off = np.r_[0, np.cumsum(plan["sizes"])]
+    chrom, pos = [], []
+    for i in range(1, plan["n_blocks"]):
+        if codes[i] == codes[i - 1]:
+            continue
+        e = plan["edges"][i]
+        k = int(np.searchsorted(off, e, side="right") - 1)
+        if k < len(plan["chroms"]) and e - off[k] > 0:  # an edge on a chromosome start has nothing to cross
+            chrom.append(plan["chroms"][k])
+            pos.append(int(e - off[k]))
+    pos = np.asarray(pos, np.int64)
+    return np.asarray(chrom, dtype=object), pos, pos + 1

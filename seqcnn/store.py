@@ -21,13 +21,12 @@ one training batch), so readers read whole chunks.
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from ._version import __version__
 from .errors import InputFormatError, SeqcnnError
-from .outputs import check_output, publish
+from .outputs import check_output, publish, temp_file
 from .splits import split_code
 
 # 2: optional genome-mode coordinates (chrom, start, end, strand, origin); schema 1 files are read as before.
@@ -35,7 +34,7 @@ SCHEMA_VERSION = 2
 FORMAT = "seqcnn-dataset"
 COMPRESSIONS = ("gzip", "lzf", "none")
 _JSON_ATTRS = ("class_names", "label_names", "sources", "split_fractions", "split_counts", "dropped", "origins",
-               "genome", "negatives", "gc_match", "split_chroms")
+               "genome", "negatives", "gc_match", "split_chroms", "split_blocks")
 COORDS = ("chrom", "start", "end", "strand", "origin")
 
 
@@ -82,9 +81,7 @@ class DatasetWriter:
         self.length = int(length)
         self.filters = compression_filters(compression, compression_level)
         self.chunk_records = int(chunk_records)
-        fd, self.tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp",
-                                             dir=os.path.dirname(os.path.abspath(self.path)))
-        os.close(fd)
+        self.tmp_path = temp_file(self.path)
         self.n = 0
         try:
             self.h5 = h5py.File(self.tmp_path, "w")
@@ -567,7 +564,8 @@ class SeqDataset:
         """
         from .splits import leakage as split_leakage, split_counts
 
-        genome_mode = {k: self.attrs.get(k) for k in ("genome", "negatives", "gc_match", "split_chroms", "dropped")
+        genome_mode = {k: self.attrs.get(k) for k in ("genome", "negatives", "gc_match", "split_chroms", "split_blocks",
+                                                      "dropped")
                        if self.attrs.get(k) is not None} if self.has_coords else None
         return {
             "genome_mode": genome_mode,

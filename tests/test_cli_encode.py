@@ -298,13 +298,20 @@ def _big_fasta(path, n=400_000, length=200):
     return path
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_killed_encode_leaves_previous_output_intact(tmp_path, sig):
     fa = _big_fasta(tmp_path / "big.fa")
     out = tmp_path / "o.h5"
     out.write_text("previous")
+    # A shell's background jobs (nohup, 'make test &', some CI runners) ignore SIGINT and children inherit that:
+    # Python then installs no Ctrl-C handler, the signal is lost and the encode runs to its end, where the
+    # duplicate ids of this input (the same file twice) stop it with exit 2. Restore the default, so the signal
+    # means what Ctrl-C in a terminal means (as tests/test_train_kill.py does); SIGTERM too, which seqcnn catches
+    # only over the default action.
     proc = subprocess.Popen([sys.executable, "-m", "seqcnn.cli", "encode", str(fa), "--class-per-file", str(fa),
-                             "-o", str(out), "--force", "-q"], stderr=subprocess.PIPE, text=True)
+                             "-o", str(out), "--force", "-q"], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT,
+                                                                                          signal.SIGTERM)])
     # Wait until the temporary output exists, i.e. encoding is under way.
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".o.h5") for p in tmp_path.iterdir()):
@@ -314,8 +321,12 @@ def test_killed_encode_leaves_previous_output_intact(tmp_path, sig):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert out.read_text() == "previous"
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    if sig != signal.SIGKILL:
+        if sig == signal.SIGINT:
+            assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, (proc.returncode, err)
+        else:  # a scheduler's stop: the same clean-up as Ctrl-C, one line, 128 + 15
+            assert proc.returncode == 143 and err == "seqcnn: stopped by SIGTERM; no output was written\n", (
+                proc.returncode, err)
         # A clean interrupt also removes its temporary file.
         assert [p.name for p in tmp_path.iterdir()] == ["big.fa", "o.h5"] or \
             sorted(p.name for p in tmp_path.iterdir()) == ["big.fa", "o.h5"]
@@ -349,3 +360,70 @@ def test_real_janggu_matches_independent_encoding(cli, shared_data, tmp_path):
         assert counts["test"]["n"] == 0 and abs(counts["val"]["n"] - 780) <= 2
         # Stratified: class balance kept in validation.
         assert abs(counts["val"]["1"] - counts["val"]["0"]) <= 2
+
+
+def test_genome_mode_on_real_yeast_chrI_plain_gzip_one_chromosome(cli, shared_data, tmp_path, monkeypatch):
+    """Issue 25 on the real genome: S. cerevisiae chrI alone, as plain gzip, on a machine without bgzip, with the
+    Rap1 ChIP-exo peaks of chrI: a bgzip copy is made and said, the split is by position blocks, info says so."""
+    import pysam
+
+    yeast = shared_data / "yeast_r64"
+    seq = pysam.FastaFile(str(yeast / "genome.fa.gz")).fetch("I")
+    genome = tmp_path / "chrI.fa.gz"
+    with gzip.open(genome, "wt") as fh:  # plain gzip, as most downloads are
+        fh.write(">I\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60)))
+    peaks = pd.read_csv(yeast / "rap1_peaks.bed", sep="\t", header=None)
+    bed = tmp_path / "rap1_I.narrowPeak"
+    peaks[peaks[0] == "I"].to_csv(bed, sep="\t", header=False, index=False)
+    monkeypatch.setenv("PATH", "")  # no bgzip, no samtools
+    out = tmp_path / "one.h5"
+    r = cli("encode", "--bed", bed, "--genome", genome, "--length", "100", "-o", out, "--no-plots")
+    assert r.exit_code == 0, r.stderr
+    notes = r.stderr.strip().splitlines()
+    assert len(notes) == 1 and f"wrote a bgzip copy {tmp_path / 'chrI.bgz.fa.gz'}" in notes[0]
+    assert "by position blocks (10 blocks; 1 chromosome(s) hold the peaks" in r.stdout
+    n = int((peaks[0] == "I").sum())
+    assert f"records read {n} = written " in r.stdout
+    info = cli("info", out)
+    assert info.exit_code == 0, info.stderr
+    assert "split: position blocks on I (1 chromosome(s)" in info.stdout and "; test I:" in info.stdout
+    assert "0 window(s) overlapping a window of another split" in info.stdout
+    assert f"read through its bgzip copy {tmp_path / 'chrI.bgz.fa.gz'}" in info.stdout
+    with open_dataset(out) as ds:
+        assert ds.attrs["genome"]["path"] == str(genome) and ds.attrs["split_method"] == "position-blocks"
+    # the second time, the copy is reused
+    r = cli("encode", "--bed", bed, "--genome", genome, "--length", "100", "-o", tmp_path / "two.h5", "--no-plots")
+    assert r.exit_code == 0 and "reading " in r.stderr and "wrote a bgzip copy" not in r.stderr
+
+
+def test_genome_mode_overlaps_headers_and_duplicate_names_end_to_end(cli, shared_data, tmp_path):
+    """The real Rap1 peaks at 200 bp: overlapping windows of one file merged and counted, or kept; a header
+    line and a BED4 with repeated names refused with the line and the fix."""
+    yeast = shared_data / "yeast_r64"
+    genome = yeast / "genome.fa.gz"
+    bed = yeast / "rap1_peaks.bed"
+    r = cli("encode", "--bed", bed, "--genome", genome, "--length", "200", "-o", tmp_path / "m.h5", "--no-plots")
+    assert r.exit_code == 0, r.stderr
+    assert "records read 574 = written 478 + dropped 96 (past chromosome end 25, merged overlap (same file) 71); " \
+           "negatives made 478" in r.stdout
+    info = cli("info", tmp_path / "m.h5")
+    assert "dropped at encode: past chromosome end 25, merged overlap (same file) 71" in info.stdout
+    assert "overlapping peak windows of one file: merged" in info.stdout
+    r = cli("encode", "--bed", bed, "--genome", genome, "--length", "200", "-o", tmp_path / "k.h5", "--no-plots",
+            "--keep-overlaps")
+    assert r.exit_code == 0 and "records read 574 = written 549 + dropped 25 (past chromosome end 25)" in r.stdout
+    head = tmp_path / "head.bed"
+    head.write_text("chrom\tstart\tend\nI\t50000\t50100\n")
+    _one_line_error(cli("encode", "--bed", head, "--genome", genome, "--length", "200", "-o", tmp_path / "h.h5"),
+                    "head.bed: line 1: looks like a header line", "prefix it with '#'")
+    head.write_text("track name=rap1\n# from a spreadsheet\nI\t50000\t50100\nII\t50000\t50100\nIII\t50000\t50100\n"
+                    "IV\t50000\t50100\n")
+    r = cli("encode", "--bed", head, "--genome", genome, "--length", "200", "-o", tmp_path / "h.h5", "--no-plots")
+    assert r.exit_code == 0 and "; 2 track/browser/# line(s) skipped" in r.stdout
+    dup = tmp_path / "bed4.bed"
+    dup.write_text("I\t50000\t50100\t32\nII\t50000\t50100\t12\nIII\t50000\t50100\t32\n")
+    _one_line_error(cli("encode", "--bed", dup, "--genome", genome, "--length", "200", "-o", tmp_path / "d.h5"),
+                    "bed4.bed: line 1: name '32' (column 4) is used again on line 3", "must be unique")
+    assert not (tmp_path / "d.h5").exists() and not (tmp_path / "h2.h5").exists()
+    _one_line_error(cli("encode", "--bed", bed, "--genome", genome, "--length", "200", "-o", tmp_path / "s.h5",
+                        "--split", "0.8,0.1,0.1"), "--split cannot be combined", "overlapping windows")

@@ -53,12 +53,57 @@ def test_windows_equal_plain_slicing_on_both_strands(tmp_path, bgzip):
             g.fetch("chr2", 70, 90)
 
 
-def test_plain_gzip_not_fasta_missing_and_unindexable_are_refused(tmp_path, monkeypatch):
+def test_plain_gzip_is_read_through_a_bgzip_copy_made_once(tmp_path, monkeypatch, capsys):
+    """No bgzip on the machine: seqcnn writes the copy itself, beside the genome or in the cache, and reuses it."""
+    import os
+
+    from seqcnn import genome as genome_mod
+
     plain = _write(tmp_path / "g.fa")
-    (tmp_path / "g.fa.gz").write_bytes(gzip.compress(plain.read_bytes()))
-    with pytest.raises(SeqcnnError, match="plain gzip") as err:
-        Genome(tmp_path / "g.fa.gz")
-    assert "bgzip" in str(err.value)
+    src = tmp_path / "g.fa.gz"
+    src.write_bytes(gzip.compress(plain.read_bytes()))
+    monkeypatch.setenv("PATH", "")  # no bgzip, no samtools
+    with Genome(src) as g:
+        assert g.path == str(tmp_path / "g.bgz.fa.gz") and g.source == str(src)
+        assert g.lengths == {k: len(v) for k, v in CHROMS.items()}
+        assert g.fetch("chr2", 3, 20, "-") == _revcomp(CHROMS["chr2"][3:20])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "wrote a bgzip copy" in err[0] and str(tmp_path / "g.bgz.fa.gz") in err[0]
+    made = os.stat(tmp_path / "g.bgz.fa.gz").st_mtime_ns
+    with Genome(src) as g:  # reused: same file, not rewritten
+        assert g.path == str(tmp_path / "g.bgz.fa.gz")
+    assert os.stat(tmp_path / "g.bgz.fa.gz").st_mtime_ns == made and "reading" in capsys.readouterr().err
+    # The original changed (another size): the copy is made again.
+    src.write_bytes(gzip.compress(_write(tmp_path / "g3.fa", {"chrA": "ACGT" * 30}).read_bytes()))
+    with Genome(src) as g:
+        assert g.lengths == {"chrA": 120}
+    assert "wrote a bgzip copy" in capsys.readouterr().err
+    # The genome's folder is not writable: the copy goes to $XDG_CACHE_HOME/seqcnn/genomes.
+    other = tmp_path / "ro"
+    other.mkdir()
+    (other / "h.fa.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(other) else real(p, mode))
+    with Genome(other / "h.fa.gz") as g:
+        assert os.path.dirname(g.path) == str(tmp_path / "cache" / "seqcnn" / "genomes")
+        assert os.path.basename(g.path).startswith("h-") and g.path.endswith(".bgz.fa.gz")
+        assert g.lengths["chr1"] == len(CHROMS["chr1"])
+    assert not list(other.glob("*.bgz*")) and "wrote a bgzip copy" in capsys.readouterr().err
+    # Nowhere to write: the bgzip fix, on one line.
+    (other / "k.fa.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    monkeypatch.setattr(os, "access", lambda p, mode: False)
+    with pytest.raises(SeqcnnError, match="no bgzip copy could be written") as err:
+        Genome(other / "k.fa.gz")
+    assert "recompress it with bgzip" in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.setattr(os, "access", real)
+    (other / "bad.fa.gz").write_bytes(gzip.compress(plain.read_bytes())[:-30] + b"\x00" * 10)
+    with pytest.raises(SeqcnnError, match="damaged gzip"):
+        genome_mod.bgzip_copy(str(other / "bad.fa.gz"))
+    assert not list(other.glob("bad.bgz*")) and not list(other.glob("*.tmp-*"))
+
+
+def test_not_fasta_missing_and_unindexable_are_refused(tmp_path, monkeypatch):
     (tmp_path / "notes.fa").write_text("hello\n")
     with pytest.raises(SeqcnnError, match="not a FASTA file"):
         Genome(tmp_path / "notes.fa")

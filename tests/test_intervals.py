@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seqcnn.errors import SeqcnnError
-from seqcnn.intervals import IntervalIndex, read_bed, windows
+from seqcnn.intervals import IntervalIndex, merge_windows, read_bed, windows
 
 NARROWPEAK = ("chr1\t100\t300\tpeak_1\t500\t+\t8.1\t12.0\t10.2\t50\n"
               "chr2\t1000\t1100\tpeak_2\t300\t-\t5.0\t7.0\t6.1\t-1\n")
@@ -109,3 +109,63 @@ def test_interval_index_overlap_equals_brute_force():
         assert got[k] == covered.sum(), k
     assert got.max() > 0 and (got == 0).any()  # both cases occur
     np.testing.assert_array_equal(index.overlaps(qc, qs, qe), got > 0)
+
+
+@pytest.mark.parametrize("text,line", [
+    ("chrom\tstart\tend\nchr1\t10\t20\n", 1),
+    ("track name=x\nchromosome start end name\nchr1\t10\t20\tp\n", 2),
+    ("chr1\t10\t20\nchrom\tstart\tend\nchr1\t30\t40\n", 2),  # two files concatenated, header and all
+])
+def test_a_header_line_is_named_as_one_with_the_fix(tmp_path, text, line):
+    p = tmp_path / "h.bed"
+    p.write_text(text)
+    with pytest.raises(SeqcnnError) as err:
+        read_bed(p)
+    msg = str(err.value)
+    assert f"line {line}: looks like a header line" in msg and "prefix it with '#'" in msg and "\n" not in msg
+
+
+def test_skipped_lines_are_counted_and_strength_is_signal_then_score(tmp_path):
+    (tmp_path / "a.bed").write_text("track name=peaks\nbrowser position chr1:1-100\n# comment\n\nchr1\t10\t20\n")
+    assert read_bed(tmp_path / "a.bed").skipped == 3  # the blank line is nothing
+    (tmp_path / "p.narrowPeak").write_text(NARROWPEAK)
+    iv = read_bed(tmp_path / "p.narrowPeak")
+    assert iv.skipped == 0 and list(iv.strength) == [8.1, 5.0]  # signalValue, not the score
+    (tmp_path / "b.bed").write_text("chr1\t10\t20\ta\t7\t+\nchr1\t30\t40\tb\tx\t+\n")
+    np.testing.assert_array_equal(read_bed(tmp_path / "b.bed").strength, [7.0, np.nan])
+    assert np.isnan(read_bed(tmp_path / "a.bed").strength).all()
+    assert list(iv.subset(np.array([1])).strength) == [5.0]
+
+
+def _greedy(chrom, start, length, strength):
+    """merge_windows by its docstring, the slow way."""
+    order = sorted(range(len(start)), key=lambda i: (-(strength[i] if np.isfinite(strength[i]) else -np.inf), i))
+    kept = []
+    for i in order:
+        if not any(chrom[j] == chrom[i] and 2 * abs(start[j] - start[i]) < length for j in kept):
+            kept.append(i)
+    return np.isin(np.arange(len(start)), kept)
+
+
+@pytest.mark.parametrize("length", [100, 101])
+def test_merge_windows_keeps_the_strongest_of_each_overlapping_group(length):
+    rng = np.random.default_rng(3)
+    n = 400
+    chrom = rng.choice(["chr1", "chr2"], n).astype(object)
+    start = rng.integers(0, 8_000, n)
+    strength = rng.integers(0, 20, n).astype(float)  # ties: the first in the file wins
+    strength[rng.random(n) < 0.1] = np.nan
+    keep = merge_windows(chrom, start, length, strength)
+    np.testing.assert_array_equal(keep, _greedy(chrom, start, length, strength))
+    assert 0 < (~keep).sum() < n
+    k = np.flatnonzero(keep)
+    for i in np.flatnonzero(~keep):  # every merged window overlaps a kept, at least as strong one by more than half
+        near = k[(chrom[k] == chrom[i]) & (2 * np.abs(start[k] - start[i]) < length)]
+        assert len(near) and (np.nan_to_num(strength[near], nan=-1) >= np.nan_to_num(strength[i], nan=-1)).any()
+    for a in k:  # kept windows overlap each other by at most half
+        same = k[(k != a) & (chrom[k] == chrom[a])]
+        assert (2 * np.abs(start[same] - start[a]) >= length).all()
+    # no strengths: the first of each group in file order; one window exactly on another: merged
+    np.testing.assert_array_equal(merge_windows(np.array(["c"] * 3, object), [100, 130, 100], 100), [1, 0, 0])
+    np.testing.assert_array_equal(merge_windows(np.array(["c", "d"], object), [5, 5], 100), [1, 1])
+    assert len(merge_windows(np.zeros(0, object), np.zeros(0, int), 100)) == 0

@@ -95,3 +95,40 @@ def test_info_reports_duplicate_sequences_across_splits(cli, tmp_path):
     line = next(l for l in res.stdout.splitlines() if l.startswith("shared across splits"))
     n = int(line.split(": ")[1].split()[0])
     assert n > 0 and "window(s)" not in line  # FASTA mode: no coordinates, so no overlap check
+
+
+def test_position_blocks_split_one_chromosome_without_overlap_across_splits():
+    from seqcnn.intervals import IntervalIndex
+    from seqcnn.splits import block_boundaries, block_plan, block_split
+
+    rng = np.random.default_rng(1)
+    size, L = 100_000, 300
+    centres = rng.integers(L, size - L, 200)
+    plan = block_plan({"chrI": size}, np.array(["chrI"] * 200, object), centres, seed=4)
+    assert plan["edges"] == list(range(0, size + 1, 10_000)) and plan["test"] != plan["val"]
+    assert sorted(plan["codes"]) == [0] * 8 + [1, 2]
+    assert plan == block_plan({"chrI": size}, np.array(["chrI"] * 200, object), centres, seed=4)  # seeded
+    assert plan["regions"]["test"] == [f"chrI:{plan['test'][0] * 10_000}-{plan['test'][0] * 10_000 + 10_000}"]
+    start = rng.integers(0, size - L, 3000)
+    chrom = np.array(["chrI"] * 3000, object)
+    split, crosses = block_split(plan, chrom, start, start + L)
+    block = (start + L // 2) // 10_000
+    np.testing.assert_array_equal(split, np.asarray(plan["codes"])[block])  # by the centre's block
+    reach = np.asarray(plan["codes"])[start // 10_000] != np.asarray(plan["codes"])[(start + L - 1) // 10_000]
+    np.testing.assert_array_equal(crosses, reach)
+    assert crosses.any() and (split == 2).any() and (split == 1).any()
+    ok = ~crosses
+    for code in (0, 1, 2):  # kept windows of one split never overlap those of another
+        mine = ok & (split == code)
+        other = ok & (split != code)
+        assert not IntervalIndex(chrom[other], start[other], start[other] + L).overlaps(
+            chrom[mine], start[mine], start[mine] + L).any()
+    # the boundary bases given to the negatives: a window avoiding them crosses no split boundary
+    bc, bs, be = block_boundaries(plan)
+    hit = IntervalIndex(bc, bs, be).overlaps(chrom, start, start + L)
+    assert not (crosses & ~hit).any()
+    # a chromosome outside the layout trains and crosses nothing
+    s, x = block_split(plan, np.array(["chrII"], object), [5], [305])
+    assert list(s) == [0] and not x.any()
+    with pytest.raises(SeqcnnError, match="too few for a test and a validation block"):
+        block_plan({"chrI": size}, np.array(["chrI"] * 3, object), [10, 20, 30])

@@ -53,6 +53,9 @@ from . import main, _command_line, _notes, _progress, _say
 @click.option("--min-overlap", type=int, help="Genome mode, several --bed: bp a window shares with a file's peak to "
                                               "carry its label. [default: half the length]")
 @click.option("--val-chrom", help="Genome mode: comma-separated validation chromosomes (default rule: see README).")
+@click.option("--keep-overlaps", is_flag=True,
+              help="Genome mode: keep peaks whose windows overlap another's of the same file by more than half "
+                   "(default: merged into the strongest; see README).")
 @click.option("--no-plots", is_flag=True, help="Genome mode: no GC-content figure.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
@@ -60,13 +63,13 @@ from . import main, _command_line, _notes, _progress, _say
 def encode(ctx, fasta, labels, output, class_per_file, id_column, label_columns, task, length, pad_mode, allow_iupac,
            split, split_column, holdout_chrom, seed, drop_unlabelled, compression, compression_level, beds, genome,
            center, negatives, negative_ratio, negatives_bed, exclude, chroms, max_n, flank_distance, label_names,
-           min_overlap, val_chrom, no_plots, force, quiet):
+           min_overlap, val_chrom, keep_overlaps, no_plots, force, quiet):
     """Encode FASTA (+.gz) and labels, or peaks (--bed) from a --genome, into a one-hot HDF5 dataset with a split."""
     from click.core import ParameterSource
 
     given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
     genome_only = {"beds", "genome", "center", "negatives", "negative_ratio", "negatives_bed", "exclude", "chroms",
-                   "max_n", "flank_distance", "label_names", "min_overlap", "val_chrom"}
+                   "max_n", "flank_distance", "label_names", "min_overlap", "val_chrom", "keep_overlaps"}
     fasta_only = {"labels", "class_per_file", "id_column", "label_columns", "task", "pad_mode", "allow_iupac",
                   "split", "split_column", "drop_unlabelled"}
     commas = lambda v: [c.strip() for c in v.split(",") if c.strip()] if v else None  # noqa: E731
@@ -78,11 +81,13 @@ def encode(ctx, fasta, labels, output, class_per_file, id_column, label_columns,
             flag = "FASTA files" if wrong[0] == "FASTA" else f"--{wrong[0].replace('_', '-')}"
             raise SeqcnnError(f"{flag} cannot be combined with --bed/--genome (genome mode)",
                               hint="genome mode takes its labels from the peak files and splits by chromosome "
-                                   "(--holdout-chrom, --val-chrom)")
+                                   "(--holdout-chrom, --val-chrom), or by position blocks when the peaks lie on "
+                                   "too few chromosomes; a random --split would put overlapping windows in train "
+                                   "and test")
         _encode_genome(output, list(beds), genome, length, center, negatives, negative_ratio, negatives_bed,
                        list(exclude), commas(chroms), max_n, flank_distance, commas(label_names), min_overlap,
                        commas(holdout_chrom), commas(val_chrom), seed, compression, compression_level, no_plots,
-                       force, quiet)
+                       force, quiet, keep_overlaps)
         return
     if not fasta:
         raise SeqcnnError("no input: give FASTA file(s) with --labels, or --bed PEAKS --genome GENOME.fa",
@@ -112,7 +117,7 @@ def encode(ctx, fasta, labels, output, class_per_file, id_column, label_columns,
 
 def _encode_genome(output, beds, genome, length, center, negatives, negative_ratio, negatives_bed, exclude, chroms,
                    max_n, flank_distance, label_names, min_overlap, holdout_chrom, val_chrom, seed, compression,
-                   compression_level, no_plots, force, quiet):
+                   compression_level, no_plots, force, quiet, keep_overlaps=False):
     """``seqcnn encode --bed ... --genome ...``: call the library, print its summary."""
     from ..genome_encode import encode_intervals
 
@@ -121,16 +126,22 @@ def _encode_genome(output, beds, genome, length, center, negatives, negative_rat
         negatives_bed=negatives_bed, exclude=exclude, chroms=chroms, max_n=max_n, flank_distance=flank_distance,
         label_names=label_names, min_overlap=min_overlap, holdout_chrom=holdout_chrom, val_chrom=val_chrom,
         seed=seed, compression=compression, compression_level=compression_level, plots=not no_plots, force=force,
-        progress=_progress(quiet), command=_command_line())
+        progress=_progress(quiet), command=_command_line(), keep_overlaps=keep_overlaps)
     splits = ", ".join(f"{k} {v}" for k, v in report["splits"].items())
-    chosen = "; ".join(f"{k} {','.join(v)}" for k, v in report["split_chroms"].items())
+    if report.get("split_blocks"):
+        plan = report["split_blocks"]
+        chosen = (f"by position blocks ({plan['n_blocks']} blocks; {plan['why']}): test "
+                  f"{'+'.join(plan['regions']['test'])}; val {'+'.join(plan['regions']['val'])}")
+    else:
+        chosen = "by chromosome: " + "; ".join(f"{k} {','.join(v)}" for k, v in report["split_chroms"].items())
     _say(quiet, f"wrote {report['path']}: {report['records_written']} records x {report['length']} bp "
-                f"({report['task']}; {splits}; by chromosome: {chosen})")
+                f"({report['task']}; {splits}; {chosen})")
     dropped = report["dropped"]
     reasons = ", ".join(f"{k} {v}" for k, v in dropped.items() if v) or "none"
     _say(quiet, f"records read {report['records_read']} = written {report['read_written']} + dropped "
                 f"{sum(dropped.values())} ({reasons}); negatives made {report['negatives_made']} "
-                f"({report['negatives_method']})")
+                f"({report['negatives_method']})" + (f"; {report['skipped_lines']} track/browser/# line(s) skipped"
+                                                     if report.get("skipped_lines") else ""))
     gc = report["gc_match"]
     if gc["negatives"]:
         q = lambda v: "/".join(f"{x:.2f}" for x in v)  # noqa: E731
@@ -169,6 +180,12 @@ def info(dataset, as_json):
     if gm and gm.get("split_chroms"):
         chosen = "; ".join(f"{k} {','.join(v)}" for k, v in gm["split_chroms"].items())
         click.echo(f"split: by chromosome ({chosen}; every other chromosome trains)")
+    elif gm and gm.get("split_blocks"):
+        plan = gm["split_blocks"]
+        where = "; ".join(f"{k} {', '.join(plan['regions'][k])}" for k in ("train", "val", "test"))
+        click.echo(f"split: position blocks on {', '.join(plan['chroms'])} ({plan['why']}; {plan['n_blocks']} "
+                   f"blocks, seed {plan['seed']}, each window in the block of its centre, windows crossing into "
+                   f"another split's block dropped): {where}")
     else:
         click.echo(f"split: {prov['split_method']} (fractions {prov['split_fractions']}, seed {prov['split_seed']})")
     leak = summary["leakage"]
@@ -180,7 +197,14 @@ def info(dataset, as_json):
     if gm:
         g, neg = gm.get("genome") or {}, gm.get("negatives") or {}
         click.echo(f"genome {g.get('path')} ({g.get('size', 0):,} bp, {g.get('chromosomes')} sequences, index sha256 "
-                   f"{str(g.get('index_sha256'))[:12]}...)")
+                   f"{str(g.get('index_sha256'))[:12]}...)" + (f", read through its bgzip copy {g['bgzip_copy']}"
+                                                              if g.get("bgzip_copy") else ""))
+        if neg.get("overlaps"):
+            click.echo(f"overlapping peak windows of one file: {neg['overlaps']}" + (
+                " (the strongest peak kept, by signalValue or score, else the first)" if neg["overlaps"] == "merged"
+                else " (--keep-overlaps)"))
+        if gm.get("dropped"):
+            click.echo("dropped at encode: " + (", ".join(f"{k} {v}" for k, v in gm["dropped"].items() if v) or "none"))
         click.echo(f"negatives: {neg.get('method')} x {neg.get('ratio')} (max N {neg.get('max_n')}, seed "
                    f"{neg.get('seed')}, windows on the {neg.get('center')})")
         gc = gm.get("gc_match") or {}
