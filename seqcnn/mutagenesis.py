@@ -17,14 +17,13 @@ deltas, the reference's being 0, centred per position: the convention of tangerm
 import json
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
 from ._version import __version__
 from .errors import InputFormatError, ModelMismatchError, OutputExistsError, SeqcnnError
 from .exact_ism import iter_ism, kernels, output_index
-from .outputs import check_output, publish, publish_dir, utc_now
+from .outputs import check_output, publish, publish_dir, temp_dir, temp_file, utc_now
 from .rundir import check_fits, load_run
 
 
@@ -322,9 +321,7 @@ def run_mutagenesis(run_dir, input, out, *, ids=None, ids_file=None, split=None,
         N, L = len(rows), kern.L
         T_out = 1 if (k is not None or kern.T == 1) else kern.T
         tail = () if T_out == 1 else (T_out,)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp",
-                                   dir=os.path.dirname(os.path.abspath(out)))
-        os.close(fd)
+        tmp = temp_file(out)
         plot_tmp = None
         t0 = time.time()
         try:
@@ -418,7 +415,7 @@ def _write_plots(h5_path, plot_dir, plot_max):
 
     from . import plots as plotting
 
-    tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(plot_dir)}.", dir=os.path.dirname(os.path.abspath(plot_dir)))
+    tmp_dir = temp_dir(plot_dir)
     try:
         files = []
         with h5py.File(h5_path, "r") as h5:

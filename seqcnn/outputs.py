@@ -3,7 +3,9 @@
 Provides :func:`check_output` (never overwrite without ``force``; the folder must exist),
 :func:`publish`, :func:`publish_all` and :func:`publish_dir` (move a finished temporary file or folder
 into place, refusing a target that appeared while it was being written unless ``force``),
-:func:`write_json` (a temporary file beside the target, then publish), :func:`utc_now` (the
+:func:`write_json` (a temporary file beside the target, then publish), :func:`temp_file` /
+:func:`temp_dir` (the temporary name beside an output, with the mode the umask gives, as ``open`` and
+``os.mkdir`` would: ``tempfile``'s 0600/0700 would stay on the published output), :func:`utc_now` (the
 ``created`` stamp of every seqcnn output) and :func:`parse_shard` / :func:`shard_range` (``--shard K/N``:
 the contiguous part of an input a cluster job writes, so the parts' outputs concatenate). No TensorFlow,
 no h5py.
@@ -17,10 +19,72 @@ import errno
 import json
 import os
 import shutil
+import tempfile
 
 import numpy as np
 
 from .errors import OutputExistsError, SeqcnnError
+
+
+def _umask_from_proc():
+    """The process umask from ``/proc/self/status`` (Linux 4.7+), or None: reading it there changes nothing."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _umask_by_setting():
+    """The umask read the only portable way, by setting it and setting it back at once.
+
+    Called once, at import (``seqcnn`` is imported before any of its threads start), because in between the
+    two calls a file created by another thread would get the wrong mode.
+    """
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_IMPORT = _umask_from_proc()
+if _UMASK_AT_IMPORT is None:
+    _UMASK_AT_IMPORT = _umask_by_setting()
+
+
+def umask():
+    """The process umask now; where ``/proc`` cannot tell it, the umask when ``seqcnn.outputs`` was imported."""
+    mask = _umask_from_proc()
+    return _UMASK_AT_IMPORT if mask is None else mask
+
+
+def temp_file(path, suffix=".tmp"):
+    """Create an empty temporary file beside ``path``, mode ``0o666 & ~umask``; returns its path.
+
+    ``tempfile.mkstemp`` makes files 0600, private whatever the umask; a published output would keep that
+    mode, unlike every file a plain ``open`` writes. So the mode is set here as ``open`` would have set it.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(os.fspath(path))}.", suffix=suffix,
+                               dir=os.path.dirname(os.path.abspath(os.fspath(path))))
+    try:
+        os.fchmod(fd, 0o666 & ~umask())
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def temp_dir(path, prefix=None):
+    """Create a temporary folder beside ``path``, mode ``0o777 & ~umask`` (as ``os.mkdir``); returns its path.
+
+    ``tempfile.mkdtemp`` makes folders 0700, which a published output folder would keep.
+    """
+    path = os.fspath(path).rstrip("/")
+    tmp = tempfile.mkdtemp(prefix=prefix or f".{os.path.basename(path)}.",
+                           dir=os.path.dirname(os.path.abspath(path)))
+    os.chmod(tmp, 0o777 & ~umask())
+    return tmp
 
 
 def check_output(path, force=False):

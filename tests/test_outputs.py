@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 from datetime import datetime
 
 import numpy as np
@@ -95,3 +96,73 @@ def test_publish_dir_never_merges_into_or_replaces_a_folder_without_force(tmp_pa
     publish_dir(t2, target, force=True)
     assert (target / "f.txt").read_text() == "two" and sorted(p.name for p in tmp_path.iterdir()) == [
         "file_out", "out"]
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture(params=[0o022, 0o027, 0o002], ids=lambda m: f"umask{m:03o}")
+def umask(request):
+    """Run the test under this umask (set back afterwards): outputs must follow it, as ``open`` does."""
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def test_temporary_outputs_follow_the_umask(tmp_path, umask):
+    from seqcnn import outputs
+
+    assert outputs.umask() == umask
+    f = outputs.temp_file(tmp_path / "out.h5")
+    d = outputs.temp_dir(tmp_path / "plots")
+    assert os.path.basename(f).startswith(".out.h5.") and os.path.basename(d).startswith(".plots.")
+    # tempfile's 0600/0700 would stay on the published output: the mode a plain open/mkdir gives instead
+    assert _mode(f) == 0o666 & ~umask and _mode(d) == 0o777 & ~umask
+    outputs.publish(f, tmp_path / "out.h5")
+    outputs.publish_dir(d, tmp_path / "plots")
+    assert _mode(tmp_path / "out.h5") == 0o666 & ~umask and _mode(tmp_path / "plots") == 0o777 & ~umask
+
+
+def test_dataset_file_follows_the_umask(tmp_path, umask):
+    from seqcnn.store import write_dataset
+
+    x = np.eye(4, dtype=np.uint8)[np.zeros((3, 5), int)]
+    write_dataset(tmp_path / "d.h5", x, np.zeros(3), ["a", "b", "c"], attrs={"task": "binary",
+                                                                            "class_names": ["0", "1"]})
+    assert _mode(tmp_path / "d.h5") == 0o666 & ~umask
+
+
+@pytest.fixture
+def umask022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_cli_outputs_follow_the_umask(cli, tmp_path, umask022):
+    """encode's dataset file, mutagenesis' ISM file and figure folder: 0644 and 0755 under umask 022."""
+    from conftest import write_fasta
+    from interpret_helpers import make_run, randomize
+    from seqcnn.models import build_model
+
+    rng = np.random.default_rng(0)
+    for name in ("pos", "neg"):
+        write_fasta(tmp_path / f"{name}.fa", [(f"{name}{i}", "".join(rng.choice(list("ACGT"), 40)))
+                                              for i in range(20)])
+    data = tmp_path / "d.h5"
+    r = cli("encode", tmp_path / "pos.fa", tmp_path / "neg.fa", "--class-per-file", "-o", data, "-q")
+    assert r.exit_code == 0, r.stderr
+    assert _mode(data) == 0o644
+    model = randomize(build_model("deepbind", 40, "binary", 1, filters=4, kernel_size=5, dense_units=3), seed=1)
+    run = make_run(tmp_path / "run", model, data)
+    r = cli("mutagenesis", run, data, "-o", tmp_path / "ism.h5", "--top", "2", "--plot-max", "1", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert _mode(tmp_path / "ism.h5") == 0o644 and _mode(tmp_path / "ism_plots") == 0o755
+
+
+def test_train_run_directory_follows_the_umask(binary_run):
+    from seqcnn.outputs import umask
+
+    _, run = binary_run
+    assert _mode(run) == 0o777 & ~umask() and _mode(run / "config.json") == 0o666 & ~umask()

@@ -3,8 +3,9 @@
 A training process is killed with SIGKILL (no chance to clean up) in the middle of its second epoch and the same
 command is run again with ``--resume``; that resumed process gets SIGINT (the Ctrl-C path) in the middle of epoch 3
 and is resumed once more. The result must equal an uninterrupted run with the same seed: same history, same
-metrics.json. Each signal is timed by the checkpoint the previous epoch leaves in
-``RUN.partial/checkpoint/state.json``, and checked afterwards to have landed before the next epoch's checkpoint.
+metrics.json. SIGTERM (a batch scheduler's stop) ends a run with one line and exit 143, resumable like Ctrl-C.
+Each signal is timed by the checkpoint the previous epoch leaves in ``RUN.partial/checkpoint/state.json``, and
+checked afterwards to have landed before the next epoch's checkpoint.
 """
 
 import json
@@ -41,9 +42,11 @@ def _train(data, out, *extra):
     """Start ``seqcnn train`` as its own process (as a user would), output in ``out``."""
     cmd = [sys.executable, "-m", "seqcnn.cli", "train", str(data), "-o", str(out), *OPTIONS, *extra]
     # A shell's background jobs ignore SIGINT and children inherit that (Python then installs no Ctrl-C
-    # handler): restore the default so the signal means what it means in a terminal.
+    # handler): restore the default so the signal means what it means in a terminal. SIGTERM likewise: seqcnn
+    # catches it only over the default action.
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT,
+                                                                                          signal.SIGTERM)])
 
 
 def _state(partial):
@@ -83,6 +86,11 @@ def _interrupt(data, out, sig, done, *extra):
     _, err = proc.communicate(timeout=120)
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL, err
+    elif sig == signal.SIGTERM:
+        # a scheduler's stop: one line saying where it stopped and how to go on, exit 128 + 15
+        assert proc.returncode == 143, err
+        assert err.strip() == (f"seqcnn train: stopped by SIGTERM after epoch {done} (checkpointed in "
+                               f"{out}.partial); resume with --resume"), err
     else:
         assert proc.returncode == 130, err
         assert "interrupted" in err and "--resume" in err and "Traceback" not in err
@@ -114,3 +122,14 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(data, tmp_path):
     _close(json.loads((out / "metrics.json").read_text()), json.loads((ref / "metrics.json").read_text()))
     # Resuming leaves no traces (checkpoint, temporary files) that a later run could trip over.
     assert sorted(os.listdir(out)) == ["config.json", "history.csv", "metrics.json", "model.keras"]
+
+
+@pytest.mark.slow
+def test_sigterm_says_where_it_stopped_and_resume_finishes(data, tmp_path):
+    """SIGTERM in epoch 2 (a batch scheduler's stop): exit 143 with one line, the checkpoint kept; --resume ends."""
+    out = tmp_path / "run"
+    _interrupt(data, out, signal.SIGTERM, 1)
+    res = subprocess.run([sys.executable, "-m", "seqcnn.cli", "train", str(data), "-o", str(out), *OPTIONS,
+                          "--resume"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert len(pd.read_csv(out / "history.csv")) == EPOCHS and not (tmp_path / "run.partial").exists()
