@@ -22,7 +22,6 @@ trimming of modisco's own report). ``patterns.h5`` holds the untrimmed patterns 
 import json
 import os
 import shutil
-import tempfile
 import time
 
 import numpy as np
@@ -331,8 +330,8 @@ def _read_attributions(path, ds, k, T):
 
 def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val", records="positives", top=None,
                  output=None, window=None, flank=None, max_seqlets=None, fdr=None, leiden_runs=None,
-                 jaspar="vertebrates", jaspar_release=DEFAULT_RELEASE, jaspar_collection="CORE", motif_db=None,
-                 q_threshold=0.05, plots=True, force=False, command=None):
+                 jaspar=None, jaspar_release=DEFAULT_RELEASE, jaspar_collection="CORE", motif_db=None,
+                 q_threshold=0.05, plots=True, force=False, command=None, log=None):
     """TF-MoDISco on a run's attributions of a dataset's sequences → a folder of named motifs.
 
     Parameters
@@ -347,6 +346,11 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
     top : int, optional — keep the K highest-scoring (for negatives, the lowest-scoring) sequences.
     output : int or str, optional — the model output; needed when there are several.
     window, flank, max_seqlets, fdr, leiden_runs : override :func:`modisco_settings`.
+    jaspar, jaspar_release, jaspar_collection, motif_db, q_threshold : what patterns are named by: JASPAR motifs
+        of taxonomic group ``jaspar`` (None: the run's, recorded by ``seqcnn train --jaspar``; 'none': no
+        comparison), or a MEME file; a match is q < ``q_threshold``.
+    log : callable, optional — called with one line of text as each stage starts (attributions, TF-MoDISco,
+        Tomtom, figures): the stages take seconds to minutes and print nothing themselves.
 
     Writes
     ------
@@ -356,27 +360,29 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
     Returns
     -------
     dict — ``out_dir``, ``table`` (patterns.csv), ``n_seqlets``, ``records_read``, ``records_used``,
-    ``seconds`` (per stage), ``settings``, ``notes``.
+    ``seconds`` (per stage), ``settings``, ``notes``, ``compared``, ``q_threshold``, ``database`` and
+    ``tax_group`` (what patterns were compared with).
     """
     import h5py
 
     from .exact_ism import ism, kernels, single_output
-    from .motif_compare import load_targets
+    from .motif_compare import check_jaspar, run_targets
     from .motif_files import write_jaspar, write_meme
     from .mutagenesis import hypothetical, output_names
-    from .outputs import check_output_dir, publish_dir, utc_now
+    from .outputs import check_output_dir, publish_dir, temp_dir, utc_now
     from .rundir import check_fits, load_run
     from .store import open_dataset
 
     _require_modisco()
-    out_dir, parent = check_output_dir(out_dir, force)
+    log = log or (lambda text: None)
+    if motif_db is None:
+        check_jaspar(jaspar or "all", jaspar_release, jaspar_collection)   # before loading anything
+    out_dir, _ = check_output_dir(out_dir, force)  # the temporary folder goes beside it
     model, cfg = load_run(run_dir)
     names = output_names(cfg)
     T = int(model.outputs[0].shape[-1])
     k = single_output(output, T, names)
-    targets = None
-    if jaspar not in (None, "none") or motif_db is not None:
-        targets = load_targets(jaspar_release, jaspar_collection, jaspar, motif_db)  # bad names fail early
+    targets, group, database = run_targets(jaspar, cfg, jaspar_release, jaspar_collection, motif_db)
     seconds = {}
     with open_dataset(data) as ds:
         check_fits(cfg, ds, run_dir)
@@ -386,6 +392,7 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
         kern = kernels(model, "auto")
         t0 = time.time()
         if attributions is not None:
+            log(f"reading attributions from {attributions}")
             rows, x, hyp, _, method = _read_attributions(str(attributions), ds, k, T)
             source = {"attributions": os.path.abspath(str(attributions)), "method": method}
         else:
@@ -393,7 +400,9 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
                 return np.concatenate([kern.forward(np.asarray(ds.read_x(r[i:i + 1024]), np.float32)).numpy()[:, k]
                                        for i in range(0, len(r), 1024)])
 
+            log(f"scoring the {split} records to select the {records}" + (f" (top {top})" if top else ""))
             rows = _select(ds, k, ds.task, split, records, top, scores)
+            log(f"exact ISM of {len(rows)} sequences ({kern.method} path)")
             x = ds.read_x(rows)
             delta, _ = ism(model, x, output=k)
             hyp = hypothetical(delta)
@@ -408,10 +417,15 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
             coords = {key: np.asarray(c[key]) for key in ("chrom", "start", "end", "strand")}
         n_records = int(ds.n)
     t0 = time.time()
+    log(f"TF-MoDISco on {len(rows)} sequences: seqlets, then patterns (Leiden clustering)")
     pos, neg = find_patterns(x, hyp, settings)
     seconds["modisco"] = time.time() - t0
     patterns = _patterns(pos, neg)
     t0 = time.time()
+    if targets is not None and patterns:
+        # memelite's numba functions are cached after the first compilation: a minute once per installation
+        log(f"Tomtom: {len(patterns)} pattern(s) against {len(targets)} motifs of {database} (the first run after "
+            f"installation compiles it, about a minute)")
     table, matrices, matches = pattern_table(patterns, targets, q_threshold)
     seconds["tomtom"] = time.time() - t0
     bounds = {r.pattern: (int(r.trim_start), int(r.trim_end)) for r in table.itertuples()}
@@ -424,7 +438,7 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
     label = {r.pattern: (r.best_match_name if targets is not None and r.qvalue < q_threshold else r.consensus)
              for r in table.itertuples()}
     nseq = {r.pattern: int(r.n_seqlets) for r in table.itertuples()}
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
+    tmp = temp_dir(out_dir)
     try:
         from modiscolite.io import save_hdf5
 
@@ -454,6 +468,7 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
         if plots and patterns:
             from . import plots as plotting
 
+            log(f"figures: {len(patterns)} logo(s)")
             os.makedirs(os.path.join(tmp, "logos"))
             for r in table.itertuples():
                 title = f"{r.pattern} ({r.sign} contribution): {r.n_seqlets} seqlets"
@@ -473,7 +488,7 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
                          "reaches trim_threshold of its maximum",
             "patterns": table.astype(object).where(table.notna(), None).to_dict(orient="records"), "n_seqlets": int(len(seqlets)),
             "comparison": (None if targets is None else
-                           {"database": motif_db or f"{jaspar_release} {jaspar_collection} {jaspar}",
+                           {"database": database, "tax_group": group,
                             "method": "memelite tomtom of the trimmed PFMs (both strands); q-values "
                                       "Benjamini-Hochberg over all comparisons", "q_threshold": q_threshold}),
             "seconds": {key: round(v, 2) for key, v in seconds.items()}, "notes": notes,
@@ -487,7 +502,7 @@ def run_discover(run_dir, data, out_dir, *, attributions=None, split="train,val"
             shutil.rmtree(tmp)
     return {"out_dir": out_dir, "table": table, "n_seqlets": int(len(seqlets)), "records_read": n_records,
             "records_used": int(len(rows)), "seconds": seconds, "settings": settings, "notes": notes,
-            "compared": targets is not None, "q_threshold": q_threshold}
+            "compared": targets is not None, "q_threshold": q_threshold, "database": database, "tax_group": group}
 
 
 def _json_default(v):

@@ -1,8 +1,11 @@
 """Comparing motifs with known ones: JASPAR (pyjaspar, offline) or any MEME file, with memelite's Tomtom.
 
-Provides :func:`load_targets` (the target motifs), :func:`compare_jaspar` (p-values of every
-query–target pair, Benjamini–Hochberg q-values over all comparisons), :func:`bh_qvalues` and :func:`best_hit`
-(the best-scoring target site over a variant, in its reference and alternative windows).
+Provides :func:`load_targets` (the target motifs), :func:`check_jaspar` / :func:`jaspar_names` (from
+:mod:`seqcnn.jaspar_db`: the names pyjaspar knows), :func:`run_tax_group` / :func:`run_targets` (a
+verb's group: its option, else the one the run recorded, else vertebrates), :func:`database_name` and
+:func:`no_match_text` (what outputs say), :func:`compare_jaspar` (p-values of every query–target pair,
+Benjamini–Hochberg q-values over all comparisons), :func:`bh_qvalues` and :func:`best_hit` (the best-scoring
+target site over a variant, in its reference and alternative windows).
 """
 
 import os
@@ -11,11 +14,50 @@ import numpy as np
 
 from .encoding import ALPHABET
 from .errors import InputFormatError, SeqcnnError
+from .jaspar_db import DEFAULT_TAX_GROUP, check_jaspar, group_hint, jaspar_names  # noqa: F401 (re-exported)
 
 DEFAULT_RELEASE = "JASPAR2024"
 
 
-def load_targets(release=DEFAULT_RELEASE, collection="CORE", tax_group="vertebrates", motif_db=None):
+def run_tax_group(jaspar, cfg):
+    """The taxonomic group a verb compares with: ``jaspar`` when given, else the run's, else vertebrates.
+
+    ``cfg`` is a run's config.json (:func:`seqcnn.rundir.load_run`); a run trained before ``seqcnn train
+    --jaspar`` existed records none and meant :data:`DEFAULT_TAX_GROUP`.
+    """
+    if jaspar is not None:
+        return jaspar
+    return ((cfg or {}).get("training") or {}).get("jaspar") or DEFAULT_TAX_GROUP
+
+
+def run_targets(jaspar, cfg, release=DEFAULT_RELEASE, collection="CORE", motif_db=None):
+    """The motifs a verb of a run compares with: ``(targets or None, tax_group, database)``.
+
+    ``jaspar`` None takes the run's recorded group (:func:`run_tax_group`); 'none' (without ``motif_db``)
+    means no comparison: ``(None, 'none', None)``; with ``motif_db`` the group is None. ``database`` is
+    :func:`database_name`'s.
+    """
+    group = run_tax_group(jaspar, cfg)
+    if motif_db is None and group == "none":
+        return None, group, None
+    return (load_targets(release, collection, group, motif_db), None if motif_db is not None else group,
+            database_name(release, collection, group, motif_db))
+
+
+def database_name(release=DEFAULT_RELEASE, collection="CORE", tax_group=DEFAULT_TAX_GROUP, motif_db=None):
+    """How outputs name the motifs compared with: the MEME file, or e.g. ``JASPAR2024 CORE fungi``."""
+    return str(motif_db) if motif_db is not None else f"{release} {collection} {tax_group}"
+
+
+def no_match_text(q_threshold, database, tax_group=None):
+    """``no match at q < 0.05 in JASPAR2024 CORE vertebrates (another organism? --jaspar fungi|…)``."""
+    text = f"no match at q < {q_threshold:g} in {database}"
+    if tax_group is not None and tax_group != "all":
+        text += f" (another organism? --jaspar {group_hint(tax_group)})"
+    return text
+
+
+def load_targets(release=DEFAULT_RELEASE, collection="CORE", tax_group=DEFAULT_TAX_GROUP, motif_db=None):
     """Target motifs for comparison: ``[(id, name, pfm [K, 4])]``.
 
     From ``motif_db`` (a MEME file) when given, else JASPAR ``release`` from pyjaspar's bundled
@@ -38,15 +80,17 @@ def load_targets(release=DEFAULT_RELEASE, collection="CORE", tax_group="vertebra
             parts = key.split(None, 1)
             out.append((parts[0], parts[1] if len(parts) > 1 else parts[0], np.asarray(pwm, float).T))
         return out
+    import warnings
+
     from pyjaspar import jaspardb
 
-    releases = jaspardb().get_releases()
-    if release not in releases:
-        # pyjaspar itself only prints a message and fails later on an unknown release
-        raise SeqcnnError(f"unknown JASPAR release {release!r}", hint=f"pyjaspar ships {', '.join(releases)}")
-    db = jaspardb(release=release)
-    motifs = db.fetch_motifs(collection=collection, tax_group=None if tax_group in (None, "all") else [tax_group],
-                             all_versions=False)
+    # pyjaspar only prints a message (or Biopython warns) and fails later on a name it does not know
+    check_jaspar(tax_group or "all", release, collection)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # "Zero motifs returned": said below, once, with the fix
+        db = jaspardb(release=release)
+        motifs = db.fetch_motifs(collection=collection, tax_group=None if tax_group in (None, "all") else [tax_group],
+                                 all_versions=False)
     if not motifs:
         raise SeqcnnError(f"no {release} motifs in collection {collection!r} for taxonomic group {tax_group!r}",
                           hint="check --jaspar-collection (e.g. CORE) and --jaspar (e.g. vertebrates)")
@@ -140,7 +184,7 @@ def score_pvalue(pwm, scores, step=0.05):
     return tail[idx]
 
 
-def best_hit(x_ref, x_alt, position, targets, max_p=1e-4, min_change=1.0):
+def best_hit(x_ref, x_alt, position, targets, max_p=1e-4, min_change=1.0, blocks=None):
     """The motif site over ``position`` that the variant changes most: the JASPAR match of a variant.
 
     Each target's PWM (log2 odds against a uniform background, pseudocount 0.01) is scanned on both strands
@@ -154,6 +198,10 @@ def best_hit(x_ref, x_alt, position, targets, max_p=1e-4, min_change=1.0):
     x_ref, x_alt : np.ndarray, shape=(L, 4) — one-hot windows.
     position : int — the variant's first position in them.
     targets : list of (id, name, pfm [K, 4]) — e.g. :func:`load_targets`.
+    blocks : ((int, int), (int, int)), optional — the differing block of each allele in its window (start, end,
+        0-based half-open), in place of ``position``: each allele is scanned over the sites that overlap its own
+        block (after an indel the blocks differ in place and length); an empty block ``(s, s)`` means the
+        junction of a pure insertion/deletion, covered by the sites that span it (bases ``s - 1`` and ``s``).
 
     Returns
     -------
@@ -161,17 +209,17 @@ def best_hit(x_ref, x_alt, position, targets, max_p=1e-4, min_change=1.0):
     ``ref_p``, ``alt_p`` (their p-values), ``change`` (alt − ref score).
     """
     best = None
-    L = len(x_ref)
     for tid, name, pfm in targets:
         pwm = np.log2((np.asarray(pfm, float) + 0.01) / (1 + 0.04) / 0.25)
         K = len(pwm)
-        lo, hi = max(0, position - K + 1), min(position, L - K)
-        if hi < lo:
+        # A site [i, i + K) overlaps the block [start, end) when start - K < i < end (for an empty block: spans it).
+        spans = [(max(0, a - K + 1), min(b - 1, len(x) - K))
+                 for x, (a, b) in zip((x_ref, x_alt), blocks or [(position, position + 1)] * 2)]
+        if any(hi < lo for lo, hi in spans):
             continue
-        idx = np.arange(lo, hi + 1)[:, None] + np.arange(K)
         scores = []
-        for x in (x_ref, x_alt):
-            win = np.asarray(x, float)[idx]                                 # [S, K, 4]
+        for x, (lo, hi) in zip((x_ref, x_alt), spans):
+            win = np.asarray(x, float)[np.arange(lo, hi + 1)[:, None] + np.arange(K)]    # [S, K, 4]
             fwd = np.einsum("skb,kb->s", win, pwm)
             rev = np.einsum("skb,kb->s", win[:, ::-1, ::-1], pwm)
             scores.append(float(max(fwd.max(), rev.max())))

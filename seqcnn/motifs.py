@@ -19,7 +19,6 @@ The motif files are written by :mod:`seqcnn.motif_files`; the comparison with JA
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,10 +26,10 @@ import numpy as np
 from ._tf import import_keras, import_tf
 from .encoding import ALPHABET, reverse_complement
 from .errors import ModelMismatchError, SeqcnnError
-from .motif_compare import DEFAULT_RELEASE, compare_jaspar, load_targets
+from .motif_compare import DEFAULT_RELEASE, check_jaspar, compare_jaspar, run_targets
 from .motif_files import write_jaspar, write_meme, write_transfac
 from .models import strand_inner
-from .outputs import publish_dir
+from .outputs import publish_dir, temp_dir
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -315,7 +314,7 @@ def filter_influence(model, x, y, task, block=256, progress=False):
 
 
 def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands="both", min_sites=10,
-               pseudocount=1.0, influence=True, influence_split="val", jaspar="vertebrates",
+               pseudocount=1.0, influence=True, influence_split="val", jaspar=None,
                jaspar_release=DEFAULT_RELEASE, jaspar_collection="CORE", motif_db=None, q_threshold=0.05,
                plots=True, force=False, progress=False, command=None):
     """Export a run's first-layer filters as motifs, compare them with JASPAR, write ``out_dir``.
@@ -325,11 +324,14 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
     best_match_id, best_match_name, pvalue, qvalue, offset, strand, consensus, threshold, status),
     ``matches.csv`` (every comparison with q < ``q_threshold``), ``summary.json`` and
     ``logos/filter_NNN.png``. The folder is built beside ``out_dir`` and renamed when complete.
+    Filters are compared with JASPAR ``jaspar_release`` ``jaspar_collection`` motifs of the taxonomic group
+    ``jaspar`` (None: the run's, recorded by ``seqcnn train --jaspar``; 'none': no comparison), or ``motif_db``.
 
     Returns
     -------
     dict — ``out_dir``, ``n_filters``, ``n_kept``, ``skipped`` (filter indices), ``table`` (DataFrame),
-    ``matched`` (filters with a match at q < q_threshold).
+    ``matched`` (filters with a match at q < q_threshold), ``database`` and ``tax_group`` (what was compared
+    with; None and 'none' without a comparison).
     """
     import pandas as pd
 
@@ -338,12 +340,12 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
 
     from .outputs import check_output_dir
 
-    out_dir, parent = check_output_dir(out_dir, force)
+    out_dir, _ = check_output_dir(out_dir, force)  # the temporary folder goes beside it
+    if motif_db is None:
+        check_jaspar(jaspar or "all", jaspar_release, jaspar_collection)   # before loading anything
     model, cfg = load_run(run_dir)
     activation_layer(model)  # fail early, before reading data, for models without a conv first layer
-    targets = None
-    if jaspar not in (None, "none") or motif_db is not None:
-        targets = load_targets(jaspar_release, jaspar_collection, jaspar, motif_db)  # bad names fail early too
+    targets, group, database = run_targets(jaspar, cfg, jaspar_release, jaspar_collection, motif_db)
     with open_dataset(data) as ds:
         check_fits(cfg, ds, run_dir)
         rows = ds.indices(split)
@@ -394,7 +396,7 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
                        for f in range(F)]
     alt = {f: (table.loc[f, "best_match_name"] if matches is not None and table.loc[f, "qvalue"] < q_threshold
                else table.loc[f, "consensus"]) for f in kept}
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
+    tmp = temp_dir(out_dir)
     try:
         write_meme(os.path.join(tmp, "filters.meme"),
                    [(names[f], alt[f], pfm[f], fm.nsites[f]) for f in kept], background=fm.background,
@@ -427,7 +429,7 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
             "influence": (f"mean loss with the filter's activation zeroed minus mean loss, on split {infl_note}"
                           if influence else None), "task": task,
             "comparison": (None if matches is None else
-                           {"database": motif_db or f"{jaspar_release} {jaspar_collection} {jaspar}",
+                           {"database": database, "tax_group": group,
                             "n_targets": int(matches.target_id.nunique()) if len(matches) else 0,
                             "method": "memelite tomtom (complete score, both strands); q-values "
                                       "Benjamini-Hochberg over all comparisons",
@@ -444,4 +446,4 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
     return {"out_dir": out_dir, "n_filters": F, "n_kept": int(len(kept)), "records_read": n_records,
             "records_used": int(len(rows)),
             "skipped": [int(f) for f in np.flatnonzero(~fm.kept)], "table": table, "matched": matched,
-            "compared": matches is not None}
+            "compared": matches is not None, "database": database, "tax_group": group}

@@ -32,6 +32,8 @@ from .splits import SPLIT_NAMES
 
 #: Pixel widths the page's figures are downscaled to (the browser shows them at most this wide).
 WIDTHS = {"figure": 560, "wide": 1100, "logo": 360, "pattern": 520}
+#: Filters listed in the open table of the filter section (by influence; matched ones are listed too).
+FILTERS_SHOWN = 20
 #: GC content is computed on at most this many records per dataset (an even sample), to bound the reading.
 GC_SAMPLE = 20000
 SIZE_WARNING = 5 * 1024 * 1024
@@ -81,6 +83,11 @@ def _fmt(v, digits=3):
     if isinstance(v, (float, np.floating)):
         return f"{float(v):.{digits}f}"
     return str(v)
+
+
+def _count(n, noun):
+    """'1 pattern', '3 patterns': a count and its noun, in the plural unless one."""
+    return f"{_fmt(n)} {noun}{'' if n == 1 else 's'}"
 
 
 def _ci(v):
@@ -219,25 +226,75 @@ def _data_section(ds, cfg, figs):
         coords = ds.coords()
         origin = np.asarray(coords["origin"]).astype(str)
         gm = ds.attrs.get("gc_match") or {}
-        neg = ds.attrs.get("negatives")
-        if isinstance(neg, dict):   # the recorded options: method, ratio, ...
-            neg = f"{neg.get('method')} (ratio {neg.get('ratio')}, seed {neg.get('seed')})"
-        genome = {"negatives": neg, "ks": gm.get("ks"),
+        recorded = ds.attrs.get("negatives")
+        method, described = recorded, recorded
+        if isinstance(recorded, dict):   # the recorded options: method, ratio, ...
+            method = recorded.get("method")
+            described = f"{method} (ratio {recorded.get('ratio')}, seed {recorded.get('seed')})"
+        genome = {"negatives": described, "ks": gm.get("ks"),
                   "origins": {o: int((origin == o).sum()) for o in sorted(set(origin))}, "gc_figure": None,
                   "chroms": []}
-        pos, neg = origin[sample] == "peak", origin[sample] != "peak"
-        if pos.any() and neg.any():
-            genome["gc_figure"] = figs.add(plots.gc_histogram, gc[pos], gc[neg],
+        is_pos, is_neg = origin[sample] == "peak", origin[sample] != "peak"
+        if is_pos.any() and is_neg.any():
+            genome["gc_figure"] = figs.add(plots.gc_histogram, gc[is_pos], gc[is_neg],
                                            title=f"GC match of the negatives (KS {gm.get('ks')})",
-                                           negative_label=f"negatives ({neg})")
+                                           negative_label=f"negatives ({method})" if method else "negatives")
         chrom = np.asarray(coords["chrom"]).astype(str)
+        order = chrom_order(np.unique(chrom), ds.attrs.get("genome"))
         for code, sname in enumerate(SPLIT_NAMES):
             mask = ds.split == code
             if mask.any():
                 uniq, cnt = np.unique(chrom[mask], return_counts=True)
-                genome["chroms"].append((sname, ", ".join(f"{c} ({n:,})" for c, n in zip(uniq, cnt))))
+                counts = dict(zip(uniq, cnt))
+                genome["chroms"].append((sname, ", ".join(f"{c} ({counts[c]:,})" for c in order if c in counts)))
         section["genome"] = genome
     return section
+
+
+_ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def _roman(text):
+    """The value of an upper-case Roman numeral up to C (yeast's I ... XVI), else None."""
+    if not text or any(ch not in _ROMAN for ch in text):
+        return None
+    values = [_ROMAN[ch] for ch in text]
+    total = sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+    return total if total > 0 else None
+
+
+def chrom_order(names, genome=None):
+    """Chromosome names in genome order: the reference's own order when its ``.fai`` index is still beside the
+    genome the dataset recorded (``genome`` attribute: ``path``, ``bgzip_copy``), else a natural order — numbers
+    and Roman numerals by value (chr2 before chr10, IV before IX before X), then X, Y, W, Z, the mitochondrion,
+    then the rest (unplaced contigs) by name. String order puts IX before V and chr10 before chr2.
+    """
+    import re
+
+    names = [str(n) for n in names]
+    for path in [(genome or {}).get(k) for k in ("path", "bgzip_copy")]:
+        fai = f"{path}.fai" if path else None
+        if fai and os.path.exists(fai):
+            with open(fai) as fh:
+                rank = {line.split("\t", 1)[0]: i for i, line in enumerate(fh)}
+            if all(n in rank for n in names):
+                return sorted(names, key=rank.__getitem__)
+    core = {n: re.sub(r"^(chromosome|chrom|chr)_?", "", n, flags=re.I) for n in names}
+    # 'X' is ten in yeast (I ... XVI) and a sex chromosome elsewhere: Roman only where other numerals occur.
+    roman = any(_roman(c) is not None and c not in ("X",) for c in core.values())
+
+    def key(n):
+        c = core[n]
+        if c.isdigit():
+            return (0, int(c), [])
+        if roman and _roman(c) is not None:
+            return (0, _roman(c), [])
+        special = {"X": 1, "Y": 2, "W": 3, "Z": 4, "M": 5, "MT": 5, "MITO": 5}.get(c.upper())
+        if special is not None:
+            return (1, special, [])
+        return (2, 0, [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", c) if t])
+
+    return sorted(names, key=key)
 
 
 # --- performance ---
@@ -423,6 +480,20 @@ def _match_cells(r, q_max):
             "q": q, "significant": q is not None and q < q_max}
 
 
+def _comparison(summary, n_matched):
+    """What a motifs/discover folder was compared with: ``database``, ``tax_group`` and, when nothing matched,
+    ``no_match`` (where it looked and the option to change: the first hour on a yeast genome named no motif)."""
+    from .motif_compare import no_match_text
+
+    comparison = summary.get("comparison") or {}
+    database = comparison.get("database")
+    # folders written before tax_group was recorded: their database reads "JASPAR2024 CORE vertebrates"
+    group = comparison.get("tax_group", database.split()[-1] if database and database.startswith("JASPAR") else None)
+    no_match = (no_match_text(comparison.get("q_threshold", 0.05), database, group)
+                if database and n_matched == 0 else None)
+    return {"database": database, "tax_group": group, "no_match": no_match}
+
+
 def _logo_uri(path, width):
     """A logo PNG written by motifs/discover as a data URI, or None when the folder has no logos (--no-plots)."""
     return png_data_uri(path, WIDTHS[width]) if os.path.exists(path) else None
@@ -454,10 +525,15 @@ def _motifs_section(folder, run_dir, model):
                      "consensus": r.consensus if isinstance(r.consensus, str) else "",
                      "status": getattr(r, "status", "ok"), **_match_cells(r, q_max)})
     rows.sort(key=lambda r: -(r["influence"] if r["influence"] is not None else -np.inf))
-    return {"path": os.path.abspath(folder), "rows": rows, "q_threshold": q_max, "split": summary.get("split"),
-            "n_sequences": summary.get("n_sequences"), "influence": summary.get("influence"),
-            "database": (summary.get("comparison") or {}).get("database"),
-            "n_matched": sum(r["significant"] for r in rows), **_made(folder, summary)}, len(table), len(rows)
+    # 128 filters with logos made a 21,000 px page: the most influential and the matched ones stay in view,
+    # the rest are one click away (folded, still sortable and searchable)
+    top = [r for i, r in enumerate(rows) if i < FILTERS_SHOWN or r["significant"]]
+    more = [r for i, r in enumerate(rows) if not (i < FILTERS_SHOWN or r["significant"])]
+    n_matched = sum(r["significant"] for r in rows)
+    return {"path": os.path.abspath(folder), "rows": rows, "top": top, "more": more, "q_threshold": q_max,
+            "split": summary.get("split"), "n_sequences": summary.get("n_sequences"),
+            "influence": summary.get("influence"), **_comparison(summary, n_matched), "n_matched": n_matched,
+            **_made(folder, summary)}, len(table), len(rows)
 
 
 def _discover_section(folder, run_dir, cfg):
@@ -484,7 +560,8 @@ def _discover_section(folder, run_dir, cfg):
     return {"path": os.path.abspath(folder), "rows": rows, "q_threshold": q_max, "n_seqlets": summary.get("n_seqlets"),
             "output": summary.get("output_name"), "notes": summary.get("notes") or [],
             "selection": summary.get("selection"), "n_sequences": summary.get("n_sequences"),
-            "database": (summary.get("comparison") or {}).get("database"), **_made(folder, summary)}, len(table), len(rows)
+            **_comparison(summary, sum(r["significant"] for r in rows) if rows else None),
+            **_made(folder, summary)}, len(table), len(rows)
 
 
 def _read_effects(path):
@@ -655,6 +732,15 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
         page["performance"], perf_notes = _performance_sections(run_dir, cfg, metrics, datasets, fwd, figs, n_boot)
         notes += perf_notes
         page.update(sections)
+        from .motif_compare import run_tax_group
+
+        group = run_tax_group(None, cfg)
+        for kind in ("motifs", "discover"):
+            other = (sections.get(kind) or {}).get("tax_group")
+            if other not in (None, "all", group):
+                notes.append(f"the {kind} folder compared with JASPAR {other} motifs, but the run records "
+                             f"{group} (seqcnn train --jaspar): re-run 'seqcnn {kind}' without --jaspar to use "
+                             f"the run's")
         page["provenance"] = _provenance(run_dir, cfg, datasets, inputs)
         page["notes"] = notes
         order = ["data", "model", "training", "performance", "ism", "motifs", "discover", "variants", "provenance"]
@@ -662,6 +748,7 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
         page["sections"] = present
         env = Environment(loader=PackageLoader("seqcnn", "templates"), autoescape=select_autoescape(["html"]))
         env.filters["fmt"] = _fmt
+        env.filters["count"] = _count
         html = env.get_template("report.html").render(**page)
     finally:
         for ds in opened:

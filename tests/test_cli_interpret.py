@@ -136,3 +136,38 @@ def test_motifs_cli_bad_input(cli, ctcf_run, dense_run, sim_binary, tmp_path):
                                                            "--jaspar-release", "JASPAR1999", "--quiet",
                                                            "--no-influence"))
     assert not out.exists() and not list(tmp_path.glob(".m.*"))
+
+
+def test_motifs_use_the_runs_jaspar_group_unless_told(cli, ctcf_run, sim_binary, tmp_path):
+    """A run trained with --jaspar fungi names its filters from fungal motifs; --jaspar overrides; old runs:
+    vertebrates; a wrong group: one line listing the groups, before anything is loaded."""
+    import json
+    import shutil
+
+    fungi_run = tmp_path / "fungi_run"
+    shutil.copytree(ctcf_run, fungi_run)
+    cfg = json.loads((fungi_run / "config.json").read_text())
+    cfg["training"] = {"jaspar": "fungi"}   # what 'seqcnn train --jaspar fungi' records
+    (fungi_run / "config.json").write_text(json.dumps(cfg))
+
+    def database(run, *extra):
+        out = tmp_path / f"m{len(list(tmp_path.iterdir()))}"
+        r = cli("motifs", run, sim_binary, "-o", out, "--no-influence", "--no-plots", *extra)
+        assert r.exit_code == 0, r.output
+        return json.loads((out / "summary.json").read_text())["comparison"], r.stdout
+
+    comparison, stdout = database(fungi_run)
+    assert comparison["database"] == "JASPAR2024 CORE fungi" and comparison["tax_group"] == "fungi"
+    # CTCF is no fungal factor: the line says where it looked and which option to change
+    assert ("no match at q < 0.05 in JASPAR2024 CORE fungi (another organism? --jaspar plants|insects|" in stdout)
+    comparison, stdout = database(fungi_run, "--jaspar", "vertebrates")
+    assert comparison["database"] == "JASPAR2024 CORE vertebrates" and "1 filter(s) match JASPAR2024 CORE " \
+                                                                        "vertebrates at q < 0.05" in stdout
+    comparison, _ = database(ctcf_run)   # its config.json predates train --jaspar
+    assert comparison["database"] == "JASPAR2024 CORE vertebrates"
+    for args, words in [(["--jaspar", "yeast"], ["'yeast'", "fungi", "vertebrates", "plants"]),
+                        (["--jaspar-collection", "COREX"], ["'COREX'", "UNVALIDATED"])]:
+        r = cli("motifs", fungi_run, sim_binary, "-o", tmp_path / "bad", "--no-influence", *args)
+        err = _one_line_error(r)
+        assert all(w in err for w in words) and "Warning" not in r.output, r.output
+    assert not (tmp_path / "bad").exists()

@@ -97,6 +97,11 @@ def test_discover_finds_the_planted_motif_at_the_planted_sites(trained, cli, tmp
     top = table.iloc[0]
     assert top.sign == "positive" and top.best_match_name == "CTCF" and top.qvalue < 1e-4, table
     assert f"{top.pattern:<7s} positive" in res.output and "CTCF" in res.output
+    # a line on stderr as each stage starts: minutes of silence (Tomtom compiling) look like a hang
+    stages = [line.split(" [")[0] for line in res.stderr.splitlines() if line.startswith("discover: ")]
+    assert [s.split(" ")[1] for s in stages] == ["scoring", "exact", "TF-MoDISco", "Tomtom:", "figures:"], res.stderr
+    assert "exact ISM of 300 sequences" in stages[1] and "JASPAR2024 CORE vertebrates" in stages[3]
+    assert all(line.endswith(" s]") for line in res.stderr.splitlines() if line.startswith("discover: "))
     seqlets = pd.read_csv(out / "seqlets.csv")
     used = seqlets[seqlets.pattern == top.pattern]
     assert len(used) == top.n_seqlets
@@ -133,11 +138,14 @@ def test_discover_from_a_mutagenesis_file_gives_the_same_patterns(trained, cli, 
     ism = tmp_path / "ism.h5"
     assert cli("mutagenesis", trained.run, trained.data, "-o", ism, "--top", "250", "--by", "label",
                "--no-plots").exit_code == 0
-    a = cli("discover", trained.run, trained.data, "-o", tmp_path / "a", "--attributions", ism, "--jaspar", "none",
+    a = cli("discover", trained.run, trained.data, "-o", tmp_path / "a", "--attributions", ism, "--jaspar", "fungi",
             "--no-plots")
     b = cli("discover", trained.run, trained.data, "-o", tmp_path / "b", "--split", "all", "--top", "250",
             "--jaspar", "none", "--no-plots")
     assert a.exit_code == 0 and b.exit_code == 0, (a.output, b.output)
+    # CTCF among fungal motifs: the output says where it looked and which option to change
+    assert "no match at q < 0.05 in JASPAR2024 CORE fungi (another organism? --jaspar plants|" in a.stdout
+    assert "discover: reading attributions from" in a.stderr and "discover: " not in b.stdout
     sa, sb = (pd.read_csv(tmp_path / n / "seqlets.csv") for n in "ab")
     assert len(sa) > 100
     pd.testing.assert_frame_equal(sa, sb)

@@ -272,8 +272,8 @@ def test_a_real_browser_opens_the_report_offline_and_sorts_its_tables(full, tmp_
     assert not errors
 
 
-def test_genome_mode_data_shows_the_gc_match_and_the_chromosomes_of_each_split(tmp_path):
-    from seqcnn import training
+def test_genome_mode_data_shows_the_gc_match_and_the_chromosomes_of_each_split(tmp_path, monkeypatch):
+    from seqcnn import plots, training
     from seqcnn.genome_encode import encode_intervals
     from seqcnn.report import build_report
     from seqcnn.simulate import write_genome_simulation
@@ -285,8 +285,16 @@ def test_genome_mode_data_shows_the_gc_match_and_the_chromosomes_of_each_split(t
     encode_intervals([sim["peaks"]["CTCF"]], sim["fasta"], h5, length=100, seed=1, plots=False)
     training.train(h5, tmp_path / "run", params={"filters": 4, "kernel_size": 9, "dense_units": 4}, epochs=2,
                    batch_size=64, quiet=True, n_boot=50, plots=False)
+    labels, draw = [], plots.gc_histogram
+
+    def spy(*args, negative_label="negatives", **kw):
+        labels.append(negative_label)
+        return draw(*args, negative_label=negative_label, **kw)
+
+    monkeypatch.setattr(plots, "gc_histogram", spy)
     r = build_report(tmp_path / "run", tmp_path / "r.html", data=[h5])
     html = (tmp_path / "r.html").read_text()
+    assert labels == ["negatives (gc-matched)"]   # the legend names the method, not a boolean mask
     assert "performance" in r["sections"] and "Genome mode: negatives <b>gc-matched (ratio 1.0, seed 1)</b>" in html
     assert 'alt="GC match of the negatives"' in html
     with open_dataset(h5) as ds:
@@ -318,3 +326,61 @@ def test_multiclass_runs_get_per_class_rows_and_a_full_confusion_matrix(sim_mult
             assert re.search(rf"<tr><td>{re.escape(name)}</td><td class=\"num\">{want}</td>", html), (split, name)
     assert "macro, one-vs-rest averages" in html
     assert _headline(html, "test")["auroc"] == f"{metrics['test']['auroc']:.3f}"
+
+
+def test_chromosomes_in_genome_order_not_string_order(shared_data):
+    """Yeast's I ... XVI and chr1 ... chr22, X, Y in their order (string order put IX before V, chr10 before chr2);
+    the genome's own order when its .fai is where the dataset recorded it."""
+    from seqcnn.report import chrom_order
+
+    assert chrom_order(["IV", "IX", "V", "X", "XVI", "I", "Mito", "II"]) == ["I", "II", "IV", "V", "IX", "X", "XVI",
+                                                                               "Mito"]
+    assert chrom_order(["chr10", "chrY", "chr2", "chrM", "chrX", "chr1", "chrUn_gl000220"]) == [
+        "chr1", "chr2", "chr10", "chrX", "chrY", "chrM", "chrUn_gl000220"]
+    assert chrom_order(["X", "2", "1"]) == ["1", "2", "X"]   # no other Roman numeral: X is the sex chromosome
+    genome = {"path": str(shared_data / "yeast_r64" / "genome.fa.gz")}
+    assert chrom_order(["Mito", "IX", "V", "IV"], genome) == ["IV", "V", "IX", "Mito"]
+
+
+def test_a_long_filter_table_folds_and_counts_read_in_english(binary_run, tmp_path):
+    """128 filters: the 20 most influential and every matched one open, the rest in a closed <details>; '1 pattern'
+    (not '1 patterns'); nothing matched: where it looked and which --jaspar to try; a folder compared with another
+    group than the run's is noted."""
+    from seqcnn.report import FILTERS_SHOWN, build_report
+
+    _, run = binary_run
+    rng = np.random.default_rng(0)
+    motifs, disc = tmp_path / "motifs", tmp_path / "discover"
+    motifs.mkdir()
+    disc.mkdir()
+    n = 128
+    influence = rng.permutation(n) / 1000.0
+    matched = [int(i) for i in np.argsort(influence)[:3]]   # the three least influential filters match a motif
+    q = np.full(n, 0.6)
+    q[matched] = 0.001
+    pd.DataFrame({"filter": np.arange(n), "nsites": rng.integers(10, 500, n), "ic": rng.uniform(2, 12, n),
+                  "influence": influence, "best_match_id": "MA0001.1", "best_match_name": "X", "qvalue": q,
+                  "consensus": "ACGT", "status": "ok"}).to_csv(motifs / "filters.csv", index=False)
+    (motifs / "summary.json").write_text(json.dumps({
+        "run": str(run), "split": "val", "n_sequences": 90, "n_filters": n, "influence": "loss change",
+        "comparison": {"database": "JASPAR2024 CORE vertebrates", "tax_group": "vertebrates", "q_threshold": 0.05}}))
+    pd.DataFrame([{"pattern": "pos_0", "sign": "positive", "n_seqlets": 41, "width": 12, "best_match_id": "MA0002.1",
+                   "best_match_name": "Y", "qvalue": 0.4, "other_matches": "", "consensus": "ACGTACGTACGT"}]).to_csv(
+        disc / "patterns.csv", index=False)
+    (disc / "summary.json").write_text(json.dumps({
+        "run": str(run), "n_seqlets": 41, "output_name": "label", "length": 100, "n_sequences": 1,
+        "comparison": {"database": "JASPAR2024 CORE fungi", "tax_group": "fungi", "q_threshold": 0.05}}))
+    r = build_report(run, tmp_path / "r.html", motifs=motifs, discover=disc)
+    html = (tmp_path / "r.html").read_text()
+    open_table = re.search(r'<table class="sortable" id="filters">(.*?)</table>', html, re.S).group(1)
+    shown = [int(f) for f in re.findall(r'<tr><td class="num">(\d+)</td>', open_table)]
+    top = [int(f) for f in np.argsort(-influence, kind="stable")[:FILTERS_SHOWN]]
+    assert shown == top + sorted(matched, key=lambda f: -influence[f])
+    folded = re.search(r'<details id="more-filters">(.*?)</details>', html, re.S).group(1)
+    assert "the other 105 filters" in folded and folded.count('<tr><td class="num">') == n - len(shown)
+    assert "128 filters from" in html and "3 filters with a match in JASPAR2024 CORE vertebrates" in html
+    assert "1 pattern from 41 seqlets" in html and "1 patterns" not in html and "1 sequence)" in html
+    assert ("no match at q &lt; 0.05 in JASPAR2024 CORE fungi (another organism? --jaspar plants|insects|"
+            in html)
+    assert any("discover folder compared with JASPAR fungi motifs, but the run records vertebrates" in note
+               for note in r["notes"]), r["notes"]

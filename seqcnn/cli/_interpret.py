@@ -1,63 +1,9 @@
-"""``seqcnn variants``, ``attribute``, ``mutagenesis``, ``motifs``, ``discover`` and ``report``: interpretation."""
+"""``seqcnn attribute``, ``mutagenesis``, ``motifs``, ``discover`` and ``report``: interpretation."""
 
 import click
 
 from ..errors import SeqcnnError
-from . import main, _command_line, _notes, _progress, _say
-
-
-@main.command()
-@click.argument("run_dir", type=click.Path())
-@click.option("--vcf", type=click.Path(dir_okay=False), help="Variants: VCF, bgzip VCF or BCF (with --genome).")
-@click.option("--table", type=click.Path(dir_okay=False),
-              help="Variants: CSV/TSV with chrom, pos (1-based), ref, alt[, id] (with --genome).")
-@click.option("--genome", type=click.Path(dir_okay=False), help="Reference FASTA (plain or bgzip) of the variants.")
-@click.option("--ref-fasta", type=click.Path(dir_okay=False), help="Allele pairs: reference sequences.")
-@click.option("--alt-fasta", type=click.Path(dir_okay=False), help="Allele pairs: alternative sequences, same ids.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Effects table: .tsv, .csv or .h5; skipped rows go to <stem>.skipped.tsv.")
-@click.option("--ref-mismatch", type=click.Choice(["skip", "error", "use-vcf"]), default="skip", show_default=True,
-              help="A REF that differs from the genome: skip and count it, stop, or score with the VCF's REF.")
-@click.option("--offset", type=int, help="Window index of the variant's first base (default: the centre).")
-@click.option("--strands", type=click.Choice(["both", "forward"]), default="both", show_default=True,
-              help="Average each window's logits with its reverse complement's, or the forward strand only.")
-@click.option("--batch-size", type=int, default=512, show_default=True, help="Windows per compiled call.")
-@click.option("--null", type=int, default=0, show_default=True,
-              help="Also score each substitution on N dinucleotide-shuffled copies of its window: z-score and "
-                   "empirical p-value of delta_logit.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --null shuffles.")
-@click.option("--shard", help="K/N: score only the K-th of N contiguous parts of the input (cluster array jobs); "
-                              "the N tables concatenate, in order, to the unsharded table.")
-@click.option("--plot-top", type=int, default=10, show_default=True,
-              help="Figures of the K variants of largest |delta_logit|: both alleles' ISM importance logos, the "
-                   "variant shaded, the best JASPAR site over it in the title (in <stem>_plots/).")
-@click.option("--no-plots", is_flag=True, help="No figures.")
-@click.option("--force", is_flag=True, help="Overwrite the output (and its .skipped.tsv and _plots folder).")
-@click.option("--quiet", "-q", is_flag=True, help="No summary.")
-def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mismatch, offset, strands, batch_size,
-             null, seed, shard, plot_top, no_plots, force, quiet):
-    """Score how variants change a trained run's predictions: delta_logit = alt - ref, per output.
-
-    Reference and alternative windows of the model's length around each variant, each scored by a forward pass
-    (and its reverse complement); deletions are refilled from the genome, insertions trimmed around the centre.
-    """
-    from ..variants import run_variants
-
-    if batch_size < 1:
-        raise SeqcnnError("--batch-size must be positive")
-    r = run_variants(run_dir, output, force=force, vcf=vcf, table=table, genome=genome, ref_fasta=ref_fasta,
-                     alt_fasta=alt_fasta, offset=offset, ref_mismatch=ref_mismatch, strands=strands,
-                     batch_size=batch_size, shard=shard, null=null, seed=seed, plots=not no_plots,
-                     plot_top=plot_top)
-    _notes(r)
-    _say(quiet, f"wrote {r['out']}: {r['scored']} variants, output(s) "
-                f"{', '.join(r['outputs'])}" + (f"; skipped rows in {r['skipped_out']}" if r["skipped_out"] else ""))
-    skipped = sum(r["skipped"].values())
-    reasons = ", ".join(f"{k} {v}" for k, v in r["skipped"].items()) or "none"
-    alleles = f" ({r['rows']} alleles)" if r["rows"] != r["records_read"] else ""
-    _say(quiet, f"records read {r['records_read']}{alleles} = scored {r['scored']} + skipped {skipped} ({reasons})")
-    if r["figures"]:
-        _say(quiet, f"figures: {len(r['figures'])} PNG in {r['plot_dir']}/")
+from . import main, _command_line, _jaspar_target_options, _notes, _progress, _say
 
 
 # --- mutagenesis / motifs commands ---
@@ -82,18 +28,10 @@ def _selection_options(fn):
 
 
 def _jaspar_options(fn):
-    """The motif-comparison options of the verbs that name motifs by JASPAR (motifs, discover)."""
-    for option in reversed([
-        click.option("--jaspar", default="vertebrates", show_default=True,
-                     help="JASPAR taxonomic group to compare with (vertebrates, insects, plants, ..., all), or 'none'."),
-        click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR2014 ... JASPAR2026."),
-        click.option("--jaspar-collection", default="CORE", show_default=True, help="JASPAR collection."),
-        click.option("--motif-db", type=click.Path(dir_okay=False), help="Compare with this MEME file instead of JASPAR."),
-        click.option("--q-threshold", type=float, default=0.05, show_default=True,
-                     help="q-value that counts as a match."),
-    ]):
-        fn = option(fn)
-    return fn
+    """The motif-comparison options of the verbs that name motifs by Tomtom matches (motifs, discover)."""
+    fn = click.option("--q-threshold", type=float, default=0.05, show_default=True,
+                      help="q-value that counts as a match.")(fn)
+    return _jaspar_target_options(fn)
 
 
 def _selection_counts(quiet, r):
@@ -190,6 +128,7 @@ def mutagenesis(run_dir, input, out, ids, ids_file, split, top, by, model_output
 def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudocount, no_influence, jaspar,
            jaspar_release, jaspar_collection, motif_db, q_threshold, no_plots, force, quiet):
     """First-layer filters as motifs (MEME, JASPAR, TRANSFAC, logos) and their best JASPAR matches."""
+    from ..motif_compare import no_match_text
     from ..motifs import run_motifs
 
     rep = run_motifs(run_dir, data, out_dir, split=split if split != "all" else None, threshold=threshold,
@@ -206,7 +145,10 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
                     f"{', '.join(map(str, rep['skipped'][:20]))}{' ...' if len(rep['skipped']) > 20 else ''}")
     if rep["compared"]:
         t = rep["table"]
-        _say(quiet, f"{len(rep['matched'])} filter(s) match a known motif at q < {q_threshold}")
+        if rep["matched"]:
+            _say(quiet, f"{len(rep['matched'])} filter(s) match {rep['database']} at q < {q_threshold}")
+        else:
+            _say(quiet, no_match_text(q_threshold, rep["database"], rep["tax_group"]))
         top = t.loc[rep["matched"]].sort_values("qvalue").head(10)
         for _, r in top.iterrows():
             _say(quiet, f"  filter{r['filter']:<4d} {r['best_match_id']:<10s} {r['best_match_name']:<16s} "
@@ -233,18 +175,19 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
 @_jaspar_options
 @click.option("--no-plots", is_flag=True, help="No logos.")
 @click.option("--force", is_flag=True, help="Replace the output folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+@click.option("--quiet", "-q", is_flag=True, help="No stage lines or summary.")
 def discover(run_dir, data, out_dir, attributions, split, records, top, model_output, window, flank, max_seqlets,
              fdr, leiden_runs, jaspar, jaspar_release, jaspar_collection, motif_db, q_threshold, no_plots, force,
              quiet):
     """Motifs the model uses: TF-MoDISco on exact-ISM attributions, patterns named by JASPAR (Tomtom)."""
     from ..discover import run_discover
+    from ..motif_compare import no_match_text
 
     r = run_discover(run_dir, data, out_dir, attributions=attributions, split=split, records=records, top=top,
                      output=model_output, window=window, flank=flank, max_seqlets=max_seqlets, fdr=fdr,
                      leiden_runs=leiden_runs, jaspar=jaspar, jaspar_release=jaspar_release,
                      jaspar_collection=jaspar_collection, motif_db=motif_db, q_threshold=q_threshold,
-                     plots=not no_plots, force=force, command=_command_line())
+                     plots=not no_plots, force=force, command=_command_line(), log=_stage_lines(quiet, "discover"))
     _notes(r)
     t, s = r["table"], r["seconds"]
     _say(quiet, f"wrote {r['out_dir']}/: {len(t)} pattern(s) from {r['n_seqlets']} seqlets (patterns.h5, "
@@ -259,6 +202,22 @@ def discover(run_dir, data, out_dir, attributions, split, records, top, model_ou
         elif r["compared"]:
             match = f"{'no match at q < ' + str(r['q_threshold']):<27s}"
         _say(quiet, f"  {row.pattern:<7s} {row.sign:<8s} {row.n_seqlets:>6d} seqlets  {match}  {row.consensus}")
+    if r["compared"] and len(t) and not (t.qvalue < r["q_threshold"]).any():
+        _say(quiet, f"patterns: {no_match_text(r['q_threshold'], r['database'], r['tax_group'])}")
+
+
+def _stage_lines(quiet, verb):
+    """A function printing ``verb: <stage> [N s]`` on stderr as each stage of a long verb starts (not with -q):
+    minutes without a line look like a hang. Plain lines, unlike progress bars, read well in logs too."""
+    import time
+
+    t0 = time.time()
+
+    def say(text):
+        if not quiet:
+            click.echo(f"{verb}: {text} [{time.time() - t0:.0f} s]", err=True)
+
+    return say
 
 
 # --- report command ---
