@@ -8,9 +8,20 @@ the stronger allele, -1 where ref is) it reports AUROC of each score for directi
 pairs of ``--subset-column`` == ``--subset-value`` (e.g. the single-SNP ones). Without labels, alt is taken as
 the stronger allele of every pair and it reports the fraction of pairs each score orders correctly.
 
+The runs see each pair through ``seqcnn.variant_io.pair_windows`` (the model's length, one start in both
+alleles, centred on the bases that differ); pairs it skips (identical, or differing over more than the window)
+have no model score. ``--pwm-on windows`` (the default) scores the PWM on those same windows, so the two
+compete on the same bases and the same pairs; ``--pwm-on alleles`` scores the whole alleles (the data README's
+baseline). ``--anchor allele`` centres the windows on the reference allele instead (moved only as far as
+needed to hold the differing bases); ``--anchor independent`` crops or pads each allele around its own centre,
+as the verb did before issue 25 (every pair scored, a change outside the window scoring 0; the PWM then on
+those windows, and an extra column over the pairs the aligned windows score). Every AUROC is over the pairs every run scored (their number in the
+header); the PWM on the whole alleles over all pairs is printed as a last line for reference.
+
 Usage:
   python benchmarks/allelic_pairs.py --run RUN [--run RUN2 ...] --ref ref.fa --alt alt.fa [--labels labels.csv]
-      [--subset-column variant_kind --subset-value 1_mismatch] [--motif MA0139.1]
+      [--subset-column variant_kind --subset-value 1_mismatch] [--motif MA0139.1] [--pwm-on windows|alleles]
+      [--anchor block|allele|independent]
 """
 
 import argparse
@@ -52,39 +63,88 @@ def main():
     ap.add_argument("--subset-column")
     ap.add_argument("--subset-value")
     ap.add_argument("--motif", default="MA0139.1")
+    ap.add_argument("--anchor", choices=("block", "allele", "independent"), default="block",
+                    help="where each pair's window is centred: on the differing bases (the verb's default), on "
+                         "the reference allele's centre, moved only as far as needed to hold them, or "
+                         "(independent) each allele cropped/padded to its own centre, as the verb did before "
+                         "issue 25 (every pair scored, a difference outside the window scores 0)")
+    ap.add_argument("--pwm-on", choices=("windows", "alleles"), default="windows",
+                    help="score the PWM on the windows the runs see (default) or on the whole alleles")
     args = ap.parse_args()
     from sklearn.metrics import roc_auc_score
 
     from seqcnn.readers import read_fasta
+    from seqcnn.rundir import load_config
+    from seqcnn.variant_io import pair_windows
     from seqcnn.variants import variant_effects
 
     ids, ref = read_fasta(args.ref)
     alt = dict(zip(*read_fasta(args.alt)))
-    scores = {}
+    alt = [alt[i] for i in ids]
+    scores, lengths, old_windows = {}, set(), None
     for run in args.run:
-        t = variant_effects(run, ref_fasta=args.ref, alt_fasta=args.alt)
+        L = load_config(run)["model"]["input_length"]
+        lengths.add(L)
+        if args.anchor == "independent":
+            from seqcnn.encoding import decode, encode_block
+            from seqcnn.rundir import load_run
+            from seqcnn.variants import score_pairs
+
+            x_ref, _ = encode_block(ref, length=L, allow_iupac=True)
+            x_alt, _ = encode_block(alt, length=L, allow_iupac=True)
+            old_windows = decode(x_ref), decode(x_alt)
+            r, a, _ = score_pairs(load_run(run)[0], x_ref, x_alt)
+            scores[run] = (a - r)[:, 0]
+            continue
+        t = variant_effects(run, ref_fasta=args.ref, alt_fasta=args.alt, pair_anchor=args.anchor)
         scores[run] = t.set_index("id").delta_logit.reindex(ids).to_numpy()
     if len(args.run) > 1:
         scores[f"mean of {len(args.run)} runs"] = np.mean([scores[r] for r in args.run], axis=0)
-    scores[f"JASPAR {args.motif} PWM"] = pwm_delta(ref, [alt[i] for i in ids], args.motif)
+    pwm = f"JASPAR {args.motif} PWM"
+    whole = pwm_delta(ref, alt, args.motif)
+    if args.pwm_on == "windows":
+        if len(lengths) != 1:
+            raise SystemExit(f"--pwm-on windows needs runs of one input length, not {sorted(lengths)}")
+        if args.anchor == "independent":
+            on_windows = pwm_delta(*old_windows, args.motif)
+        else:
+            w = pair_windows(ref, alt, lengths.pop(), anchor=args.anchor)
+            on_windows = np.full(len(ids), np.nan)
+            on_windows[w["rows"]] = pwm_delta([x.tobytes().decode() for x in w["ref"]],
+                                              [x.tobytes().decode() for x in w["alt"]], args.motif)
+        scores[f"{pwm} on the same windows"] = on_windows
+        scores[f"{pwm} on the whole alleles"] = whole
+    else:
+        scores[f"{pwm} on the whole alleles"] = whole
+    scored = np.all([np.isfinite(d) for name, d in scores.items() if "PWM" not in name], axis=0)
     if args.labels:
         lab = pd.read_csv(args.labels).set_index("id").reindex(ids)
         y = (lab["direction"] > 0).to_numpy().astype(int)
         sub = (lab[args.subset_column].astype(str) == args.subset_value).to_numpy() if args.subset_column else None
-        head = f"| score | AUROC all {len(ids)} |" + (f" AUROC {args.subset_value} ({sub.sum()}) |" if sub is not None
-                                                     else "")
+        print(f"{scored.sum()} of {len(ids)} pairs scored by the runs (the others skipped: "
+              f"identical alleles, or differing over more than the window)")
+        # With --anchor independent every pair has a score: also over the pairs the aligned windows can score.
+        aligned = (np.equal(pair_windows(ref, alt, L)["skip"], None) if args.anchor == "independent"
+                   else None)
+        head = f"| score | AUROC scored {scored.sum()} |" + (
+            f" AUROC {args.subset_value} ({(sub & scored).sum()}) |" if sub is not None else "") + (
+            f" AUROC the {aligned.sum()} pairs aligned windows score |" if aligned is not None else "")
         print(head)
-        print("|---|---|" + ("---|" if sub is not None else ""))
+        print("|---|---|" + ("---|" if sub is not None else "") + ("---|" if aligned is not None else ""))
         for name, d in scores.items():
-            row = f"| {name} | {roc_auc_score(y, d):.3f} |"
+            row = f"| {name} | {roc_auc_score(y[scored], d[scored]):.3f} |"
             if sub is not None:
-                row += f" {roc_auc_score(y[sub], d[sub]):.3f} |"
+                row += f" {roc_auc_score(y[sub & scored], d[sub & scored]):.3f} |"
+            if aligned is not None:
+                row += f" {roc_auc_score(y[aligned], d[aligned]):.3f} |"
             print(row)
+        row = f"| {pwm} on the whole alleles, all {len(ids)} pairs | {roc_auc_score(y, whole):.3f} |"
+        print(row + (f" {roc_auc_score(y[sub], whole[sub]):.3f} ({sub.sum()}) |" if sub is not None else ""))
     else:
-        print(f"| score | pairs ordered correctly (alt > ref), of {len(ids)} | ties |")
+        print(f"| score | pairs ordered correctly (alt > ref), of the {scored.sum()} of {len(ids)} scored | ties |")
         print("|---|---|---|")
         for name, d in scores.items():
-            print(f"| {name} | {(d > 0).mean():.3f} | {(d == 0).mean():.3f} |")
+            print(f"| {name} | {(d[scored] > 0).mean():.3f} | {(d[scored] == 0).mean():.3f} |")
 
 
 if __name__ == "__main__":

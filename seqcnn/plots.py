@@ -248,22 +248,30 @@ def ism_figure(delta, attribution, path, title=""):
     return str(path)
 
 
-def variant_figure(ref_attribution, alt_attribution, start, width, path, title="", flank=30):
+def variant_figure(ref_attribution, alt_attribution, ref_block, alt_block, path, title="", flank=30):
     """A variant's effect: the reference and alternative windows' importance logos (ISM), one above the other.
 
     Parameters
     ----------
     ref_attribution, alt_attribution : array, shape=(L, 4) — each window's bases × importance (logo heights).
-    start, width : int — the variant's first position in the windows and how many bases it spans (shaded).
-    flank : int — bases shown either side of the variant (the letters of a whole 1 kb window are unreadable).
+    ref_block, alt_block : (int, int) — each allele's differing bases in its window (start, end; 0-based
+        half-open), shaded in its own panel; an empty block (a pure insertion's or deletion's junction) is a line.
+        The windows share their left flank, so the two panels line up up to the blocks' start.
+    flank : int — bases shown either side of the blocks (the letters of a whole 1 kb window are unreadable).
     """
     ref_attribution = np.asarray(ref_attribution, float)
     L = ref_attribution.shape[0]
-    lo, hi = max(0, start - flank), min(L, start + max(width, 1) + flank)
+    blocks = [tuple(int(v) for v in b) for b in (ref_block, alt_block)]
+    lo = max(0, min(a for a, _ in blocks) - flank)
+    hi = min(L, max(max(b, a + 1) for a, b in blocks) + flank)
     fig, axes = plt.subplots(2, 1, figsize=(float(np.clip((hi - lo) / 6, 8, 30)), 3.8), sharex=True, sharey=True)
-    for ax, matrix, label in zip(axes, (ref_attribution, alt_attribution), ("reference", "alternative")):
+    for ax, matrix, label, (a, b) in zip(axes, (ref_attribution, alt_attribution), ("reference", "alternative"),
+                                         blocks):
         _logo(np.asarray(matrix, float)[lo:hi], ax, f"{label}\nimportance")
-        ax.axvspan(start - lo - 0.5, start - lo + max(width, 1) - 0.5, color="gold", alpha=0.35, zorder=-1)
+        if b > a:
+            ax.axvspan(a - lo - 0.5, b - lo - 0.5, color="gold", alpha=0.35, zorder=-1)
+        else:  # nothing of this allele differs: the other allele's bases go (or went) in between these two
+            ax.axvline(a - lo - 0.5, color="darkorange", lw=2, zorder=-1)
         ax.axhline(0, color="0.6", lw=0.5)
     # The y range from the letters shown: logomaker's default keeps 0-1, which flattens the small importances
     # of a weak model into lines.
@@ -274,7 +282,7 @@ def variant_figure(ref_attribution, alt_attribution, start, width, path, title="
     ticks = np.arange(0, hi - lo, 10)
     axes[1].set_xticks(ticks, [str(t + lo) for t in ticks])
     axes[0].set_title(title, fontsize=10)
-    axes[1].set_xlabel(f"position in the {L} bp window (shaded: the variant)")
+    axes[1].set_xlabel(f"position in the {L} bp window (shaded: the bases that differ; line: an indel's junction)")
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return str(path)

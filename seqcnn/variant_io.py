@@ -1,11 +1,13 @@
 """Variants in: VCF/BCF files, variant tables and allele-pair FASTA files → validated arrays; ref/alt windows.
 
-Provides :func:`read_vcf` (VCF, bgzip VCF or BCF through pysam's ``VariantFile``; one row per ALT of a
-multi-allelic record), :func:`read_variant_table` (CSV/TSV ``chrom, pos, ref, alt[, id]``, 1-based like VCF),
-:class:`Variants` (the arrays), :func:`variant_windows` (the reference and alternative windows of each variant,
-cut from a genome by the rule below, with the REF check), :func:`read_allele_pairs` (``--ref-fasta`` /
-``--alt-fasta`` with the same ids) and :func:`write_vcf` (simulated variants). Skipped variants are returned
-with their reason, never dropped silently. Imports no TensorFlow.
+Provides :func:`read_vcf` (VCF, bgzip VCF or BCF through pysam's ``VariantFile``, a plain-gzip VCF through a
+decompressed temporary copy; one row per ALT of a multi-allelic record), :func:`read_variant_table` (CSV/TSV
+``chrom, pos, ref, alt[, id]``, 1-based like VCF), :class:`Variants` (the arrays), :func:`variant_windows` (the
+reference and alternative windows of each variant, cut from a genome by the rule below, with the REF check and
+each allele's differing block), :func:`check_ref_mismatch` (the rule that stops a run whose REF alleles say
+"wrong coordinates"), :func:`read_allele_pairs` (``--ref-fasta`` / ``--alt-fasta`` with the same ids),
+:func:`pair_windows` (allele pairs aligned on the bases that differ) and :func:`write_vcf` (simulated variants).
+Skipped variants are returned with their reason, never dropped silently. Imports no TensorFlow.
 
 The window rule (``L`` = the model's input length, ``o`` = the offset of the variant's first base in the
 window, ``L // 2`` unless given; ``p`` = the 0-based position of the variant's first REF base):
@@ -29,7 +31,13 @@ from .genome import by_chrom
 
 SKIP_REASONS = ("symbolic ALT", "missing ALT", "chromosome not in genome", "window runs off the chromosome",
                 "REF does not match the genome")
-REF_MISMATCH = ("skip", "error", "use-vcf")
+REF_MISMATCH = ("check", "skip", "error", "use-vcf")
+#: ``--ref-mismatch check`` (the default) stops a run in which more than this fraction of the REF alleles checked
+#: differ from the genome, and at least ``MISMATCH_STOP_MIN`` of them: a VCF called on the same assembly has
+#: none or a handful (reference patches, IUPAC codes), skipped and counted; a third or more means the wrong
+#: assembly or 0-based positions, and every "scored" row would sit at the wrong place.
+MISMATCH_STOP_FRACTION = 0.05
+MISMATCH_STOP_MIN = 3
 _BASES = set("ACGTNacgtn")
 
 
@@ -138,17 +146,31 @@ def _header_lines(path):
     return count
 
 
+def _plain_gzip(path):
+    """True for a gzip file that is not BGZF (``gzip calls.vcf``): htslib cannot seek in it, so pysam fails."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    # BGZF is gzip whose first member carries an extra field (FLG bit 2) with the subfield 'BC' (RFC 1952 + SAM spec).
+    return head[:2] == b"\x1f\x8b" and not (len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC")
+
+
 def read_vcf(path):
     """Read a whole VCF, bgzip VCF or BCF file into :class:`Variants` (see :func:`iter_vcf`)."""
     return concat(iter_vcf(path))
 
 
 def iter_vcf(path, block_records=BLOCK_RECORDS):
-    """Stream a VCF, bgzip VCF or BCF file as :class:`Variants` blocks, one row per ALT allele.
+    """Stream a VCF, bgzip VCF, plain-gzip VCF or BCF file as :class:`Variants` blocks, one row per ALT allele.
 
     Each block holds the rows of ``block_records`` input records (``record``: the index in the whole file).
     Symbolic alleles (``<DEL>``, ``*``, breakends) and missing ALT (``.``) are kept as rows marked with their
     skip reason, so they are counted and reported.
+
+    A plain-gzip VCF (``gzip``, not ``bgzip``) is decompressed by Python's gzip into a temporary file in the
+    system's temporary folder (``TMPDIR``; it needs the VCF's uncompressed size), read from there by pysam, and
+    removed when the stream ends: htslib opens such a file but cannot seek in it, so pysam fails on it at open
+    or later depending on its version, while the decompressed copy always reads, with the same line numbers.
+    ``bgzip`` the file to skip the copy.
 
     Raises
     ------
@@ -161,6 +183,9 @@ def iter_vcf(path, block_records=BLOCK_RECORDS):
     if not os.path.exists(path):
         raise InputFormatError("file not found", path=path, hint="check the path")
     pysam.set_verbosity(0)  # htslib's own warnings would go to the terminal beside our one-line errors
+    if _plain_gzip(path):
+        yield from _iter_plain_gzip_vcf(path, block_records)
+        return
     try:
         vf = pysam.VariantFile(path)
     except (ValueError, OSError):
@@ -199,6 +224,29 @@ def iter_vcf(path, block_records=BLOCK_RECORDS):
                 rows.append((rec.chrom, int(rec.pos), rec.id, ref, alt, line, k, reason))
     if not any_rows:
         raise _empty(path)
+
+
+def _iter_plain_gzip_vcf(path, block_records):
+    """:func:`iter_vcf` of a plain-gzip VCF through a decompressed temporary copy (see there); names ``path``."""
+    import shutil
+    import tempfile
+    import zlib
+
+    with tempfile.TemporaryDirectory(prefix="seqcnn-vcf-") as tmp:
+        copy = os.path.join(tmp, os.path.basename(path)[:-3] if path.endswith(".gz") else "input.vcf")
+        try:
+            with gzip.open(path, "rb") as src, open(copy, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputFormatError(f"not a readable gzip file ({exc})", path=path,
+                                   hint="check the file (gzip -t), or give it uncompressed or bgzip-compressed"
+                                   ) from None
+        try:
+            for block in iter_vcf(copy, block_records):
+                block.path = path  # messages and skipped rows name the user's file, not the copy
+                yield block
+        except SeqcnnError as exc:
+            raise type(exc)(str(exc).replace(copy, path)) from None
 
 
 def read_variant_table(path):
@@ -264,7 +312,7 @@ def iter_variant_table(path, block_records=BLOCK_RECORDS):
         raise _empty(path)
 
 
-def variant_windows(genome, variants, length, offset=None, ref_mismatch="skip"):
+def variant_windows(genome, variants, length, offset=None, ref_mismatch="check"):
     """The reference and alternative windows of each variant (the module's window rule), with the REF check.
 
     Parameters
@@ -273,14 +321,20 @@ def variant_windows(genome, variants, length, offset=None, ref_mismatch="skip"):
     variants : Variants — rows already marked in ``skip`` are passed over.
     length : int — the model's input length ``L``.
     offset : int, optional — window index of the variant's first base (default ``L // 2``).
-    ref_mismatch : {'skip', 'error', 'use-vcf'} — a REF that differs from the genome: the row is skipped,
-        the call fails, or the reference window carries the VCF's REF.
+    ref_mismatch : {'check', 'skip', 'error', 'use-vcf'} — a REF that differs from the genome: the row is
+        skipped (``check`` and ``skip``: here the same; the caller applies ``check``'s rate rule over the whole
+        input, :func:`check_ref_mismatch`), the call fails, or the reference window carries the VCF's REF.
 
     Returns
     -------
     dict — ``ref`` and ``alt`` (uint8 bytes [m, L] of the scorable rows), ``rows`` (their indices into
     ``variants``, int64 [m]), ``ref_match`` (bool [n]: REF equals the genome; False where unknown), ``skip``
-    (object [n]: the reason per row, None for scored rows).
+    (object [n]: the reason per row, None for scored rows), ``checked`` (bool [n]: REF compared with the
+    genome), ``shift_match`` (dict +1/-1 → bool [n]: a mismatching REF equals the genome one base right/left,
+    as in a 0-based table), ``ref_block`` / ``alt_block`` (int64 [m, 2]: each allele's differing bases in its
+    window, start and end, 0-based half-open, after the anchor bases REF and ALT share are trimmed; empty at
+    the junction for a pure insertion/deletion), ``cropped`` (bool [m]: the alternative window was trimmed
+    back to ``L`` after an insertion) and ``offset``.
 
     Raises
     ------
@@ -320,9 +374,20 @@ def variant_windows(genome, variants, length, offset=None, ref_mismatch="skip"):
     refw = genome.windows(variants.chrom[ok], left[ok], L) if len(ok) else np.zeros((0, L), np.uint8)
     upper = np.frombuffer(bytes(range(256)).upper(), np.uint8)
     # REF check: the genome's bases under REF, compared in upper case (soft-masked lower case is a base too).
+    # A mismatching REF is also compared one base to the right and left (inside the window already cut): when
+    # most match there, the positions are 0-based (or 2-based), which the caller's message can say.
+    shift_match = {1: np.zeros(n, bool), -1: np.zeros(n, bool)}
     for j, k in enumerate(ok):
+        want = variants.ref[k].upper()
         genome_ref = upper[refw[j, o:o + lref[k]]].tobytes().decode("ascii", "replace")
-        ref_match[k] = genome_ref == variants.ref[k].upper()
+        ref_match[k] = genome_ref == want
+        if not ref_match[k]:
+            for s in (1, -1):
+                if 0 <= o + s and o + s + lref[k] <= L:
+                    shifted = upper[refw[j, o + s:o + s + lref[k]]].tobytes().decode("ascii", "replace")
+                    shift_match[s][k] = shifted == want
+    checked = np.zeros(n, bool)
+    checked[ok] = True
     bad = ok[~ref_match[ok]]
     if len(bad) and ref_mismatch == "error":
         k = int(bad[0])
@@ -331,13 +396,22 @@ def variant_windows(genome, variants, length, offset=None, ref_mismatch="skip"):
                           f"but the genome has {upper[refw[j, o:o + lref[k]]].tobytes().decode()}",
                           path=variants.path, hint="check the assembly and that positions are 1-based, or use "
                                                    "--ref-mismatch skip / use-vcf")
-    if ref_mismatch == "skip":
+    if ref_mismatch in ("skip", "check"):
         skip[bad] = "REF does not match the genome"
     keep = np.flatnonzero(np.isin(ok, np.flatnonzero(np.equal(skip, None))))
     rows, refw = ok[keep], refw[keep]
     altw = np.empty_like(refw)
+    ref_block, alt_block = np.zeros((len(rows), 2), np.int64), np.zeros((len(rows), 2), np.int64)
+    cropped = np.zeros(len(rows), bool)
     for j, k in enumerate(rows.tolist()):
         r, a = variants.ref[k].encode(), variants.alt[k].encode()
+        # The differing block: REF and ALT less the bases they share at either end (VCF's anchor base).
+        pre = len(os.path.commonprefix([r.upper(), a.upper()]))
+        suf = len(os.path.commonprefix([r.upper()[pre:][::-1], a.upper()[pre:][::-1]]))
+        ins = max(len(a) - len(r), 0)
+        ref_block[j] = o + pre, o + len(r) - suf
+        alt_block[j] = o - ins // 2 + pre, o - ins // 2 + len(a) - suf  # the insertion's trim moves ALT left
+        cropped[j] = ins > 0
         if ref_mismatch == "use-vcf" and not ref_match[k]:
             refw[j, o:o + len(r)] = np.frombuffer(r, np.uint8)
         if len(r) == len(a):
@@ -348,7 +422,41 @@ def variant_windows(genome, variants, length, offset=None, ref_mismatch="skip"):
         full = np.concatenate([refw[j, :o], np.frombuffer(a, np.uint8), after])
         e = len(full) - L  # > 0 after an insertion: trimmed around the centre
         altw[j] = full[e // 2:e // 2 + L]
-    return {"ref": refw, "alt": altw, "rows": rows, "ref_match": ref_match, "skip": skip, "offset": o}
+    return {"ref": refw, "alt": altw, "rows": rows, "ref_match": ref_match, "skip": skip, "offset": o,
+            "checked": checked, "shift_match": shift_match, "ref_block": ref_block, "alt_block": alt_block,
+            "cropped": cropped}
+
+
+def check_ref_mismatch(path, checked, mismatched, shifted, first=None):
+    """``--ref-mismatch check``: stop when the REF alleles that differ from the genome say "wrong coordinates".
+
+    Parameters
+    ----------
+    path : str — the variant file, for the message.
+    checked, mismatched : int — REF alleles compared with the genome, and those that differ.
+    shifted : dict — +1/-1 → how many of the differing ones match the genome one base right/left.
+    first : str, optional — the first mismatch (``line 3: REF A at chr1:100, genome C``), for the message.
+
+    Raises
+    ------
+    SeqcnnError — more than ``MISMATCH_STOP_FRACTION`` of ``checked`` and at least ``MISMATCH_STOP_MIN`` differ;
+    the message names the count, the likely cause (positions 0-based when a one-base shift makes most of them
+    match) and the fix.
+    """
+    if not checked or mismatched < MISMATCH_STOP_MIN or mismatched <= MISMATCH_STOP_FRACTION * checked:
+        return
+    s = max(shifted, key=lambda k: shifted[k])
+    if shifted[s] > mismatched / 2:
+        cause = (f"{shifted[s]} of them match the genome one base to the {'right' if s > 0 else 'left'}: the "
+                 f"positions look {'0' if s > 0 else '2'}-based")
+        fix = (f"{'add' if s > 0 else 'subtract'} 1 to every position (VCF and variant tables are 1-based), or "
+               f"--ref-mismatch skip to score only the rows that match")
+    else:
+        cause = "another assembly than --genome?"
+        fix = ("give the genome the variants were called on (or lift them over), or --ref-mismatch skip to score "
+               "only the rows that match")
+    raise SeqcnnError(f"{mismatched} of {checked} REF alleles ({100 * mismatched / checked:.0f} %) differ from "
+                      f"the genome" + (f" (first: {first})" if first else "") + f"; {cause}", path=path, hint=fix)
 
 
 def write_vcf(frame, path, contigs, info=(), source="seqcnn"):
@@ -397,3 +505,88 @@ def read_allele_pairs(ref_fasta, alt_fasta):
                                f"lack an alternative, {len(extra)} alternatives lack a reference)", path=path,
                                hint="--ref-fasta and --alt-fasta must hold the same ids")
     return ids_r, seq_r, [alt[i] for i in ids_r]
+
+
+PAIR_SKIP_REASONS = ("identical alleles", "differing block longer than the window")
+
+
+def pair_windows(seq_ref, seq_alt, length, anchor="block"):
+    """Aligned windows of allele pairs: each pair's differing block, the same window start in both alleles.
+
+    The differing block of a pair is what remains of each allele after the longest common prefix and the
+    longest common suffix (not overlapping; compared in upper case): ``[p, len - s)`` in each allele, empty in
+    one of them for a pure insertion or deletion. Both alleles share the ``p`` bases before it, so one window
+    start ``w`` (an index into both alleles) gives windows with the same left flank, aligned on the change:
+    ``w`` centres the window on the block (``p - (L - b) // 2``, ``b`` the longer block); where that window
+    would run off an allele's end, it moves inward, keeping the block inside, to the start with the least
+    padding (the closest such start to the centred one): an allele is then padded with N only as far as it is
+    shorter than the window (or its block's place forces). Window bases past an allele's ends are N (all-zero
+    rows after encoding).
+
+    Parameters
+    ----------
+    seq_ref, seq_alt : list of str — the alleles, pair by pair.
+    length : int — the model's input length ``L``.
+    anchor : {'block', 'allele'} — where the window is centred before it is moved: on the block (the default,
+        above), or on the reference allele's centre (``(len - L) // 2``; for peak-centred alleles, where the
+        model saw its training sites), moved as far as needed to hold the block.
+
+    Returns
+    -------
+    dict — ``ref`` and ``alt`` (uint8 bytes [m, L] of the scorable pairs), ``rows`` (their indices, int64 [m]),
+    ``skip`` (object [n]: ``PAIR_SKIP_REASONS`` entry or None), ``window_start`` (int64 [m]: ``w``, negative
+    where the window starts with padding), ``ref_block`` / ``alt_block`` (int64 [m, 2]: start and end of each
+    allele's block in its window, 0-based half-open), ``cropped`` and ``padded`` (bool [m]: either allele lost
+    bases outside the window / either window holds padding), ``block_length`` (int64 [n, 2]: the blocks'
+    lengths in ref and alt, for every pair).
+    """
+    L = int(length)
+    n = len(seq_ref)
+    nr = np.array([len(s) for s in seq_ref], np.int64)
+    na = np.array([len(s) for s in seq_alt], np.int64)
+    pre, suf = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for k, (r, a) in enumerate(zip(seq_ref, seq_alt)):
+        x = np.frombuffer(r.upper().encode(), np.uint8)
+        y = np.frombuffer(a.upper().encode(), np.uint8)
+        short = min(len(x), len(y))
+        d = np.flatnonzero(x[:short] != y[:short])
+        pre[k] = d[0] if len(d) else short
+        rest = short - pre[k]  # the suffix may not reach into the prefix
+        d = np.flatnonzero(x[len(x) - rest:][::-1] != y[len(y) - rest:][::-1])
+        suf[k] = d[0] if len(d) else rest
+    br, ba = nr - pre - suf, na - pre - suf
+    big = np.maximum(br, ba)
+    skip = np.full(n, None, dtype=object)
+    skip[big == 0] = PAIR_SKIP_REASONS[0]
+    skip[big > L] = PAIR_SKIP_REASONS[1]
+    rows = np.flatnonzero(np.equal(skip, None))
+    if anchor not in ("block", "allele"):
+        raise SeqcnnError(f"unknown pair window anchor {anchor!r}", hint="use 'block' or 'allele'")
+    centred = pre - (L - big) // 2 if anchor == "block" else (nr - L) // 2
+    # Among the starts that keep the block inside the window ([blo, bhi]), the one with the least padding (N
+    # bases over both windows), then the closest to the centred one. The padding is convex and piecewise linear
+    # in the start, bending at 0 and len - L of each allele, so its minimum over the interval lies at one of these
+    # candidates (the centred start among them, for ties).
+    blo, bhi = pre + big - L, pre
+    cand = np.clip(np.stack([centred, blo, bhi, np.zeros(n, np.int64), nr - L, na - L], 1), blo[:, None],
+                   bhi[:, None])                                                   # [n, 6]
+    pad = sum(np.maximum(0, -cand) + np.maximum(0, cand + L - m[:, None]) for m in (nr, na))
+    dist = np.abs(cand - centred[:, None])
+    cost = pad * (int(dist.max(initial=0)) + 1) + dist  # padding first, then the distance
+    w = cand[np.arange(n), np.argmin(cost, 1)][rows]
+    nr_, na_ = nr[rows], na[rows]
+    cropped = (w > 0) | (w + L < nr_) | (w + L < na_)
+    padded = (w < 0) | (w + L > nr_) | (w + L > na_)
+    out = {}
+    for key, seqs, lens in (("ref", seq_ref, nr_), ("alt", seq_alt, na_)):
+        win = np.full((len(rows), L), ord("N"), np.uint8)
+        for j, k in enumerate(rows.tolist()):
+            s = np.frombuffer(seqs[k].encode(), np.uint8)
+            a, b = max(int(w[j]), 0), min(int(w[j]) + L, int(lens[j]))
+            win[j, a - w[j]:b - w[j]] = s[a:b]
+        out[key] = win
+    start = (pre[rows] - w)[:, None]
+    return {"ref": out["ref"], "alt": out["alt"], "rows": rows, "skip": skip, "window_start": w,
+            "ref_block": np.hstack([start, start + br[rows, None]]),
+            "alt_block": np.hstack([start, start + ba[rows, None]]),
+            "cropped": cropped, "padded": padded, "block_length": np.stack([br, ba], 1)}

@@ -1,13 +1,16 @@
 """The ``seqcnn variants`` verb: how SNVs and indels change a trained model's predictions.
 
 Provides :func:`score_pairs` (logits of reference and alternative one-hot windows, averaged over both strands
-by default: single-base substitutions through the exact single-substitution kernel of
-:mod:`seqcnn.exact_ism`, everything else by batched forward passes), :func:`variant_effects` (variants from a
-VCF/BCF, a table or allele-pair FASTA files → a DataFrame of effects) and :func:`run_variants` (the verb: the
-effects table as TSV, CSV or HDF5, the skipped rows beside it with their reasons, and the summary counts).
+by default; every window by batched forward passes, the default, or with ``snv='kernel'`` single-base
+substitutions through the exact single-substitution kernel of :mod:`seqcnn.exact_ism`, measured slower on
+CPU), :func:`variant_effects` (variants from a VCF/BCF, a table or allele-pair FASTA files → a DataFrame of
+effects) and :func:`run_variants` (the verb: the effects table as TSV, CSV or HDF5, the skipped rows beside it
+with their reasons, and the summary counts).
 
 Scores per model output: ``ref_logit``, ``alt_logit``, ``delta_logit`` (alt − ref: a log odds ratio),
-``ref_prob``, ``alt_prob``, ``delta_prob``. Windows are cut by the rule of :mod:`seqcnn.variant_io`.
+``ref_prob``, ``alt_prob``, ``delta_prob``. Windows are cut by the rules of :mod:`seqcnn.variant_io`
+(:func:`~seqcnn.variant_io.variant_windows` from a genome, :func:`~seqcnn.variant_io.pair_windows` for allele
+pairs, aligned on the bases that differ); the table says where those bases lie in each window.
 """
 
 import os
@@ -15,7 +18,7 @@ import os
 import numpy as np
 
 from .errors import SeqcnnError
-from .outputs import check_output, parse_shard, publish, publish_dir, shard_range
+from .outputs import check_output, parse_shard, publish, publish_dir, shard_range, temp_dir
 
 STRANDS = ("both", "forward")
 SCORES = ("ref_logit", "alt_logit", "delta_logit", "ref_prob", "alt_prob", "delta_prob")
@@ -38,7 +41,7 @@ def _snv_rows(x_ref, x_alt):
 _FORWARD = {}
 
 
-def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forward"):
+def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forward", keys=None):
     """Logits of reference and alternative windows.
 
     Parameters
@@ -49,6 +52,9 @@ def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forwar
     snv : {'forward', 'kernel'} — how single-base substitutions are scored: two forward passes (the default:
         measured faster on CPU, ``benchmarks/bench_variants.py``) or ``exact_ism.single_substitutions`` (the
         first convolution once; exact, tested, and for global-pool models the path to make faster).
+    keys : np.ndarray of int, shape=(m,), optional — a stable place per row (its record in the whole input):
+        forward passes put each row at batch row ``keys % batch_size``, so a shard or block scores a row to the
+        same bits as the whole input (``feeding.Forward.fixed``). The kernel path makes no such claim.
 
     Returns
     -------
@@ -87,7 +93,7 @@ def score_pairs(model, x_ref, x_alt, strands="both", batch_size=512, snv="forwar
             alt[rows] += a
         if len(other):
             for target, x in ((ref, xr), (alt, xa)):
-                target[other] += fwd.fixed(x[other], batch_size)
+                target[other] += fwd.fixed(x[other], batch_size, slots=None if keys is None else keys[other])
     ref /= len(views)
     alt /= len(views)
     return ref, alt, path
@@ -129,34 +135,72 @@ def null_deltas(model, x_ref, x_alt, eligible, n_null, keys, strands="both", bat
     return out
 
 
-def _spans_pairs(x_ref, x_alt):
-    diff = (x_ref != x_alt).any(-1)
-    return [(int(np.argmax(d)), int(d.sum())) if d.any() else (len(d) // 2, 0) for d in diff]
+BLOCK_COLUMNS = ("ref_block_start", "ref_block_end", "alt_block_start", "alt_block_end")
 
 
-def _pairs_block(ref_fasta, alt_fasta, cfg, shard=None):
-    """Allele pairs (held in memory: two FASTA files matched by id) as one block."""
+def _fit(cropped, padded):
+    """The ``window_fit`` column: whether each scored window pair lost bases (cropped) or holds N padding."""
+    fit = np.full(len(cropped), "whole", dtype=object)
+    fit[cropped] = "cropped"
+    fit[padded] = "padded"
+    fit[cropped & padded] = "cropped+padded"
+    return fit
+
+
+def _block_columns(frame, ref_block, alt_block, cropped, padded):
+    """Add the differing blocks' coordinates and ``window_fit`` to ``frame``, in place; returns the figure spans."""
+    for col, values in zip(BLOCK_COLUMNS, (ref_block[:, 0], ref_block[:, 1], alt_block[:, 0], alt_block[:, 1])):
+        frame[col] = values
+    frame["window_fit"] = _fit(cropped, padded)
+    return [((int(a), int(b)), (int(c), int(e))) for (a, b), (c, e) in zip(ref_block, alt_block)]
+
+
+def _pairs_block(ref_fasta, alt_fasta, cfg, shard=None, anchor="block"):
+    """Allele pairs (held in memory: two FASTA files matched by id) as one block, windows aligned on the change.
+
+    The windows are :func:`seqcnn.variant_io.pair_windows`'s (the same left flank in both alleles, centred on
+    the differing block); identical alleles and blocks longer than the window are skipped with the reason.
+    """
     import pandas as pd
 
-    from .encoding import encode_block
-    from .variant_io import read_allele_pairs
+    from .encoding import _as_bytes, check_bases, encode_windows
+    from .errors import SequenceError
+    from .variant_io import pair_windows, read_allele_pairs
 
     d, L = cfg["data"], cfg["model"]["input_length"]
     ids, seq_r, seq_a = read_allele_pairs(ref_fasta, alt_fasta)
     lo, hi = shard_range(len(ids), shard)
     ids, seq_r, seq_a = ids[lo:hi], seq_r[lo:hi], seq_a[lo:hi]
-    kw = dict(length=L, pad_mode=d.get("pad_mode", "center"), allow_iupac=d.get("allow_iupac", False))
-    x_ref, len_r = encode_block(seq_r, ids=ids, path=ref_fasta, **kw)
-    x_alt, len_a = encode_block(seq_a, ids=ids, path=alt_fasta, **kw)
+    # Whole alleles checked first, so a bad base is named by its record and position in the allele.
+    for path, seqs in ((ref_fasta, seq_r), (alt_fasta, seq_a)):
+        buf, lengths = _as_bytes(list(seqs))
+        if len(lengths) and lengths.min() == 0:
+            raise SequenceError("empty sequence", path=path, record=ids[int(np.argmin(lengths))],
+                                hint="remove the pair or give the allele its bases")
+        check_bases(buf, lengths, ids=ids, path=path, allow_iupac=d.get("allow_iupac", False))
+    w = pair_windows(seq_r, seq_a, L, anchor=anchor)
+    rows = w["rows"]
+    len_r = np.array([len(s) for s in seq_r], np.int64)
+    len_a = np.array([len(s) for s in seq_a], np.int64)
     diff = [sum(a != b for a, b in zip(r.upper(), s.upper())) if len(r) == len(s) else None
             for r, s in zip(seq_r, seq_a)]
-    kind = ["snv" if k == 1 else "identical" if k == 0 else "substitutions" if k is not None else "indel"
-            for k in diff]
-    frame = pd.DataFrame({"id": ids, "ref_length": len_r, "alt_length": len_a, "kind": kind})
-    return {"frame": frame, "x_ref": x_ref, "x_alt": x_alt, "records": len(ids),
-            "skipped": pd.DataFrame(columns=["id", "reason"]), "checked": 0, "mismatched": 0,
-            "same": np.array([k in ("snv", "substitutions") for k in kind], bool), "keys": np.arange(lo, hi),
-            "spans": _spans_pairs(x_ref, x_alt)}
+    kind = np.array(["snv" if k == 1 else "identical" if k == 0 else "substitutions" if k is not None else "indel"
+                     for k in diff], dtype=object)
+    kept = [ids[k] for k in rows]
+    x_ref = encode_windows(w["ref"], allow_iupac=True, ids=kept, path=ref_fasta)  # the N padding encodes as zeros
+    x_alt = encode_windows(w["alt"], allow_iupac=True, ids=kept, path=alt_fasta)
+    frame = pd.DataFrame({"id": kept, "ref_length": len_r[rows], "alt_length": len_a[rows], "kind": kind[rows],
+                          "window_start": w["window_start"]})
+    spans = _block_columns(frame, w["ref_block"], w["alt_block"], w["cropped"], w["padded"])
+    sk = np.flatnonzero(np.not_equal(w["skip"], None))
+    skipped = pd.DataFrame({"id": [ids[k] for k in sk], "ref_length": len_r[sk], "alt_length": len_a[sk],
+                            "ref_block_length": w["block_length"][sk, 0], "alt_block_length": w["block_length"][sk, 1],
+                            "reason": w["skip"][sk]})
+    return {"frame": frame, "x_ref": x_ref, "x_alt": x_alt, "records": len(ids), "skipped": skipped,
+            "checked": 0, "mismatched": 0, "shifted": {1: 0, -1: 0}, "first_mismatch": None,
+            "cropped": int(w["cropped"].sum()), "padded": int(w["padded"].sum()),
+            "same": np.array([k in ("snv", "substitutions") for k in kind[rows]], bool),
+            "keys": np.arange(lo, hi)[rows], "slots": np.arange(lo, hi)[rows], "spans": spans}
 
 
 def _genome_block(variants, genome, cfg, offset, ref_mismatch):
@@ -175,23 +219,31 @@ def _genome_block(variants, genome, cfg, offset, ref_mismatch):
     frame = pd.DataFrame({"chrom": variants.chrom[rows], "pos": variants.pos[rows],
                           "id": [i if i is not None else "." for i in variants.id[rows]],
                           "ref": variants.ref[rows], "alt": variants.alt[rows], "ref_match": w["ref_match"][rows]})
+    # Genome windows are never padded (a window off the chromosome is skipped); an insertion's is cropped.
+    spans = _block_columns(frame, w["ref_block"], w["alt_block"], w["cropped"], np.zeros(len(rows), bool))
     sk = np.flatnonzero(np.not_equal(w["skip"], None))
     skipped = pd.DataFrame({"chrom": variants.chrom[sk], "pos": variants.pos[sk],
                             "id": [i if i is not None else "." for i in variants.id[sk]], "ref": variants.ref[sk],
                             "alt": [a if a is not None else "." for a in variants.alt[sk]],
                             "line": variants.line[sk], "reason": w["skip"][sk]})
-    checked = np.isin(np.arange(len(variants)), rows) | (w["skip"] == "REF does not match the genome")
+    checked = w["checked"]
+    bad = np.flatnonzero(checked & ~w["ref_match"])
+    first = (f"line {variants.line[bad[0]]}, REF {variants.ref[bad[0]]} at {variants.chrom[bad[0]]}:"
+             f"{variants.pos[bad[0]]}" if len(bad) else None)
     # A stable key per output row whatever the shard or block: its input record and its place among the ALTs.
     allele = np.zeros(len(variants), np.int64)
     for k in range(1, len(variants)):
         if variants.record[k] == variants.record[k - 1]:
             allele[k] = allele[k - 1] + 1
-    o = L // 2 if offset is None else int(offset)
     return {"frame": frame, "x_ref": x_ref, "x_alt": x_alt, "records": variants.records_read, "skipped": skipped,
-            "checked": int(checked.sum()), "mismatched": int((checked & ~w["ref_match"]).sum()),
+            "checked": int(checked.sum()), "mismatched": len(bad), "first_mismatch": first,
+            "shifted": {s: int(m[bad].sum()) for s, m in w["shift_match"].items()},
+            "cropped": int(w["cropped"].sum()), "padded": 0,
             "same": np.array([len(variants.ref[k]) == len(variants.alt[k]) for k in rows], bool),
             "keys": variants.record[rows] * 1024 + allele[rows],
-            "spans": [(o, max(len(variants.ref[k]), len(variants.alt[k]))) for k in rows]}
+            # the batch row of each scored row: its record plus its place among the ALTs (a repeat starts a batch)
+            "slots": variants.record[rows] + allele[rows],
+            "spans": spans}
 
 
 def _genome_blocks(path, is_vcf, genome, cfg, offset, ref_mismatch, shard, block_records):
@@ -225,7 +277,7 @@ def _score(block, model, cfg, names, strands, batch_size, snv, null, seed):
 
     frame = block["frame"]
     ref, alt, path = score_pairs(model, block["x_ref"], block["x_alt"], strands=strands, batch_size=batch_size,
-                                 snv=snv)
+                                 snv=snv, keys=block["slots"])
     task = cfg["model"]["task"]
     p_ref, p_alt = link(task, ref), link(task, alt)
     for t, name in enumerate(names):
@@ -251,22 +303,32 @@ def _score(block, model, cfg, names, strands, batch_size, snv, null, seed):
 
 
 def _scored_blocks(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
-                   ref_mismatch="skip", strands="both", batch_size=512, snv="forward", shard=None, null=0, seed=0,
-                   block_records=None):
+                   ref_mismatch="check", strands="both", batch_size=512, snv="forward", shard=None, null=0, seed=0,
+                   block_records=None, pair_anchor="block"):
     """(model, output names, generator of scored blocks): the streaming core of :func:`run_variants`.
 
     Parameters
     ----------
     run_dir : str — a finished ``seqcnn train`` run.
     offset : int, optional — window index of the variant's first base (default: the centre, ``L // 2``).
-    ref_mismatch : {'skip', 'error', 'use-vcf'} — what a REF that differs from the genome does.
+    ref_mismatch : {'check', 'skip', 'error', 'use-vcf'} — what a REF that differs from the genome does:
+        ``check`` (default) skips and counts such rows, but stops the run (exit 2, nothing written) when more than
+        5 % of the REF alleles checked, and at least 3, differ (``variant_io.MISMATCH_STOP_FRACTION``,
+        ``MISMATCH_STOP_MIN``): that many says another assembly or 0-based positions, and the message says
+        which when a one-base shift makes most of them match; ``skip`` skips and counts them whatever their
+        number; ``error`` stops at the first; ``use-vcf`` scores the file's REF in place of the genome's bases.
     strands : {'both', 'forward'}
-    snv : {'forward', 'kernel'} — see :func:`score_pairs`.
+    snv : {'forward', 'kernel'} — see :func:`score_pairs`: every row through two forward passes (the default,
+        ``path`` ``forward``), or single-base substitutions through the exact single-substitution kernel
+        (``path`` ``snv``).
     shard : str or (int, int), optional — ``'K/N'``: only the K-th of N contiguous parts of the input records.
     null : int — with N > 0, each substitution is also scored on N dinucleotide-shuffled copies of its window
         (seeded by ``seed`` and its place in the input), giving ``delta_logit_z`` (z-score against them) and
         ``delta_logit_p`` (empirical two-sided p-value, (1 + #|null| >= |delta|) / (N + 1)); NaN for indels.
     block_records : int, optional — input records per block (default ``variant_io.BLOCK_RECORDS``).
+    pair_anchor : {'block', 'allele'} — allele pairs: centre each window on the bases that differ (default), or
+        on the reference allele's centre, moved only as far as needed to hold them (``variant_io.pair_windows``;
+        compared on real CTCF pairs in ``benchmarks/RESULTS.md``).
     """
     from .rundir import load_run
     from .scoring import output_columns
@@ -287,7 +349,7 @@ def _scored_blocks(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None
     model, cfg = load_run(run_dir)
     names = [c[len("prob_"):] for c in output_columns(cfg)]
     if ref_fasta is not None:
-        blocks = iter([_pairs_block(ref_fasta, alt_fasta, cfg, shard)])
+        blocks = iter([_pairs_block(ref_fasta, alt_fasta, cfg, shard, pair_anchor)])
     else:
         blocks = _genome_blocks(vcf if vcf is not None else table, vcf is not None, genome, cfg, offset,
                                 ref_mismatch, shard, block_records or BLOCK_RECORDS)
@@ -307,6 +369,32 @@ def _mismatch_note(checked, mismatched):
     return []
 
 
+class _Tally:
+    """The counts of a run summed over its blocks: records, REF checks, windows cropped and padded."""
+
+    def __init__(self):
+        self.records = self.checked = self.mismatched = self.cropped = self.padded = 0
+        self.shifted, self.first = {1: 0, -1: 0}, None
+
+    def add(self, block):
+        self.records += block["records"]
+        self.checked += block["checked"]
+        self.mismatched += block["mismatched"]
+        self.cropped += block["cropped"]
+        self.padded += block["padded"]
+        self.shifted = {s: v + block["shifted"][s] for s, v in self.shifted.items()}
+        self.first = self.first or block["first_mismatch"]
+
+    def finish(self, kw):
+        """Apply ``--ref-mismatch check`` (raises :class:`SeqcnnError`) once every block is in; returns the notes."""
+        from .variant_io import check_ref_mismatch
+
+        if kw.get("ref_mismatch", "check") == "check":
+            check_ref_mismatch(kw.get("vcf") if kw.get("vcf") is not None else kw.get("table"), self.checked,
+                               self.mismatched, self.shifted, self.first)
+        return _mismatch_note(self.checked, self.mismatched)
+
+
 def variant_effects(run_dir, **kw):
     """Score variants with a trained run: a DataFrame of effects, one row per scored variant, in input order.
 
@@ -317,21 +405,33 @@ def variant_effects(run_dir, **kw):
     Returns
     -------
     pandas.DataFrame — columns ``chrom, pos, id, ref, alt, ref_match`` (genome input) or ``id, ref_length,
-    alt_length, kind`` (allele pairs), then the scores (``SCORES``; per output, suffixed ``_<name>``, when the
-    model has several), then ``path`` (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with
-    the reason per row), ``records_read``, ``notes`` and ``outputs``.
+    alt_length, kind, window_start`` (allele pairs: ``window_start`` is the 0-based start of the window in both
+    alleles, negative where it begins with N padding), then ``ref_block_start, ref_block_end, alt_block_start,
+    alt_block_end`` (each allele's differing bases in its window, 0-based half-open; an empty block marks the
+    junction of a pure insertion or deletion) and ``window_fit`` (``whole``, ``cropped``: bases of an allele
+    lie outside the window, ``padded``: the window holds N beyond an allele's end, or ``cropped+padded``), then
+    the scores (``SCORES``; per output, suffixed ``_<name>``, when the model has several), then ``path``
+    (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with the reason per row),
+    ``records_read``, ``cropped`` and ``padded`` (scored rows), ``notes`` and ``outputs``.
+
+    Raises
+    ------
+    SeqcnnError — besides bad input, ``ref_mismatch='check'`` (the default) when the REF alleles that differ
+    from the genome say the coordinates are wrong (:func:`seqcnn.variant_io.check_ref_mismatch`).
     """
     import pandas as pd
 
     _, names, blocks = _scored_blocks(run_dir, **kw)
-    frames, skipped, n, checked, mismatched = [], [], 0, 0, 0
+    frames, skipped, tally = [], [], _Tally()
     for b in blocks:
         frames.append(b["frame"])
         skipped.append(b["skipped"])
-        n, checked, mismatched = n + b["records"], checked + b["checked"], mismatched + b["mismatched"]
+        tally.add(b)
+    notes = tally.finish(kw)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     frame.attrs.update({"skipped": pd.concat(skipped, ignore_index=True) if skipped else pd.DataFrame(),
-                        "records_read": n, "notes": _mismatch_note(checked, mismatched), "outputs": names})
+                        "records_read": tally.records, "cropped": tally.cropped, "padded": tally.padded,
+                        "notes": notes, "outputs": names})
     return frame
 
 
@@ -418,11 +518,27 @@ class _TopK:
         self.rows = sorted(self.rows, key=lambda r: (-r[0], r[1]))[:self.k]
 
 
-def _variant_plots(top, model, plot_dir, jaspar=True):
-    """Figures of the kept variants (:class:`_TopK`) into ``plot_dir``: list of paths."""
+def _plot_targets(run_dir, jaspar, release, collection, motif_db):
+    """The motifs the figures name sites by, ``(targets or None, label, database)``: the verb's JASPAR options,
+    else the group the run recorded (``seqcnn train --jaspar``), so a yeast run's figures name yeast factors.
+    """
+    from .motif_compare import run_targets
+    from .rundir import load_config
+
+    targets, group, database = run_targets(jaspar, load_config(run_dir), release, collection, motif_db)
+    label = os.path.basename(str(motif_db)) if motif_db is not None else f"JASPAR {group}"
+    return targets, label, database
+
+
+def _variant_plots(top, model, plot_dir, targets=None, source="JASPAR"):
+    """Figures of the kept variants (:class:`_TopK`) into ``plot_dir``: list of paths.
+
+    ``targets`` (:func:`seqcnn.motif_compare.load_targets`) name the site each variant changes most in the title,
+    as ``source`` (e.g. 'JASPAR fungi') ``id name``; None: no motif in the titles.
+    """
     from . import plots as plotting
     from .exact_ism import ism
-    from .motif_compare import best_hit, load_targets
+    from .motif_compare import best_hit
     from .mutagenesis import attribution, importance
 
     if not top.rows:
@@ -432,25 +548,29 @@ def _variant_plots(top, model, plot_dir, jaspar=True):
     x = np.concatenate([x_ref, x_alt])
     delta, _ = ism(model, x, output=0)
     attr = attribution(importance(delta, x), x)
-    targets = load_targets() if jaspar else []
     paths, n = [], len(top.rows)
-    for rank, (_, _, row, d, xr, xa, (start, width)) in enumerate(top.rows):
-        hit = best_hit(xr, xa, start, targets) if targets else None
+    for rank, (_, _, row, d, xr, xa, (ref_block, alt_block)) in enumerate(top.rows):
+        # Sites over each allele's own differing block: after an indel the two blocks differ in place and length.
+        hit = best_hit(xr, xa, ref_block[0], targets, blocks=(ref_block, alt_block)) if targets else None
         label = f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}" if "chrom" in row.index else str(row["id"])
-        motif = (f"; JASPAR {hit['id']} {hit['name']} site p {hit['ref_p']:.1g} → {hit['alt_p']:.1g}" if hit
-                 else "; no JASPAR site (p ≤ 1e-4) changed")
+        motif = ("" if targets is None else
+                 f"; {source} {hit['id']} {hit['name']} site p {hit['ref_p']:.1g} → {hit['alt_p']:.1g}" if hit
+                 else f"; no {source} site (p ≤ 1e-4) changed")
         name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)[:80]
-        paths.append(plotting.variant_figure(attr[rank], attr[n + rank], start, width,
+        paths.append(plotting.variant_figure(attr[rank], attr[n + rank], ref_block, alt_block,
                                              os.path.join(plot_dir, f"{rank + 1:02d}_{name}.png"),
                                              title=f"{label}  Δ logit {d:+.3f}{motif}"))
     return paths
 
 
-def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=10, **kw):
+def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=10, jaspar=None,
+                 jaspar_release="JASPAR2024", jaspar_collection="CORE", motif_db=None, **kw):
     """The ``seqcnn variants`` verb: score block by block, stream the effects table and its skipped rows to disk.
 
     Parameters are those of :func:`variant_effects`, plus ``out`` (``.tsv``, ``.csv`` or ``.h5``), ``force``,
-    ``plots`` and ``plot_top``. With ``shard`` 'K/N' only shard 1 writes the header lines, so ``cat`` of the N
+    ``plots``, ``plot_top`` and the motifs the figures name sites by (``jaspar``: a JASPAR taxonomic group, None
+    for the run's, 'none' for no motifs; ``jaspar_release``, ``jaspar_collection``, or ``motif_db``, a MEME file).
+    With ``shard`` 'K/N' only shard 1 writes the header lines, so ``cat`` of the N
     shards' tables (and of their skipped tables) in order is byte for byte the table of an unsharded run.
     Memory is bounded by one block of windows (``variant_io.BLOCK_RECORDS`` input records), whatever the
     number of variants (allele pairs are read whole).
@@ -458,11 +578,11 @@ def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=
     Returns
     -------
     dict — ``out``, ``skipped_out`` (None when nothing was skipped), ``records_read``, ``scored``, ``skipped``
-    (reason → count), ``rows`` (output rows: one per ALT), ``snv`` (rows through the SNV kernel), ``notes``,
-    ``outputs``, ``plot_dir``, ``figures``.
+    (reason → count), ``rows`` (output rows: one per ALT), ``cropped`` and ``padded`` (scored rows whose
+    windows lost bases or hold N padding, ``window_fit``), ``snv`` (rows through the SNV kernel), ``notes``,
+    ``outputs``, ``plot_dir``, ``figures``, ``database`` (the figures' motifs, e.g. 'JASPAR2024 CORE fungi').
     """
     import shutil
-    import tempfile
     from collections import Counter
 
     out = str(out)
@@ -477,28 +597,35 @@ def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=
     plot_dir = f"{skip_out[:-len('.skipped.tsv')]}_plots" if plots and plot_top > 0 else None
     if plot_dir:
         check_output(plot_dir, force)
+    if motif_db is None:
+        from .motif_compare import check_jaspar
+
+        check_jaspar(jaspar or "all", jaspar_release, jaspar_collection)   # a wrong name fails before any reading
     model, names, blocks = _scored_blocks(run_dir, shard=shard, **kw)
+    targets, source, database = (_plot_targets(run_dir, jaspar, jaspar_release, jaspar_collection, motif_db)
+                                 if plot_dir else (None, None, None))
     table, skipped = _TableOut(out, header), _TableOut(skip_out, header)
     top = _TopK(plot_top if plot_dir else 0)
-    n_read, reasons, snv, checked, mismatched = 0, Counter(), 0, 0, 0
+    reasons, snv, tally = Counter(), 0, _Tally()
     plot_tmp, written = None, []
     try:
         for b in blocks:
             table.write(b["frame"])
             if len(b["skipped"]) or not skipped.started:
                 skipped.write(b["skipped"])
-            n_read += b["records"]
+            tally.add(b)
             reasons.update(b["skipped"]["reason"].tolist() if len(b["skipped"]) else [])
             snv += int((b["frame"]["path"] == "snv").sum()) if len(b["frame"]) else 0
-            checked, mismatched = checked + b["checked"], mismatched + b["mismatched"]
             top.add(b)
+        notes = tally.finish(kw)  # --ref-mismatch check: wrong coordinates stop the run before anything is published
         if table.rows == 0 and shard is None:  # a shard may hold only skipped rows: its empty table concatenates
             raise SeqcnnError("no variant could be scored", hint="skipped: " + ", ".join(
                 f"{k} {v}" for k, v in reasons.items()))
         figures = []
         if plot_dir:
-            plot_tmp = tempfile.mkdtemp(prefix=".variant_plots-", dir=os.path.dirname(os.path.abspath(out)))
-            figures = [os.path.join(plot_dir, os.path.basename(p)) for p in _variant_plots(top, model, plot_tmp)]
+            plot_tmp = temp_dir(out, prefix=".variant_plots-")
+            figures = [os.path.join(plot_dir, os.path.basename(p))
+                       for p in _variant_plots(top, model, plot_tmp, targets, source)]
         table.publish(force)
         written.append(out)
         if skipped.rows or shard is not None:
@@ -517,6 +644,7 @@ def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=
         if plot_tmp and os.path.isdir(plot_tmp):
             shutil.rmtree(plot_tmp, ignore_errors=True)
     return {"out": out, "skipped_out": skip_out if skipped.rows or shard is not None else None,
-            "records_read": n_read, "rows": int(table.rows + skipped.rows), "scored": int(table.rows),
-            "skipped": dict(reasons), "snv": snv, "notes": _mismatch_note(checked, mismatched), "outputs": names,
-            "plot_dir": plot_dir if figures else None, "figures": figures}
+            "records_read": tally.records, "rows": int(table.rows + skipped.rows), "scored": int(table.rows),
+            "skipped": dict(reasons), "cropped": tally.cropped, "padded": tally.padded, "snv": snv, "notes": notes,
+            "outputs": names,
+            "plot_dir": plot_dir if figures else None, "figures": figures, "database": database}

@@ -65,6 +65,9 @@ def w(tmp_path_factory):
     gz = gzip.compress(fa_text.encode())
     (d / "truncated.fa.gz").write_bytes(gz[:len(gz) // 2])
     fasta("short.fa", [("a", recs[0][1][:30])])
+    # allele pairs for `variants`: seqs.fa with one base changed in each record (identical alleles are skipped)
+    fasta("alt.fa", [(i, s[:20] + {"A": "C", "C": "G", "G": "T", "T": "A"}.get(s[20].upper(), "A") + s[21:])
+                     for i, s in recs])
     # label tables
     (d / "missing_col.csv").write_text(lab_text.replace("id,label", "id,lbl", 1))
     rows = [line.split(",") for line in lab_text.splitlines()[1:]]
@@ -106,6 +109,13 @@ def w(tmp_path_factory):
     (d / "cfg_unknown.json").write_text(json.dumps({"arch": "deepbind", "hparams": {"depth": 3}}))
     (d / "cfg_type.json").write_text(json.dumps({"hparams": {"filters": "many"}}))
     (d / "cfg_list.json").write_text(json.dumps({"hparams": [4, 7]}))
+    # genome mode: a 3 x 5 kb genome and peak files with a header line, repeated names, overlapping peaks
+    rng = np.random.default_rng(2)
+    (d / "g.fa").write_text("".join(f">chr{c}\n{''.join(rng.choice(list('ACGT'), 5000))}\n" for c in "ABC"))
+    (d / "bed_header.bed").write_text("chrom\tstart\tend\nchrA\t1000\t1040\n")
+    (d / "bed_dupnames.bed").write_text("chrA\t1000\t1040\t32\nchrB\t1000\t1040\t5\nchrC\t1000\t1040\t32\n")
+    (d / "bed_overlap.bed").write_text("track name=p\nchrA\t1000\t1040\ta\nchrA\t1010\t1050\tb\nchrB\t2000\t2040\tc\n"
+                                       "chrC\t3000\t3040\td\n")
     return SimpleNamespace(d=d, fa=d / "seqs.fa", lab=d / "labels.csv", h5=d / "data.h5", run=d / "run", ids=ids,
                            n=len(ids), n_test=n_test, cfg=cfg)
 
@@ -139,7 +149,7 @@ def predict(run="run", fa="seqs.fa", *extra):
     return lambda w, o: ["predict", w.d / run, w.d / fa, "-o", o / "p.csv", *extra]
 
 
-def variants(run="run", ref="seqs.fa", alt="seqs.fa", *extra):
+def variants(run="run", ref="seqs.fa", alt="alt.fa", *extra):
     """``seqcnn variants`` on allele pairs without figures; output v.tsv."""
     return lambda w, o: ["variants", w.d / run, "--ref-fasta", w.d / ref, "--alt-fasta", w.d / alt, "-o",
                          o / "v.tsv", "--no-plots", *extra]
@@ -166,6 +176,17 @@ def report(run="run", data=None):
     return lambda w, o: ["report", w.d / run, "-o", o / "rep.html"] + (["--data", w.d / data] if data else [])
 
 
+def export(run="run", *extra):
+    """``seqcnn export``; output folder ex."""
+    return lambda w, o: ["export", w.d / run, "-o", o / "ex", *extra]
+
+
+def encode_genome(bed, *extra):
+    """``seqcnn encode`` in genome mode: a peak file of the module folder on its 3 x 5 kb genome; output o.h5."""
+    return lambda w, o: ["encode", "--bed", w.d / bed, "--genome", w.d / "g.fa", "--length", str(L), "-o",
+                         o / "o.h5", "--no-plots", *extra]
+
+
 def simulate(*extra):
     """``seqcnn simulate`` of 20 sequences; outputs s.fa, s_labels.csv, s_sites.csv."""
     return lambda w, o: ["simulate", "-o", o / "s", "-n", "20", "--length", str(L), *extra]
@@ -175,7 +196,7 @@ def simulate(*extra):
 OUTPUT = {"encode": ("o.h5", False), "train": ("r", True), "evaluate": ("m.json", False),
           "predict": ("p.csv", False), "mutagenesis": ("m.h5", False), "motifs": ("mo", True),
           "simulate": ("s.fa", False), "info": (None, False), "variants": ("v.tsv", False),
-          "discover": ("di", True), "report": ("rep.html", False)}
+          "discover": ("di", True), "report": ("rep.html", False), "export": ("ex", True)}
 
 
 @dataclass
@@ -320,6 +341,13 @@ CASES = {
     "mutagenesis/task_mismatch": Case(mutagenesis(inp="multiclass.h5"), ("multiclass.h5", "multiclass",
                                                                          "use data like")),
     "motifs/task_mismatch": Case(motifs(h5="multiclass.h5"), ("multiclass.h5", "multiclass", "use data like")),
+    # JASPAR names pyjaspar does not know: the valid ones listed, before anything is loaded or trained
+    "train/unknown_jaspar_group": Case(train("data.h5", "--jaspar", "yeast"), ("'yeast'", "fungi", "vertebrates")),
+    "motifs/unknown_jaspar_group": Case(motifs("run", "data.h5", "--jaspar", "yeast"), ("'yeast'", "fungi", "plants")),
+    "discover/unknown_jaspar_collection": Case(discover("run", "data.h5", "--jaspar-collection", "COREX"),
+                                               ("'COREX'", "CORE", "UNVALIDATED")),
+    "variants/unknown_jaspar_release": Case(variants("run", "seqs.fa", "alt.fa", "--jaspar-release", "JASPAR1999"),
+                                            ("'JASPAR1999'", "JASPAR2024")),
     # architectures and training configurations
     "train/unknown_param": Case(train("data.h5", "--param", "depth=3"), ("no parameter 'depth'",
                                                                          "its parameters are")),
@@ -351,7 +379,8 @@ CASES = {
     **{f"{verb}/exists_no_force": Case(args, ("already exists", "--force"), setup=_exists(verb), force_too=False)
        for verb, args in [("encode", encode()), ("train", train()), ("evaluate", evaluate()), ("predict", predict()),
                           ("mutagenesis", mutagenesis()), ("motifs", motifs()), ("simulate", simulate()),
-                          ("variants", variants()), ("discover", discover()), ("report", report())]},
+                          ("variants", variants()), ("discover", discover()), ("report", report()),
+                          ("export", export())]},
     "evaluate/figure_exists_no_force": Case(evaluate(), ("m_roc.png", "already exists", "--force"), force_too=False,
                                             setup=lambda w, o: (o / "m_roc.png").write_text("precious\n")),
     "mutagenesis/plots_exist_no_force": Case(lambda w, o: [a for a in mutagenesis()(w, o) if a != "--no-plots"],
@@ -373,6 +402,13 @@ CASES = {
                           counts=(120, "n_test", "n_rest")),
     "discover/counts": Case(discover("run", "data.h5", "--split", "test", "--records", "all"), expect="counts",
                             counts=(120, "n_test", "n_rest")),
+    # genome mode: BED files as users write them
+    "encode/bed_header": Case(encode_genome("bed_header.bed"), ("bed_header.bed", "line 1: looks like a header line",
+                                                                "prefix it with '#'")),
+    "encode/bed_duplicate_names": Case(encode_genome("bed_dupnames.bed"), (
+        "bed_dupnames.bed", "line 1: name '32' (column 4) is used again on line 3", "must be unique",
+        "put '.' in column 4")),
+    "encode/bed_overlaps": Case(encode_genome("bed_overlap.bed"), expect="counts", counts=(4, 3, 1)),
 }
 for _name, (_file, *_words) in H5_BAD.items():
     for _verb, _args in [("info", info(_file)), ("train", train(_file)), ("evaluate", evaluate(h5=_file)),
@@ -388,7 +424,7 @@ for _name, (_file, *_words) in RUN_DAMAGE.items():
     for _verb, _args in [("evaluate", evaluate(run=_run)), ("predict", predict(run=_run)),
                          ("mutagenesis", mutagenesis(run=_run)), ("motifs", motifs(run=_run)),
                          ("variants", variants(run=_run)), ("discover", discover(run=_run)),
-                         ("report", report(run=_run))]:
+                         ("report", report(run=_run)), ("export", export(run=_run))]:
         CASES[f"{_verb}/{_name}"] = Case(_args, (_file, *_words))
 
 
@@ -485,10 +521,11 @@ PUBLISHERS = {"encode": ("store", "publish"), "train": ("training", "publish_dir
               "evaluate": ("scoring", "publish_all"), "predict": ("scoring", "publish"),
               "mutagenesis": ("mutagenesis", "publish"), "motifs": ("motifs", "publish_dir"),
               "simulate": ("outputs", "publish_all"), "variants": ("variants", "publish"),
-              "discover": ("outputs", "publish_dir"), "report": ("report", "publish")}
+              "discover": ("outputs", "publish_dir"), "report": ("report", "publish"),
+              "export": ("export", "publish_dir")}
 PLAIN = {"encode": encode(), "train": train("data.h5", "--quiet"), "evaluate": evaluate(), "predict": predict(),
          "mutagenesis": mutagenesis(), "motifs": motifs(), "simulate": simulate(), "variants": variants(),
-         "discover": discover(), "report": report()}
+         "discover": discover(), "report": report(), "export": export()}
 
 
 @pytest.mark.parametrize("verb", sorted(PLAIN))

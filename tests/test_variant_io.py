@@ -158,3 +158,114 @@ def test_allele_pairs_need_the_same_ids(tmp_path):
         fh.write("")
     with pytest.raises(SeqcnnError, match="empty"):
         read_allele_pairs(a, tmp_path / "e.fa.gz")
+
+
+def test_plain_gzip_vcf_reads_like_plain_and_bgzip(tmp_path):
+    """`gzip calls.vcf` (not bgzip) made pysam raise NotImplementedError (seek); now it reads through a copy."""
+    import pysam
+
+    p = _vcf(tmp_path, [("chr1", 10, "rs1", "A", "G,T"), ("chr1", 20, ".", "AC", "A")])
+    with open(p, "rb") as src, gzip.open(tmp_path / "plain.vcf.gz", "wb") as dst:
+        dst.write(src.read())
+    pysam.tabix_compress(str(p), str(tmp_path / "bgzip.vcf.gz"))
+    want = read_vcf(p)
+    for name in ("plain.vcf.gz", "bgzip.vcf.gz"):
+        v = read_vcf(tmp_path / name)
+        assert v.path == str(tmp_path / name)  # skipped rows and messages name the user's file, not a copy
+        assert list(v.pos) == list(want.pos) and list(v.alt) == list(want.alt) and list(v.line) == list(want.line)
+    # a bad line of a plain-gzip VCF is named by its line and the user's file
+    with gzip.open(tmp_path / "bad.vcf.gz", "wt") as fh:
+        fh.write(HEADER + "chr1\tx\t.\tA\tC\t.\t.\t.\n")
+    with pytest.raises(SeqcnnError) as err:
+        read_vcf(tmp_path / "bad.vcf.gz")
+    assert str(err.value).startswith(str(tmp_path / "bad.vcf.gz")) and "line 5" in str(err.value)
+
+
+def test_windows_give_each_alleles_block_and_count_crops(tmp_path, genome):
+    """The block columns of VCF rows: REF and ALT less their shared anchor base, where each lies in its window."""
+    path, seqs = genome
+    s1 = seqs["chr1"]
+    rows = [("chr1", 100, s1[99], "ACGT"[("ACGT".index(s1[99]) + 1) % 4]),   # SNV
+            ("chr1", 140, s1[139:145], s1[139]),                              # deletion of 5 (anchor base first)
+            ("chr1", 160, s1[159], s1[159] + "TTTTTTT")]                      # insertion of 7
+    v = read_vcf(_vcf(tmp_path, [(c, pos, ".", r, a) for c, pos, r, a in rows]))
+    with Genome(path) as g:
+        w = variant_windows(g, v, 40)
+    o = 20
+    assert w["ref_block"].tolist() == [[o, o + 1], [o + 1, o + 6], [o + 1, o + 1]]
+    assert w["alt_block"].tolist() == [[o, o + 1], [o + 1, o + 1], [o - 3 + 1, o - 3 + 8]]  # 7 // 2 trimmed left
+    assert w["cropped"].tolist() == [False, False, True]
+    alt = w["alt"][2].tobytes().decode().upper()
+    assert alt[o - 2:o + 5] == "TTTTTTT" and alt[o - 3] == s1[159]
+
+
+def test_shifted_ref_check_finds_0_based_positions(tmp_path, genome):
+    """A table written with 0-based positions: most REF alleles miss the genome, and match one base right."""
+    from seqcnn.variant_io import check_ref_mismatch
+
+    path, seqs = genome
+    s1 = seqs["chr1"]
+    p0 = np.arange(100, 300, 10)
+    (tmp_path / "t0.tsv").write_text("chrom\tpos\tref\talt\n" + "".join(
+        f"chr1\t{p}\t{s1[p]}\t{'A' if s1[p] != 'A' else 'C'}\n" for p in p0))  # pos written 0-based
+    v = read_variant_table(tmp_path / "t0.tsv")
+    with Genome(path) as g:
+        w = variant_windows(g, v, 40)
+    bad = w["checked"] & ~w["ref_match"]
+    assert w["checked"].all() and bad.sum() >= 10
+    assert w["shift_match"][1][bad].all() and list(w["skip"][bad]) == ["REF does not match the genome"] * bad.sum()
+    shifted = {s: int(m[bad].sum()) for s, m in w["shift_match"].items()}
+    with pytest.raises(SeqcnnError) as err:
+        check_ref_mismatch(str(tmp_path / "t0.tsv"), len(v), int(bad.sum()), shifted, "line 2")
+    msg = str(err.value)
+    assert msg.startswith(str(tmp_path / "t0.tsv")) and f"{bad.sum()} of {len(v)} REF alleles" in msg
+    assert "0-based" in msg and "add 1 to every position" in msg and "--ref-mismatch skip" in msg and "\n" not in msg
+    # another assembly: no shift helps, the message says so
+    with pytest.raises(SeqcnnError, match="another assembly"):
+        check_ref_mismatch("x.vcf", 100, 40, {1: 10, -1: 9})
+    # a handful of real mismatches passes: at most 5 %, or fewer than 3
+    check_ref_mismatch("x.vcf", 100, 5, {1: 5, -1: 0})
+    check_ref_mismatch("x.vcf", 10, 2, {1: 2, -1: 0})
+
+
+def test_pair_windows_align_on_the_differing_block():
+    """One window start in both alleles, centred on the block; identical and too-long blocks are skipped."""
+    from seqcnn.variant_io import pair_windows
+
+    rng = np.random.default_rng(3)
+    seq = "".join(rng.choice(list("ACGT"), 200))
+    L = 41
+    flip = {b: "ACGT"[("ACGT".index(b) + 1) % 4] for b in "ACGT"}
+    ref = [seq,                                          # an SNV at 10, far from the centre (the old window missed it)
+           seq,                                          # a 3 bp deletion at 120
+           seq[:150],                                    # an insertion of 4 at 60, alleles of different length
+           seq,                                          # identical
+           seq,                                          # differences at 20 and 180: a 161 bp block
+           seq[:30]]                                     # shorter than the window: padded
+    alt = [seq[:10] + flip[seq[10]] + seq[11:],
+           seq[:120] + seq[123:],
+           seq[:60] + "GATT" + seq[60:150],
+           seq.lower(),
+           seq[:20] + flip[seq[20]] + seq[21:180] + flip[seq[180]] + seq[181:],
+           seq[:15] + flip[seq[15]] + seq[16:30]]
+    w = pair_windows(ref, alt, L)
+    assert list(w["skip"]) == [None, None, None, "identical alleles", "differing block longer than the window", None]
+    assert list(w["rows"]) == [0, 1, 2, 5] and w["block_length"][4].tolist() == [161, 161]
+    for j, k in enumerate(w["rows"]):
+        s, (a, b), (c, d) = int(w["window_start"][j]), w["ref_block"][j], w["alt_block"][j]
+        r, x = w["ref"][j].tobytes().decode(), w["alt"][j].tobytes().decode()
+        assert r[:a] == x[:c] and a == c  # the same left flank: the windows are aligned on the change
+        assert (b - a, d - c) == tuple(w["block_length"][k])
+        for allele, win in ((ref[k], r), (alt[k], x)):  # each window is the allele's bases from the one start
+            real = "".join(allele[i] if 0 <= i < len(allele) else "N" for i in range(s, s + L))
+            assert win == real
+    # the SNV at 10: moved inward to the allele's start rather than padded (the allele is long enough)
+    assert w["window_start"][0] == 0 and w["ref_block"][0].tolist() == [10, 11] and w["alt"][0][10] != w["ref"][0][10]
+    # the deletion, centred: its 3 bp in ref, the junction in alt; the right flanks are each allele's own
+    assert w["ref_block"][1].tolist() == [19, 22] and w["alt_block"][1].tolist() == [19, 19]
+    assert w["window_start"][1] == 120 - (L - 3) // 2
+    assert w["ref_block"][2].tolist() == [w["ref_block"][2][0]] * 2 and w["alt_block"][2][1] - w["alt_block"][2][0] == 4
+    # cropped: alleles longer than the window; padded: the 30 bp pair, 11 N in all, its block inside
+    assert w["cropped"].tolist() == [True, True, True, False] and w["padded"].tolist() == [False, False, False, True]
+    assert w["ref"][3].tobytes().count(b"N") == L - 30 and w["ref_block"][3].tolist() == [15 - w["window_start"][3],
+                                                                                       16 - w["window_start"][3]]

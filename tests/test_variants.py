@@ -10,6 +10,7 @@ import pytest
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "numba"))
 
 from interpret_helpers import make_run, randomize
+from numerics import assert_close
 
 from conftest import write_fasta
 
@@ -37,6 +38,7 @@ def _pairs(n=24, seed=0):
     return ref, alt
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("arch,params", ARCHS, ids=[a for a, _ in ARCHS])
 def test_every_path_equals_plain_model_calls(arch, params, n_outputs):
@@ -52,15 +54,25 @@ def test_every_path_equals_plain_model_calls(arch, params, n_outputs):
     for strands in ("forward", "both"):
         r, a, path = score_pairs(model, ref, alt, strands=strands, batch_size=5, snv="kernel")
         r2, a2, path2 = score_pairs(model, ref, alt, strands=strands, batch_size=5)
-        assert (path2 == "forward").all() and np.abs(r2 - r).max() < 1e-4 and np.abs(a2 - a).max() < 1e-4
+        assert (path2 == "forward").all()
+        assert_close(r2, r)  # the SNV kernel and forward passes: two paths to the same logits
+        assert_close(a2, a, scale=np.abs(r).max())
         want_r, want_a = plain(ref), plain(alt)
         if strands == "both":
             want_r = (want_r + plain(ref[:, ::-1, ::-1])) / 2
             want_a = (want_a + plain(alt[:, ::-1, ::-1])) / 2
         assert np.abs(want_a - want_r).max() > 0.05  # not vacuous
-        assert np.abs(r - want_r).max() < 1e-4 and np.abs(a - want_a).max() < 1e-4, strands
+        assert_close(r, want_r, err_msg=strands)
+        assert_close(a, want_a, scale=np.abs(want_r).max(), err_msg=strands)
         assert r.shape == (len(ref), n_outputs)
     assert list(path[[0, 3, 5, 6, 7, 8]]) == ["snv", "snv", "forward", "forward", "forward", "forward"]
+    # forward passes with stable keys: a subset (a shard, a block) scores each row to the whole input's bits
+    keys = np.arange(len(ref)) + 11
+    whole_r, whole_a, _ = score_pairs(model, ref, alt, batch_size=4, keys=keys)
+    sub = np.array([1, 2, 6, 7])
+    part_r, part_a, _ = score_pairs(model, ref[sub], alt[sub], batch_size=4, keys=keys[sub])
+    np.testing.assert_array_equal(part_r, whole_r[sub])
+    np.testing.assert_array_equal(part_a, whole_a[sub])
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +114,19 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
     assert "records read 6 (7 alleles) = scored 4 + skipped 3" in res.output
     assert "figures: 3 PNG in" in res.output and len(list((tmp_path / "effects_plots").glob("*.png"))) == 3
     assert "REF does not match the genome 1" in res.output and "symbolic ALT 1" in res.output
+    # one REF mismatch of 5 checked is a handful, not a coordinate error: skipped, counted, the run goes on;
+    # the insertion's alternative window was trimmed back to L: counted as cropped
+    assert "; windows of the scored: cropped 1\n" in res.output
     t = pd.read_csv(out, sep="\t")
     assert list(t.columns[:6]) == ["chrom", "pos", "id", "ref", "alt", "ref_match"]
+    # each allele's differing bases in its window (the VCF anchor base left out; the insertion's trim moves ALT)
+    o = L // 2
+    assert t[["ref_block_start", "ref_block_end", "alt_block_start", "alt_block_end"]].values.tolist() == [
+        [o, o + 1, o, o + 1], [o, o + 1, o, o + 1], [o + 1, o + 4, o + 1, o + 1], [o + 1, o + 1, o - 3 + 1, o - 3 + 8]]
+    assert list(t.window_fit) == ["whole", "whole", "whole", "cropped"]
     assert list(t.pos) == [100, 100, 300, 500] and list(t.id[:2]) == ["rs1", "rs1"] and t.ref_match.all()
-    np.testing.assert_allclose(t.delta_logit, t.alt_logit - t.ref_logit, atol=2e-5)
+    # written with 6 significant digits: well inside the float32 tolerance of the logits' magnitude
+    assert_close(t.delta_logit, t.alt_logit - t.ref_logit, scale=np.abs(t.ref_logit).max())
     assert (t.path == "forward").all()
     skipped = pd.read_csv(tmp_path / "effects.skipped.tsv", sep="\t")
     assert sorted(skipped.reason) == ["REF does not match the genome", "symbolic ALT",
@@ -121,7 +142,8 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
     w = seq[99 - o:99 - o + L]
     x = np.stack([one_hot(w), one_hot(w[:o] + other[seq[99]] + w[o + 1:])]).astype(np.float32)
     logits = np.asarray(model(x))[:, 0]
-    assert abs(frame.ref_logit[0] - logits[0]) < 1e-4 and abs(frame.alt_logit[0] - logits[1]) < 1e-4
+    assert_close(frame.ref_logit[0], logits[0], scale=np.abs(logits).max())
+    assert_close(frame.alt_logit[0], logits[1], scale=np.abs(logits).max())
     # Streaming: blocks of 2 input records give the same table and skipped rows, byte for byte.
     from seqcnn.variants import run_variants
 
@@ -133,7 +155,7 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
     import h5py
 
     with h5py.File(tmp_path / "blocks2.h5") as h5:
-        np.testing.assert_allclose(h5["delta_logit"][:], t.delta_logit, atol=1e-5)
+        assert_close(h5["delta_logit"][:], t.delta_logit, scale=np.abs(t.ref_logit).max())  # float32 vs 6 digits
         assert [v.decode() for v in h5["chrom"][:]] == list(t.chrom)
     # Shards: contiguous parts of the input whose tables concatenate to the unsharded run's, byte for byte.
     for n in (3, 7):
@@ -158,7 +180,7 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
     assert res.exit_code == 0, res.output
     part = pd.read_csv(tmp_path / "n2.tsv", sep="\t")
     assert part.delta_logit_z[:2].notna().all()  # the two ALTs of the SNV record
-    np.testing.assert_allclose(part.delta_logit_z, nt.delta_logit_z[:len(part)], atol=1e-6)
+    assert_close(part.delta_logit_z, nt.delta_logit_z[:len(part)])
     assert "is not K/N" in cli("variants", run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "z.tsv",
                                "--shard", "4/3").output
     # No overwrite without --force; CSV and HDF5 outputs by extension.
@@ -174,7 +196,7 @@ def test_variants_cli_end_to_end(cli, genome_run, tmp_path):
     import h5py
 
     with h5py.File(tmp_path / "e.h5") as h5:
-        np.testing.assert_allclose(h5["delta_logit"][:], t.delta_logit, atol=1e-5)
+        assert_close(h5["delta_logit"][:], t.delta_logit, scale=np.abs(t.ref_logit).max())
 
 
 def test_variants_allele_pairs(cli, genome_run, tmp_path):
@@ -187,6 +209,171 @@ def test_variants_allele_pairs(cli, genome_run, tmp_path):
     assert "records read 2 = scored 2 + skipped 0" in res.output
     t = pd.read_csv(tmp_path / "p.csv")
     assert list(t.id) == ["p1", "p2"] and list(t.kind) == ["substitutions", "snv"]
+
+
+def _both_strands(model, windows):
+    """The run's logit of each window (str), averaged with its reverse complement's, by plain model calls."""
+    from seqcnn.encoding import one_hot
+
+    x = one_hot(list(windows), allow_iupac=True).astype(np.float32)
+    return (np.asarray(model(x))[:, 0] + np.asarray(model(x[:, ::-1, ::-1]))[:, 0]) / 2
+
+
+def _allele_pairs(tmp_path, seq):
+    """Five pairs: an SNV far off the centre, a 3 bp deletion, two SNVs 91 bp apart, identical, a short pair."""
+    flip = {b: "ACGT"[("ACGT".index(b) + 1) % 4] for b in "ACGT"}
+    pairs = [("edge", seq[:100], seq[:5] + flip[seq[5]] + seq[6:100]),
+             ("del", seq[200:300], seq[200:250] + seq[253:300]),
+             ("far", seq[400:500], seq[400:405] + flip[seq[405]] + seq[406:495] + flip[seq[495]] + seq[496:500]),
+             ("same", seq[600:700], seq[600:700]),
+             ("short", seq[800:825], seq[800:810] + flip[seq[810]] + seq[811:825])]
+    a = write_fasta(tmp_path / "ref.fa", [(i, r) for i, r, _ in pairs])
+    b = write_fasta(tmp_path / "alt.fa", [(i, s) for i, _, s in pairs])
+    return a, b, {i: (r, s) for i, r, s in pairs}
+
+
+def test_allele_pairs_are_aligned_on_the_change_and_counted(cli, genome_run, tmp_path):
+    """Before: each allele was cut to its centre 40 bp on its own, so 'edge' scored delta 0, 'far' too, and the
+    deletion's windows were shifted against each other. Now one window start in both alleles, on the change."""
+    from seqcnn.rundir import load_run
+
+    d, run, seq = genome_run
+    a, b, pairs = _allele_pairs(tmp_path, seq)
+    res = cli("variants", run, "--ref-fasta", a, "--alt-fasta", b, "-o", tmp_path / "p.tsv", "--no-plots")
+    assert res.exit_code == 0, res.output
+    assert ("records read 5 = scored 3 + skipped 2 (differing block longer than the window 1, identical alleles 1);"
+            " windows of the scored: cropped 2, padded 1") in res.output
+    t = pd.read_csv(tmp_path / "p.tsv", sep="\t").set_index("id")
+    assert list(t.index) == ["edge", "del", "short"]
+    assert list(t.window_fit) == ["cropped", "cropped", "padded"]
+    # each allele's block in its window; the windows start at the same place in both alleles
+    assert t.loc["edge", ["window_start", "ref_block_start", "ref_block_end", "alt_block_start",
+                          "alt_block_end"]].tolist() == [0, 5, 6, 5, 6]
+    start = 50 - (L - 3) // 2
+    assert t.loc["del", ["window_start", "ref_block_start", "ref_block_end", "alt_block_start",
+                         "alt_block_end"]].tolist() == [start, 50 - start, 53 - start, 50 - start, 50 - start]
+    s = int(t.loc["short", "window_start"])
+    assert s < 0 and t.loc["short", "ref_block_start"] == 10 - s
+    # the logits are the model's on those windows (both strands), written plainly
+    model, _ = load_run(run)
+
+    def window(allele, start):
+        return "".join(allele[i] if 0 <= i < len(allele) else "N" for i in range(start, start + L))
+
+    for pid in t.index:
+        r, x = pairs[pid]
+        w0 = int(t.loc[pid, "window_start"])
+        want = _both_strands(model, [window(r, w0), window(x, w0)])
+        got = t.loc[pid, ["ref_logit", "alt_logit"]].to_numpy(float)
+        # scale 1: the table's 6 significant digits must not fail small logits
+        assert_close(got, want, scale=1.0, err_msg=pid)
+    assert abs(t.loc["edge", "delta_logit"]) > 1e-3  # the SNV the centred window used to miss is seen
+    # --pair-anchor allele: windows on the allele's centre, moved only as far as the block needs
+    res = cli("variants", run, "--ref-fasta", a, "--alt-fasta", b, "-o", tmp_path / "q.tsv", "--no-plots",
+              "--pair-anchor", "allele")
+    assert res.exit_code == 0, res.output
+    q = pd.read_csv(tmp_path / "q.tsv", sep="\t").set_index("id")
+    assert list(q.index) == list(t.index) and (q.window_start != t.window_start).any()
+    for side in ("ref", "alt"):
+        assert (q[f"{side}_block_start"] >= 0).all() and (q[f"{side}_block_end"] <= L).all()
+    skipped = pd.read_csv(tmp_path / "p.skipped.tsv", sep="\t")
+    assert list(skipped.id) == ["far", "same"] and list(skipped.reason) == [
+        "differing block longer than the window", "identical alleles"]
+    assert skipped.ref_block_length.tolist() == [91, 0]
+
+
+def test_variant_figure_and_jaspar_check_get_each_alleles_block(genome_run, tmp_path, monkeypatch):
+    """The figure shades, and best_hit scans, each allele's own differing block (the deletion: 3 bp in ref, the
+    junction in alt), as the table's block columns say."""
+    from seqcnn import motif_compare, plots
+    from seqcnn.variants import run_variants
+
+    d, run, seq = genome_run
+    a, b, _ = _allele_pairs(tmp_path, seq)
+    drawn, scanned = {}, []
+    draw, hit = plots.variant_figure, motif_compare.best_hit
+
+    def figure(ref_attr, alt_attr, ref_block, alt_block, path, **kw):
+        drawn[os.path.basename(path).split("_", 1)[1][:-4]] = (tuple(ref_block), tuple(alt_block))
+        return draw(ref_attr, alt_attr, ref_block, alt_block, path, **kw)
+
+    def best_hit(*args, blocks=None, **kw):
+        scanned.append(tuple(map(tuple, blocks)))
+        return hit(*args, blocks=blocks, **kw)
+
+    monkeypatch.setattr(plots, "variant_figure", figure)
+    monkeypatch.setattr(motif_compare, "best_hit", best_hit)
+    r = run_variants(run, tmp_path / "p.tsv", ref_fasta=a, alt_fasta=b, plot_top=3)
+    assert len(r["figures"]) == 3 and all(os.path.getsize(p) > 0 for p in r["figures"])
+    t = pd.read_csv(tmp_path / "p.tsv", sep="\t").set_index("id")
+    want = {i: ((t.loc[i, "ref_block_start"], t.loc[i, "ref_block_end"]),
+                (t.loc[i, "alt_block_start"], t.loc[i, "alt_block_end"])) for i in t.index}
+    assert drawn == want and sorted(scanned) == sorted(want.values())
+    assert want["del"][1][0] == want["del"][1][1] and want["del"][0][1] - want["del"][0][0] == 3
+
+
+def test_zero_based_table_stops_unless_told_to_skip(cli, genome_run, tmp_path):
+    """Before: a note and exit 0, the mismatching rows skipped and the rest scored at the wrong place. Now: exit 2
+    naming the file, the count and the fix (0-based: a one-base shift matches); --ref-mismatch skip scores the
+    rest and counts the skipped."""
+    d, run, seq = genome_run
+    p0 = np.arange(100, 1900, 90)
+    other = {b: "ACGT"[("ACGT".index(b) + 1) % 4] for b in "ACGT"}
+    table = tmp_path / "zero.tsv"
+    table.write_text("chrom\tpos\tref\talt\n" + "".join(f"chr1\t{p}\t{seq[p]}\t{other[seq[p]]}\n" for p in p0))
+    n_bad = int(sum(seq[p - 1] != seq[p] for p in p0))
+    assert n_bad > 3
+    out = tmp_path / "e.tsv"
+    res = cli("variants", run, "--table", table, "--genome", d / "g.fa", "-o", out)
+    assert res.exit_code == 2
+    line = res.output.strip()
+    assert "\n" not in line and str(table) in line and f"{n_bad} of {len(p0)} REF alleles" in line, line
+    assert "0-based" in line and "add 1 to every position" in line and "--ref-mismatch skip" in line
+    assert not out.exists() and not (tmp_path / "e.skipped.tsv").exists()
+    res = cli("variants", run, "--table", table, "--genome", d / "g.fa", "-o", out, "--ref-mismatch", "skip",
+              "--no-plots")
+    assert res.exit_code == 0, res.output
+    assert (f"records read {len(p0)} = scored {len(p0) - n_bad} + skipped {n_bad} (REF does not match the genome "
+            f"{n_bad})") in res.output
+    assert len(pd.read_csv(tmp_path / "e.skipped.tsv", sep="\t")) == n_bad
+    # the same table 1-based scores every row
+    fixed = tmp_path / "one.tsv"
+    fixed.write_text("chrom\tpos\tref\talt\n" + "".join(f"chr1\t{p + 1}\t{seq[p]}\t{other[seq[p]]}\n" for p in p0))
+    res = cli("variants", run, "--table", fixed, "--genome", d / "g.fa", "-o", tmp_path / "f.tsv", "--no-plots")
+    assert res.exit_code == 0 and f"scored {len(p0)} + skipped 0" in res.output, res.output
+
+
+def test_plain_gzip_vcf_scores_like_plain_and_bgzip(cli, genome_run, tmp_path):
+    """Before: `gzip v.vcf` gave a Python traceback and exit 1 (pysam cannot seek in it)."""
+    import gzip
+
+    import pysam
+
+    d, run, seq = genome_run
+    other = {b: "ACGT"[("ACGT".index(b) + 1) % 4] for b in "ACGT"}
+    vcf = _vcf(tmp_path / "v.vcf", [(p, ".", seq[p - 1], other[seq[p - 1]]) for p in (300, 700, 1100)])
+    with gzip.open(tmp_path / "plain.vcf.gz", "wb") as fh:
+        fh.write(vcf.read_bytes())
+    pysam.tabix_compress(str(vcf), str(tmp_path / "bgzip.vcf.gz"))
+    tables = []
+    for name in ("v.vcf", "plain.vcf.gz", "bgzip.vcf.gz"):
+        out = tmp_path / f"{name}.tsv"
+        res = cli("variants", run, "--vcf", tmp_path / name, "--genome", d / "g.fa", "-o", out, "--no-plots")
+        assert res.exit_code == 0, res.output
+        assert "records read 3 = scored 3 + skipped 0 (none)" in res.output
+        tables.append(out.read_bytes())
+    assert tables[0] == tables[1] == tables[2]
+
+
+def test_variants_help_says_what_runs_by_default():
+    """Every window is scored by forward passes (path 'forward'); the SNV kernel is a Python option."""
+    from click.testing import CliRunner
+
+    from seqcnn.cli import main
+
+    text = " ".join(CliRunner().invoke(main, ["variants", "--help"]).output.split())
+    assert "every one scored by a forward pass" in text and "snv='kernel'" in text
+    assert "[default: check]" in text and "0-based" in text
 
 
 @pytest.mark.parametrize("make,words", [
@@ -241,3 +428,49 @@ def test_trained_model_scores_simulated_variants_with_the_expected_signs(tmp_pat
     assert np.median(d[disrupt]) < -0.05 and abs(np.median(d[~disrupt])) < 0.2 * abs(np.median(d[disrupt]))
     assert (d[disrupt] < 0).mean() > 0.9
     assert roc_auc_score(disrupt, -d) > 0.9
+
+
+def test_variant_figures_name_sites_from_the_runs_jaspar_group(cli, genome_run, tmp_path, monkeypatch):
+    """A run trained with --jaspar fungi titles its variant figures with fungal motifs, without the option;
+    --jaspar overrides it; a wrong group is one line listing the groups, before anything is scored."""
+    import json
+    import shutil
+
+    from seqcnn import plots
+
+    d, run, seq = genome_run
+    fungi_run = tmp_path / "fungi_run"
+    shutil.copytree(run, fungi_run)
+    cfg = json.loads((fungi_run / "config.json").read_text())
+    cfg["training"] = {"jaspar": "fungi"}   # what 'seqcnn train --jaspar fungi' records
+    (fungi_run / "config.json").write_text(json.dumps(cfg))
+    titles, draw = [], plots.variant_figure
+
+    def spy(*args, title=None, **kw):
+        titles.append(title)
+        return draw(*args, title=title, **kw)
+
+    monkeypatch.setattr(plots, "variant_figure", spy)
+    other = {b: "ACGT"[("ACGT".index(b) + 1) % 4] for b in "ACGT"}
+    vcf = _vcf(tmp_path / "v.vcf", [(p, ".", seq[p - 1], other[seq[p - 1]]) for p in (200, 400)])
+
+    def run_verb(r, name, *extra):
+        res = cli("variants", r, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / name, "--plot-top", "2",
+                  *extra)
+        assert res.exit_code == 0, res.output
+        shown = titles[:]
+        titles.clear()
+        return res.stdout, shown
+
+    stdout, shown = run_verb(fungi_run, "f.tsv")
+    assert "sites from JASPAR2024 CORE fungi" in stdout and len(shown) == 2
+    assert all("JASPAR fungi" in t for t in shown), shown
+    stdout, shown = run_verb(fungi_run, "p.tsv", "--jaspar", "plants")
+    assert "sites from JASPAR2024 CORE plants" in stdout and all("JASPAR plants" in t for t in shown), shown
+    stdout, shown = run_verb(run, "v.tsv")   # a run recorded before train --jaspar
+    assert "sites from JASPAR2024 CORE vertebrates" in stdout and all("JASPAR vertebrates" in t for t in shown)
+    res = cli("variants", fungi_run, "--vcf", vcf, "--genome", d / "g.fa", "-o", tmp_path / "bad.tsv",
+              "--jaspar", "yeast")
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "'yeast'" in res.output and "fungi" in res.output and "vertebrates" in res.output
+    assert not (tmp_path / "bad.tsv").exists()
