@@ -18,7 +18,6 @@ that turns them into ``seqcnn predict``'s probabilities. ONNX goes through Keras
 
 import os
 import shutil
-import tempfile
 import warnings
 
 from . import models
@@ -26,7 +25,7 @@ from ._tf import import_keras, import_tf
 from ._version import __version__
 from .encoding import ALPHABET
 from .errors import SeqcnnError
-from .outputs import check_output_dir, publish_dir, utc_now, write_json
+from .outputs import check_output_dir, publish_dir, temp_dir, utc_now, write_json
 from .readers import sha256_file
 from .rundir import CONFIG_FILE, MODEL_FILE, load_run
 from .scoring import output_columns
@@ -120,7 +119,7 @@ def export_run(run_dir, out_dir, force=False, onnx=False, command=None):
     info = contract(cfg, models.strand_inner(model) is not None, run_dir)
     info["command"] = command or ""
     info["exported_with"] = {"tensorflow": tf.__version__, "keras": keras.__version__}
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
+    tmp = temp_dir(out_dir)  # the umask's mode, not mkdtemp's 0700: collaborators read exported models
     onnx_output = None
     try:
         archive = keras.export.ExportArchive()

@@ -110,19 +110,18 @@ class Forward:
 
         Record ``offset + i`` of an input (``x[i]``) is scored at row ``(offset + i) % batch_size`` of a batch of
         exactly ``batch_size`` rows (padded with all-zero rows); with ``slots``, ``x[i]`` takes row
-        ``slots[i] % batch_size`` instead (a stable key per record, gaps and repeats allowed: a new batch starts
-        wherever a row's place is not after the previous row's). Both matter for the last digits: CPU kernels
-        pick their blocking by batch shape, and within one shape a row's logits move by an ulp with the row it
-        takes (not with the other rows' values). With both fixed by the record's identity, a shard or block of
-        an input scores each record to the same bits as the whole input does.
+        ``slots[i] % batch_size`` instead (a stable key per record; gaps and repeats are allowed: rows that want
+        the same place go to successive batches). Both matter for the last digits: CPU kernels pick their
+        blocking by batch shape, and within one shape a row's logits move by an ulp with the row it takes (not
+        with the other rows' values or the batch it is in). With both fixed by the record's identity, a shard or
+        block of an input scores each record to the same bits as the whole input does.
 
         Parameters
         ----------
         x : np.ndarray, shape=(n, L, 4), uint8
         batch_size : int
         offset : int — the index of ``x[0]`` in the whole input (ignored with ``slots``).
-        slots : np.ndarray of int, shape=(n,), optional — each row's stable key, non-decreasing within a run of
-            rows that should share batches.
+        slots : np.ndarray of int, shape=(n,), optional — each row's stable key.
 
         Returns
         -------
@@ -130,13 +129,20 @@ class Forward:
         """
         if len(x) == 0:
             return np.zeros((0, self.model.output_shape[-1]), np.float32)
-        key = np.arange(len(x)) + int(offset) if slots is None else np.asarray(slots, np.int64)
+        n = len(x)
+        key = np.arange(n) + int(offset) if slots is None else np.asarray(slots, np.int64)
         place = key % batch_size
-        batch = np.cumsum(np.r_[True, place[1:] <= place[:-1]]) - 1
-        bounds = np.searchsorted(batch, np.arange(int(batch[-1]) + 2))  # batch is non-decreasing
-        out = np.empty((len(x), self.model.output_shape[-1]), np.float32)
+        # the k-th row (in input order) that wants place p goes to batch k: as few batches as the most crowded
+        # place needs, and for keys offset..offset+n-1 the same batches as cutting the input every batch_size rows
+        by_place = np.argsort(place, kind="stable")
+        sorted_place = place[by_place]
+        batch = np.empty(n, np.int64)
+        batch[by_place] = np.arange(n) - np.searchsorted(sorted_place, sorted_place, side="left")
+        by_batch = np.argsort(batch, kind="stable")
+        bounds = np.searchsorted(batch[by_batch], np.arange(int(batch.max()) + 2))
+        out = np.empty((n, self.model.output_shape[-1]), np.float32)
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            sel = np.arange(lo, hi)
+            sel = by_batch[lo:hi]
             b = np.zeros((batch_size,) + x.shape[1:], x.dtype)
             b[place[sel]] = x[sel]
             out[sel] = self.fn(b).numpy()[place[sel]]

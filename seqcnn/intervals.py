@@ -177,7 +177,7 @@ def read_bed(path):
     except (ValueError, OverflowError):
         k = next(i for i, pair in enumerate(zip(cols[1], cols[2])) if not all(map(_is_int64, pair)))
         words = [str(v).strip() for v in (frame[1][k], frame[2][k])]
-        if k == 0 or all(w.isalpha() for w in words):
+        if all(w.isalpha() for w in words):
             # A column-name line ('chrom start end') is the usual cause: say so rather than only 'not a number'.
             raise _bad(path, number[k], f"looks like a header line (start and end are {words[0]!r} and {words[1]!r}, "
                                         f"not numbers)", hint="remove the line or prefix it with '#' (BED skips "

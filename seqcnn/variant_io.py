@@ -422,6 +422,11 @@ def variant_windows(genome, variants, length, offset=None, ref_mismatch="check")
         full = np.concatenate([refw[j, :o], np.frombuffer(a, np.uint8), after])
         e = len(full) - L  # > 0 after an insertion: trimmed around the centre
         altw[j] = full[e // 2:e // 2 + L]
+    # A long insertion (or a deletion reaching past the window's end) leaves part of its block outside the
+    # window: the row is cropped, and the block columns hold the part inside (positions in the window).
+    cropped |= (ref_block[:, 1] > L) | (alt_block[:, 0] < 0) | (alt_block[:, 1] > L)
+    np.clip(ref_block, 0, L, out=ref_block)
+    np.clip(alt_block, 0, L, out=alt_block)
     return {"ref": refw, "alt": altw, "rows": rows, "ref_match": ref_match, "skip": skip, "offset": o,
             "checked": checked, "shift_match": shift_match, "ref_block": ref_block, "alt_block": alt_block,
             "cropped": cropped}
@@ -435,7 +440,7 @@ def check_ref_mismatch(path, checked, mismatched, shifted, first=None):
     path : str — the variant file, for the message.
     checked, mismatched : int — REF alleles compared with the genome, and those that differ.
     shifted : dict — +1/-1 → how many of the differing ones match the genome one base right/left.
-    first : str, optional — the first mismatch (``line 3: REF A at chr1:100, genome C``), for the message.
+    first : str, optional — the first mismatch (``line 3, REF A at chr1:100``), for the message.
 
     Raises
     ------

@@ -241,7 +241,7 @@ def _genome_block(variants, genome, cfg, offset, ref_mismatch):
             "cropped": int(w["cropped"].sum()), "padded": 0,
             "same": np.array([len(variants.ref[k]) == len(variants.alt[k]) for k in rows], bool),
             "keys": variants.record[rows] * 1024 + allele[rows],
-            # the batch row of each scored row: its record plus its place among the ALTs (a repeat starts a batch)
+            # the batch row of each scored row: its record plus its place among the ALTs (feeding.Forward.fixed)
             "slots": variants.record[rows] + allele[rows],
             "spans": spans}
 
@@ -370,11 +370,20 @@ def _mismatch_note(checked, mismatched):
 
 
 class _Tally:
-    """The counts of a run summed over its blocks: records, REF checks, windows cropped and padded."""
+    """The counts of a run summed over its blocks: records, REF checks, windows cropped and padded.
 
-    def __init__(self):
+    ``--ref-mismatch check`` is applied as soon as ``EARLY_CHECK`` REF alleles have been compared (so a 0-based
+    or wrong-assembly VCF of millions of rows stops after its first block, not after scoring them all), and
+    again at the end for smaller inputs.
+    """
+
+    EARLY_CHECK = 1000
+
+    def __init__(self, kw):
         self.records = self.checked = self.mismatched = self.cropped = self.padded = 0
         self.shifted, self.first = {1: 0, -1: 0}, None
+        self.check = kw.get("ref_mismatch", "check") == "check"
+        self.path = kw.get("vcf") if kw.get("vcf") is not None else kw.get("table")
 
     def add(self, block):
         self.records += block["records"]
@@ -384,14 +393,18 @@ class _Tally:
         self.padded += block["padded"]
         self.shifted = {s: v + block["shifted"][s] for s, v in self.shifted.items()}
         self.first = self.first or block["first_mismatch"]
+        if self.checked >= self.EARLY_CHECK:
+            self._check()
 
-    def finish(self, kw):
-        """Apply ``--ref-mismatch check`` (raises :class:`SeqcnnError`) once every block is in; returns the notes."""
+    def _check(self):
         from .variant_io import check_ref_mismatch
 
-        if kw.get("ref_mismatch", "check") == "check":
-            check_ref_mismatch(kw.get("vcf") if kw.get("vcf") is not None else kw.get("table"), self.checked,
-                               self.mismatched, self.shifted, self.first)
+        if self.check:
+            check_ref_mismatch(self.path, self.checked, self.mismatched, self.shifted, self.first)
+
+    def finish(self):
+        """Apply ``--ref-mismatch check`` (raises :class:`SeqcnnError`) once every block is in; returns the notes."""
+        self._check()
         return _mismatch_note(self.checked, self.mismatched)
 
 
@@ -422,12 +435,12 @@ def variant_effects(run_dir, **kw):
     import pandas as pd
 
     _, names, blocks = _scored_blocks(run_dir, **kw)
-    frames, skipped, tally = [], [], _Tally()
+    frames, skipped, tally = [], [], _Tally(kw)
     for b in blocks:
         frames.append(b["frame"])
         skipped.append(b["skipped"])
         tally.add(b)
-    notes = tally.finish(kw)
+    notes = tally.finish()
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     frame.attrs.update({"skipped": pd.concat(skipped, ignore_index=True) if skipped else pd.DataFrame(),
                         "records_read": tally.records, "cropped": tally.cropped, "padded": tally.padded,
@@ -606,7 +619,7 @@ def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=
                                  if plot_dir else (None, None, None))
     table, skipped = _TableOut(out, header), _TableOut(skip_out, header)
     top = _TopK(plot_top if plot_dir else 0)
-    reasons, snv, tally = Counter(), 0, _Tally()
+    reasons, snv, tally = Counter(), 0, _Tally(kw)
     plot_tmp, written = None, []
     try:
         for b in blocks:
@@ -617,7 +630,7 @@ def run_variants(run_dir, out, *, force=False, shard=None, plots=True, plot_top=
             reasons.update(b["skipped"]["reason"].tolist() if len(b["skipped"]) else [])
             snv += int((b["frame"]["path"] == "snv").sum()) if len(b["frame"]) else 0
             top.add(b)
-        notes = tally.finish(kw)  # --ref-mismatch check: wrong coordinates stop the run before anything is published
+        notes = tally.finish()  # --ref-mismatch check: wrong coordinates stop the run before anything is published
         if table.rows == 0 and shard is None:  # a shard may hold only skipped rows: its empty table concatenates
             raise SeqcnnError("no variant could be scored", hint="skipped: " + ", ".join(
                 f"{k} {v}" for k, v in reasons.items()))

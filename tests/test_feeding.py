@@ -92,3 +92,13 @@ def test_fixed_batches_score_a_row_the_same_in_any_shard():
     part = fwd.fixed(x[rows], 8, slots=keys[rows])
     np.testing.assert_array_equal(part, fwd.fixed(x, 8, slots=keys)[rows])
     np.testing.assert_array_equal(fwd.fixed(x, 8, slots=np.arange(len(x))), whole)  # keys 0..n-1: the offset rule
+    # repeated keys (a record with two ALTs: keys r, r+1 and r+1, r+2 ...) do not cut a batch each time: rows
+    # that want the same place take successive batches, so the calls are as many as the most crowded place needs
+    calls = []
+    fn = fwd.fn
+    fwd.fn = lambda b: calls.append(1) or fn(b)
+    keys = np.arange(len(x)) // 2 + np.arange(len(x)) % 2  # 0, 1, 1, 2, 2, ...: 12 cuts in input order
+    got = fwd.fixed(x, 8, slots=keys)
+    fwd.fn = fn
+    assert len(calls) == 4  # place 1 (keys 1, 1, 9, 9) is the most crowded
+    np.testing.assert_array_equal(got[[0, 1, 3]], fwd.fixed(x[[0, 1, 3]], 8, slots=keys[[0, 1, 3]]))

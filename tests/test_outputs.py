@@ -141,7 +141,7 @@ def umask022():
 
 
 def test_cli_outputs_follow_the_umask(cli, tmp_path, umask022):
-    """encode's dataset file, mutagenesis' ISM file and figure folder: 0644 and 0755 under umask 022."""
+    """encode's dataset file, mutagenesis' ISM file and figure folder, export's folder: 0644 and 0755 (umask 022)."""
     from conftest import write_fasta
     from interpret_helpers import make_run, randomize
     from seqcnn.models import build_model
@@ -159,6 +159,9 @@ def test_cli_outputs_follow_the_umask(cli, tmp_path, umask022):
     r = cli("mutagenesis", run, data, "-o", tmp_path / "ism.h5", "--top", "2", "--plot-max", "1", "--quiet")
     assert r.exit_code == 0, r.stderr
     assert _mode(tmp_path / "ism.h5") == 0o644 and _mode(tmp_path / "ism_plots") == 0o755
+    r = cli("export", run, "-o", tmp_path / "exported", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert _mode(tmp_path / "exported") == 0o755 and _mode(tmp_path / "exported" / "seqcnn_model.json") == 0o644
 
 
 def test_train_run_directory_follows_the_umask(binary_run):

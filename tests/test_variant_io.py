@@ -197,6 +197,13 @@ def test_windows_give_each_alleles_block_and_count_crops(tmp_path, genome):
     assert w["cropped"].tolist() == [False, False, True]
     alt = w["alt"][2].tobytes().decode().upper()
     assert alt[o - 2:o + 5] == "TTTTTTT" and alt[o - 3] == s1[159]
+    # an insertion near the window's start: the trim around the centre cuts into it, so the block holds the part
+    # inside the window (never outside [0, L]), and the row is counted as cropped
+    v = read_vcf(_vcf(tmp_path, [("chr1", 160, ".", s1[159], s1[159] + "T" * 18)]))
+    with Genome(path) as g:
+        w = variant_windows(g, v, 40, offset=1)
+    assert w["alt_block"].tolist() == [[0, 1 - 9 + 19]] and w["cropped"].tolist() == [True]
+    assert w["alt"][0].tobytes().decode().upper()[:10] == "T" * 10
 
 
 def test_shifted_ref_check_finds_0_based_positions(tmp_path, genome):

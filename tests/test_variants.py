@@ -330,6 +330,21 @@ def test_zero_based_table_stops_unless_told_to_skip(cli, genome_run, tmp_path):
     assert "\n" not in line and str(table) in line and f"{n_bad} of {len(p0)} REF alleles" in line, line
     assert "0-based" in line and "add 1 to every position" in line and "--ref-mismatch skip" in line
     assert not out.exists() and not (tmp_path / "e.skipped.tsv").exists()
+    # a long input stops after its first block with enough REF alleles checked, before scoring the rest
+    import seqcnn.variants as variants_mod
+    from seqcnn.errors import SeqcnnError
+
+    scored = []
+    real_score = variants_mod._score
+    variants_mod._Tally.EARLY_CHECK, old_early = 5, variants_mod._Tally.EARLY_CHECK
+    variants_mod._score = lambda block, *a, **k: scored.append(1) or real_score(block, *a, **k)
+    try:
+        with pytest.raises(SeqcnnError, match="0-based"):
+            variants_mod.run_variants(run, str(tmp_path / "early.tsv"), table=str(table), genome=str(d / "g.fa"),
+                                      block_records=6, plots=False)
+    finally:
+        variants_mod._score, variants_mod._Tally.EARLY_CHECK = real_score, old_early
+    assert len(scored) < len(p0) // 6 and not (tmp_path / "early.tsv").exists()
     res = cli("variants", run, "--table", table, "--genome", d / "g.fa", "-o", out, "--ref-mismatch", "skip",
               "--no-plots")
     assert res.exit_code == 0, res.output

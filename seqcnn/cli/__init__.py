@@ -54,6 +54,9 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum, frame):
+    # A scheduler may repeat SIGTERM before its SIGKILL: the first one's clean-up (temporary outputs removed, a
+    # publish finished) must run to its end, so further ones are ignored from here on.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 
@@ -154,7 +157,8 @@ def _jaspar_target_options(fn):
                           "run that recorded none]"),
         click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR2014 ... JASPAR2026."),
         click.option("--jaspar-collection", default="CORE", show_default=True, help="JASPAR collection."),
-        click.option("--motif-db", type=click.Path(dir_okay=False), help="Compare with this MEME file instead of JASPAR."),
+        click.option("--motif-db", type=click.Path(dir_okay=False),
+                     help="Compare with this MEME file instead of JASPAR."),
     ]):
         fn = option(fn)
     return fn

@@ -8,10 +8,12 @@ from . import main, _jaspar_target_options, _notes, _say
 
 @main.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--vcf", type=click.Path(dir_okay=False), help="Variants: VCF, bgzip VCF or BCF (with --genome).")
+@click.option("--vcf", type=click.Path(dir_okay=False),
+              help="Variants: VCF (plain, gzip or bgzip) or BCF (with --genome).")
 @click.option("--table", type=click.Path(dir_okay=False),
               help="Variants: CSV/TSV with chrom, pos (1-based), ref, alt[, id] (with --genome).")
-@click.option("--genome", type=click.Path(dir_okay=False), help="Reference FASTA (plain or bgzip) of the variants.")
+@click.option("--genome", type=click.Path(dir_okay=False),
+              help="Reference FASTA of the variants (plain, bgzip, or gzip: read through a bgzip copy).")
 @click.option("--ref-fasta", type=click.Path(dir_okay=False), help="Allele pairs: reference sequences.")
 @click.option("--alt-fasta", type=click.Path(dir_okay=False), help="Allele pairs: alternative sequences, same ids.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -42,14 +44,15 @@ from . import main, _jaspar_target_options, _notes, _say
 @click.option("--no-plots", is_flag=True, help="No figures.")
 @click.option("--force", is_flag=True, help="Overwrite the output (and its .skipped.tsv and _plots folder).")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
-def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mismatch, pair_anchor, offset, strands, batch_size,
-             null, seed, shard, plot_top, jaspar, jaspar_release, jaspar_collection, motif_db, no_plots, force, quiet):
+def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mismatch, pair_anchor, offset, strands,
+            batch_size, null, seed, shard, plot_top, jaspar, jaspar_release, jaspar_collection, motif_db, no_plots,
+            force, quiet):
     """Score how variants change a trained run's predictions: delta_logit = alt - ref, per output.
 
     Reference and alternative windows of the model's length around each variant, every one scored by a forward
     pass (and its reverse complement; the table's path column says 'forward'); deletions are refilled from the
     genome, insertions trimmed around the centre. Allele pairs (--ref-fasta/--alt-fasta) are aligned on the
-    bases that differ: one window start in both alleles, centred on that block; pairs that are identical or
+    bases that differ: one window start in both alleles, centred on that block (--pair-anchor); pairs identical or
     whose block exceeds the window are skipped. The table gives each allele's block in its window and whether
     the window was cropped or padded. (Python's seqcnn.score_pairs(..., snv='kernel') scores SNVs through the
     exact single-substitution kernel instead: the same numbers, slower on CPU.)
@@ -59,8 +62,8 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
     if batch_size < 1:
         raise SeqcnnError("--batch-size must be positive")
     r = run_variants(run_dir, output, force=force, vcf=vcf, table=table, genome=genome, ref_fasta=ref_fasta,
-                     alt_fasta=alt_fasta, pair_anchor=pair_anchor, offset=offset, ref_mismatch=ref_mismatch, strands=strands,
-                     batch_size=batch_size, shard=shard, null=null, seed=seed, plots=not no_plots,
+                     alt_fasta=alt_fasta, pair_anchor=pair_anchor, offset=offset, ref_mismatch=ref_mismatch,
+                     strands=strands, batch_size=batch_size, shard=shard, null=null, seed=seed, plots=not no_plots,
                      plot_top=plot_top, jaspar=jaspar, jaspar_release=jaspar_release,
                      jaspar_collection=jaspar_collection, motif_db=motif_db)
     _notes(r)
@@ -74,4 +77,5 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
     _say(quiet, f"records read {r['records_read']}{alleles} = scored {r['scored']} + skipped {skipped} ({reasons})"
                 + (f"; windows of the scored: {fit}" if fit else ""))
     if r["figures"]:
-        _say(quiet, f"figures: {len(r['figures'])} PNG in {r['plot_dir']}/ (sites from {r['database']})")
+        _say(quiet, f"figures: {len(r['figures'])} PNG in {r['plot_dir']}/"
+                    + (f" (sites from {r['database']})" if r["database"] else " (no motif sites: --jaspar none)"))
