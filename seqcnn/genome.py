@@ -126,15 +126,25 @@ def bgzip_copy(path):
     for copy in places:
         if _reusable(copy, path):
             return copy, False
+    try:  # a source that cannot be read is said as such, not as 'no place for the copy'
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputFormatError(f"cannot read the genome ({exc.strerror})", path=path,
+                               hint="check the file's permissions") from None
     pysam = _pysam()
+    last = None
     for copy in places:
         folder = os.path.dirname(copy)
         try:
             os.makedirs(folder, exist_ok=True)
-        except OSError:
+        except OSError as exc:
+            last = exc
             continue
         if not os.access(folder, os.W_OK):
             continue
+        if os.path.exists(copy) and not os.path.exists(copy + ".source.json"):
+            continue  # a file of that name that seqcnn did not write: never overwritten, the next place is tried
         tmp = f"{copy}.tmp-{os.getpid()}"
         try:
             with gzip.open(path, "rb") as src, pysam.BGZFile(tmp, "wb") as dst:
@@ -151,14 +161,15 @@ def bgzip_copy(path):
             return copy, True
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise InputFormatError(f"damaged gzip file ({exc})", path=path, hint="re-download it") from None
-        except (OSError, pysam.SamtoolsError):
+        except (OSError, pysam.SamtoolsError) as exc:
+            last = exc
             continue  # e.g. the disk filled up: try the next place
         finally:
             for ext in ("", ".fai", ".gzi", ".json"):
                 if os.path.exists(tmp + ext):
                     os.remove(tmp + ext)
     raise InputFormatError(f"plain gzip cannot be read by position, and no bgzip copy could be written beside it or "
-                           f"in {cache_dir()}", path=path,
+                           f"in {cache_dir()}" + (f" (last error: {last})" if last else ""), path=path,
                            hint=f"recompress it with bgzip (gunzip -c {os.path.basename(path)} | bgzip > "
                                 f"genome.fa.gz; bgzip comes with htslib/samtools), decompress it, or set "
                                 f"XDG_CACHE_HOME to a writable folder with room for it")

@@ -101,6 +101,12 @@ def test_plain_gzip_is_read_through_a_bgzip_copy_made_once(tmp_path, monkeypatch
     with pytest.raises(SeqcnnError, match="damaged gzip"):
         genome_mod.bgzip_copy(str(other / "bad.fa.gz"))
     assert not list(other.glob("bad.bgz*")) and not list(other.glob("*.tmp-*"))
+    # A file of the copy's name that seqcnn did not write (no .source.json) is never overwritten: the cache
+    (other / "u.fa.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    (other / "u.bgz.fa.gz").write_bytes(b"the user's own file")
+    copy, made = genome_mod.bgzip_copy(str(other / "u.fa.gz"))
+    assert made and os.path.dirname(copy) == str(tmp_path / "cache" / "seqcnn" / "genomes")
+    assert (other / "u.bgz.fa.gz").read_bytes() == b"the user's own file"
 
 
 def test_not_fasta_missing_and_unindexable_are_refused(tmp_path, monkeypatch):
