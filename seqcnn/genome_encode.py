@@ -350,7 +350,8 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             if given_iv is not None:
                 layout |= set(given_iv.chrom.tolist())
             layout = sorted((c for c in layout if c in g.lengths), key=_natural)
-            plan = block_plan({c: g.lengths[c] for c in layout}, chrom, start + length // 2, seed=seed)
+            plan = block_plan({c: g.lengths[c] for c in layout}, chrom, start + length // 2, seed=seed,
+                              length=length)
             plan["why"] = f"{len(set(chrom.tolist()))} chromosome(s) hold the peaks, too few to split by chromosome"
             _, cross = block_split(plan, chrom, start, start + length)
             drops.add("crosses a split block boundary", cross.sum())

@@ -212,7 +212,7 @@ def leakage(split, row_hashes=None, coords=None):
 SPLIT_BLOCKS = 10
 
 
-def block_plan(sizes, centre_chrom, centre_pos, n_blocks=SPLIT_BLOCKS, seed=0):
+def block_plan(sizes, centre_chrom, centre_pos, n_blocks=SPLIT_BLOCKS, seed=0, length=None):
     """Position blocks for a genome too small to split by chromosome (one chromosome, a bacterium, a test genome).
 
     The rule: the chromosomes of ``sizes`` are laid end to end (in the order given) and cut into ``n_blocks``
@@ -228,6 +228,9 @@ def block_plan(sizes, centre_chrom, centre_pos, n_blocks=SPLIT_BLOCKS, seed=0):
     centre_chrom, centre_pos : arrays, shape=(n,) — the positives' window centres.
     n_blocks : int
     seed : int
+    length : int, optional — the window length: only windows wholly inside one block count toward choosing the
+        test and validation blocks (a window that crosses into another split's block is dropped later, so a
+        block held only by such windows would end up with no positive).
 
     Returns
     -------
@@ -245,7 +248,14 @@ def block_plan(sizes, centre_chrom, centre_pos, n_blocks=SPLIT_BLOCKS, seed=0):
     edges = np.round(np.linspace(0, offset[-1], n_blocks + 1)).astype(np.int64)
     plan = {"n_blocks": int(n_blocks), "seed": int(seed), "chroms": chroms, "sizes": size.tolist(),
             "edges": edges.tolist()}
-    held = np.bincount(_block_of(plan, centre_chrom, centre_pos), minlength=n_blocks)
+    centre_pos = np.asarray(centre_pos, np.int64)
+    block = _block_of(plan, centre_chrom, centre_pos)
+    if length is not None:
+        lo = centre_pos - length // 2
+        inside = ((_block_of(plan, centre_chrom, lo) == block)
+                  & (_block_of(plan, centre_chrom, lo + length - 1) == block))
+        block = block[inside]
+    held = np.bincount(block, minlength=n_blocks)
     order = np.random.default_rng(seed).permutation(n_blocks)
     pick = [int(b) for b in order if held[b] > 0][:2]
     if len(pick) < 2:

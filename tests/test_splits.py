@@ -132,3 +132,17 @@ def test_position_blocks_split_one_chromosome_without_overlap_across_splits():
     assert list(s) == [0] and not x.any()
     with pytest.raises(SeqcnnError, match="too few for a test and a validation block"):
         block_plan({"chrI": size}, np.array(["chrI"] * 3, object), [10, 20, 30])
+
+
+def test_block_plan_chooses_test_and_val_from_windows_inside_one_block():
+    """A block held only by windows that cross its edge would lose them all (dropped later, counted): with the
+    window length given, such blocks are not chosen for test or validation."""
+    from seqcnn.splits import block_plan
+
+    chrom = np.array(["c"] * 3, object)
+    centres = np.array([350, 500, 750])  # 20 bp windows: inside block 3, across the 4/5 edge, inside block 7
+    for seed in range(20):
+        plan = block_plan({"c": 1000}, chrom, centres, seed=seed, length=20)
+        assert sorted(plan["test"] + plan["val"]) == [3, 7], seed
+    chosen = {tuple(sorted(block_plan({"c": 1000}, chrom, centres, seed=s)["test"])) for s in range(20)}
+    assert (5,) in chosen  # without the length, the crossing window's block can be chosen
