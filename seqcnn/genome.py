@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from .errors import InputFormatError, SeqcnnError
-from .readers import sha256_file
+from .readers import compression, sha256_file
 
 # Bases read at once by Genome.windows: memory stays flat however long a chromosome is.
 SLAB_BASES = 10_000_000
@@ -40,9 +40,8 @@ def _sniff(path):
     """Refuse what is not a plain or gzip FASTA, before htslib sees it: 'plain', 'bgzip' or 'gzip' (plain gzip)."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    kind = "plain"
-    if head[:2] == b"\x1f\x8b":
-        kind = "bgzip" if len(head) > 13 and head[3] & 4 and head[12:14] == b"BC" else "gzip"
+    kind = compression(head)
+    if kind != "plain":
         import gzip
         import zlib
 

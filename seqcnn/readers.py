@@ -21,6 +21,18 @@ from .errors import InputFormatError, LabelError
 
 TASKS = ("binary", "multiclass", "multilabel")
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+def compression(head):
+    """'plain', 'bgzip' or 'gzip' (plain gzip) from a file's first bytes (at least 14 for BGZF).
+
+    BGZF is gzip whose first member carries an extra field (FLG bit 2) with the subfield 'BC' (RFC 1952 and the
+    SAM spec); htslib can seek in it, not in plain gzip.
+    """
+    if head[:2] != _GZIP_MAGIC:
+        return "plain"
+    return "bgzip" if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC" else "gzip"
+
 # Whitespace other than newlines (what str.rstrip strips in ASCII): a record holding any takes the line path.
 _ODD_SPACE = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import InputFormatError, SeqcnnError
 from .genome import by_chrom
+from .readers import compression
 
 SKIP_REASONS = ("symbolic ALT", "missing ALT", "chromosome not in genome", "window runs off the chromosome",
                 "REF does not match the genome")
@@ -150,8 +151,7 @@ def _plain_gzip(path):
     """True for a gzip file that is not BGZF (``gzip calls.vcf``): htslib cannot seek in it, so pysam fails."""
     with open(path, "rb") as fh:
         head = fh.read(18)
-    # BGZF is gzip whose first member carries an extra field (FLG bit 2) with the subfield 'BC' (RFC 1952 + SAM spec).
-    return head[:2] == b"\x1f\x8b" and not (len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC")
+    return compression(head) == "gzip"
 
 
 def read_vcf(path):

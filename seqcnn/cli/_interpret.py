@@ -2,7 +2,6 @@
 
 import click
 
-from ..errors import SeqcnnError
 from . import main, _command_line, _jaspar_target_options, _notes, _progress, _say
 
 
