@@ -116,6 +116,8 @@ def w(tmp_path_factory):
     (d / "bed_dupnames.bed").write_text("chrA\t1000\t1040\t32\nchrB\t1000\t1040\t5\nchrC\t1000\t1040\t32\n")
     (d / "bed_overlap.bed").write_text("track name=p\nchrA\t1000\t1040\ta\nchrA\t1010\t1050\tb\nchrB\t2000\t2040\tc\n"
                                        "chrC\t3000\t3040\td\n")
+    # scan: a region past chrA's end (5000 bp)
+    (d / "bed_far.bed").write_text("chrA\t100\t200\nchrA\t4000\t6000\n")
     return SimpleNamespace(d=d, fa=d / "seqs.fa", lab=d / "labels.csv", h5=d / "data.h5", run=d / "run", ids=ids,
                            n=len(ids), n_test=n_test, cfg=cfg)
 
@@ -187,6 +189,11 @@ def encode_genome(bed, *extra):
                          o / "o.h5", "--no-plots", *extra]
 
 
+def scan(run="run", *extra, out="t.bw"):
+    """``seqcnn scan`` of the module run over the 3 x 5 kb genome; output t.bw (and t.bw.json)."""
+    return lambda w, o: ["scan", w.d / run, "--genome", w.d / "g.fa", "-o", o / out, *extra]
+
+
 def simulate(*extra):
     """``seqcnn simulate`` of 20 sequences; outputs s.fa, s_labels.csv, s_sites.csv."""
     return lambda w, o: ["simulate", "-o", o / "s", "-n", "20", "--length", str(L), *extra]
@@ -196,7 +203,8 @@ def simulate(*extra):
 OUTPUT = {"encode": ("o.h5", False), "train": ("r", True), "evaluate": ("m.json", False),
           "predict": ("p.csv", False), "mutagenesis": ("m.h5", False), "motifs": ("mo", True),
           "simulate": ("s.fa", False), "info": (None, False), "variants": ("v.tsv", False),
-          "discover": ("di", True), "report": ("rep.html", False), "export": ("ex", True)}
+          "discover": ("di", True), "report": ("rep.html", False), "export": ("ex", True),
+          "scan": ("t.bw", False)}
 
 
 @dataclass
@@ -233,6 +241,17 @@ def _partial_with_damaged_checkpoint(w, o):
 def _exists(verb):
     """Setup that pre-creates the verb's output."""
     return lambda w, o: _sentinel(o / OUTPUT[verb][0], OUTPUT[verb][1])
+
+
+def _bigwig_intervals(p):
+    """How many intervals (values) a bigWig holds, over all its chromosomes."""
+    import pyBigWig
+
+    bw = pyBigWig.open(str(p))
+    try:
+        return sum(len(bw.intervals(c) or ()) for c in bw.chroms())
+    finally:
+        bw.close()
 
 
 def _read_h5(p):
@@ -375,12 +394,36 @@ CASES = {
                                                                                 "--positive-fraction 0.5")),
     "simulate/negative_sites": Case(simulate("--sites", "-1"), ("--sites", "got -1", "1 plants one site")),
     "simulate/unknown_motif": Case(simulate("--motif", "MA9999.1"), ("MA9999.1", "not found", "check the matrix id")),
+    # scan: the grid, the outputs, the sites, regions and chromosomes
+    "scan/stride_zero": Case(scan("run", "--stride", "0"), ("--stride 0", "between 1 and the model's window length 40",
+                                                             "e.g. --stride 10")),
+    "scan/stride_over_window": Case(scan("run", "--stride", "41"), ("--stride 41", "window length 40")),
+    "scan/unknown_extension": Case(scan("run", out="t.wig"), ("t.wig", "unknown track extension", ".bw")),
+    "scan/region_outside_chromosome": Case(lambda w, o: scan()(w, o) + ["--regions", w.d / "bed_far.bed"], (
+        "bed_far.bed", "line 2", "chrA:4000-6000", "ends past the chromosome's end (5000 bp)", "0-based")),
+    "scan/unknown_chrom": Case(scan("run", "--chroms", "chrA,chrZ"), ("g.fa", "chrZ", "not in the genome",
+                                                                      "FASTA headers")),
+    "scan/chroms_chr_prefix": Case(scan("run", "--chroms", "A,B"), ("g.fa", "named like", "UCSC chr1 vs Ensembl 1")),
+    "scan/threshold_out_of_range": Case(scan("run", "--sites", "s.bed", "--threshold", "1.5"),
+                                        ("--threshold 1.5", "strictly between 0 and 1", "e.g. --threshold 0.9")),
+    "scan/sites_without_probability": Case(scan("run", "--sites", "s.bed", "--value", "logit"),
+                                           ("--sites needs a probability track", "drop --value logit")),
+    "scan/max_n_out_of_range": Case(scan("run", "--max-n", "1.5"), ("--max-n 1.5", "between 0 and 1")),
+    "scan/unknown_output_name": Case(scan("run", "--output-name", "CTCF"), ("'CTCF'", "not one of the model's outputs",
+                                                                           "give one of those names")),
+    "scan/chroms_and_regions": Case(lambda w, o: scan("run", "--chroms", "chrA")(w, o) + ["--regions",
+                                                                                         w.d / "bed_far.bed"],
+                                    ("--chroms or --regions, not both",)),
+    "scan/bad_shard": Case(scan("run", "--shard", "4/3"), ("--shard '4/3'", "K/N", "--shard 3/10")),
+    "scan/merge_missing_part": Case(lambda w, o: ["scan", "--merge", w.d / "no_such.bw", "-o", o / "t.bw"],
+                                    ("no_such.bw", "shard track not found", "check the path")),
+    "scan/counts": Case(scan(), expect="counts", counts=(1500, 1488, 12), read=_bigwig_intervals),
     # outputs that exist: refused without --force, left as they were
     **{f"{verb}/exists_no_force": Case(args, ("already exists", "--force"), setup=_exists(verb), force_too=False)
        for verb, args in [("encode", encode()), ("train", train()), ("evaluate", evaluate()), ("predict", predict()),
                           ("mutagenesis", mutagenesis()), ("motifs", motifs()), ("simulate", simulate()),
                           ("variants", variants()), ("discover", discover()), ("report", report()),
-                          ("export", export())]},
+                          ("export", export()), ("scan", scan())]},
     "evaluate/figure_exists_no_force": Case(evaluate(), ("m_roc.png", "already exists", "--force"), force_too=False,
                                             setup=lambda w, o: (o / "m_roc.png").write_text("precious\n")),
     "mutagenesis/plots_exist_no_force": Case(lambda w, o: [a for a in mutagenesis()(w, o) if a != "--no-plots"],
@@ -424,7 +467,7 @@ for _name, (_file, *_words) in RUN_DAMAGE.items():
     for _verb, _args in [("evaluate", evaluate(run=_run)), ("predict", predict(run=_run)),
                          ("mutagenesis", mutagenesis(run=_run)), ("motifs", motifs(run=_run)),
                          ("variants", variants(run=_run)), ("discover", discover(run=_run)),
-                         ("report", report(run=_run)), ("export", export(run=_run))]:
+                         ("report", report(run=_run)), ("export", export(run=_run)), ("scan", scan(run=_run))]:
         CASES[f"{_verb}/{_name}"] = Case(_args, (_file, *_words))
 
 
@@ -522,11 +565,11 @@ PUBLISHERS = {"encode": ("store", "publish"), "train": ("training", "publish_dir
               "mutagenesis": ("mutagenesis", "publish"), "motifs": ("motifs", "publish_dir"),
               "simulate": ("outputs", "publish_all"), "variants": ("variants", "publish"),
               "discover": ("outputs", "publish_dir"), "report": ("report", "publish"),
-              "export": ("export", "publish_dir")}
+              "export": ("export", "publish_dir"), "scan": ("scan", "publish_all")}
 PLAIN = {"encode": encode(), "train": train("data.h5", "--quiet"), "evaluate": evaluate(), "predict": predict(),
          "mutagenesis": mutagenesis(), "motifs": motifs(), "simulate": simulate(), "variants": variants(),
          # discover's stage lines (stderr) come before an error at the final move: -q leaves the error alone
-         "discover": discover("run", "data.h5", "-q"), "report": report(), "export": export()}
+         "discover": discover("run", "data.h5", "-q"), "report": report(), "export": export(), "scan": scan()}
 
 
 @pytest.mark.parametrize("verb", sorted(PLAIN))

@@ -165,4 +165,4 @@ def _jaspar_target_options(fn):
 
 
 # The verbs register themselves on `main` when imported.
-from . import _data, _interpret, _training, _variants  # noqa: E402,F401
+from . import _data, _interpret, _scan, _training, _variants  # noqa: E402,F401
