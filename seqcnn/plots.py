@@ -1,5 +1,6 @@
 """Every figure seqcnn draws: training curves, ROC/PR/calibration curves, confusion matrices, ISM maps,
-sequence logos and the data figures (GC and length histograms).
+sequence logos, the data figures (GC and length histograms) and the genome-wide ones (the PR curve at the
+true class balance, the locus figure of a track with its peaks and called sites).
 
 Functions take arrays and a path, write a PNG, and return the path. matplotlib runs
 with the non-interactive Agg backend, so plotting works on servers without a display.
@@ -403,4 +404,74 @@ def tune_history(values, states, monitor, maximise, path, importance=None):
         ax2.axis("off")
         ax2.text(0.5, 0.5, "parameter importance needs at least\n3 complete trials that differ", ha="center",
                  va="center", fontsize=10, color="grey", transform=ax2.transAxes)
+    return _save(fig, path)
+
+
+# --- genome-wide figures (seqcnn evaluate --genome, the report's genome-wide section) ---
+
+
+def genome_pr_curve(recall, precision, positive_fraction, path, auprc=None, recall_at_fdr=None, title=""):
+    """The precision-recall curve of every window of held-out chromosomes, at the true class balance.
+
+    Parameters
+    ----------
+    recall, precision : array, shape=(m,) — the curve's points, thresholds from high to low.
+    positive_fraction : float — the share of positive windows: the chance precision, drawn as a line.
+    auprc : float, optional — shown in the legend.
+    recall_at_fdr : dict, optional — FDR → recall: each marked at precision 1 - FDR.
+    """
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    recall, precision = np.asarray(recall, float), np.asarray(precision, float)
+    ax.step(np.r_[0.0, recall], np.r_[precision[:1], precision], where="post", color="#1f4e79",
+            label="model" + (f" auPRC {auprc:.3f}" if auprc is not None else ""))
+    ax.axhline(positive_fraction, color="grey", ls=":", lw=1,
+               label=f"chance (positive fraction {positive_fraction:.4f})")
+    for fdr, r in sorted((recall_at_fdr or {}).items()):
+        if r:   # 0: no threshold reaches that precision, nothing to mark
+            ax.plot([r], [1 - fdr], "o", ms=5, color="#c0392b" if fdr < 0.3 else "#e67e22",
+                    label=f"recall {r:.3f} at {fdr:.0%} FDR")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(title, fontsize=9)
+    ax.legend(frameon=False, fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def locus_figure(values, chrom, start, peaks, sites, path, title="", ylabel="track"):
+    """A locus: the track as a filled line, the peaks and the called sites as boxes below it.
+
+    Parameters
+    ----------
+    values : np.ndarray, shape=(n,) — per-base track values from ``start``; NaN = no value (gaps).
+    chrom : str; start : int — the locus's first base (0-based).
+    peaks, sites : (starts, ends) — int arrays of intervals, genome coordinates, drawn clipped to the locus.
+    """
+    values = np.asarray(values, float)
+    x = start + np.arange(len(values))
+    end = start + len(values)
+    fig, (ax, lanes) = plt.subplots(2, 1, figsize=(11, 3.4), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.fill_between(x, np.where(np.isfinite(values), values, np.nan), color="#7fa7cf", step="mid", lw=0)
+    ax.plot(x, values, color="#1f4e79", lw=0.6)
+    # Bases without a value (N-rich windows, chromosome ends): shaded, so a gap is not read as a low score.
+    gap = ~np.isfinite(values)
+    edges = np.flatnonzero(np.diff(np.r_[0, gap.astype(np.int8), 0]))
+    for a, b in zip(edges[::2], edges[1::2]):
+        ax.axvspan(start + a, start + b, color="#d5dae1", lw=0, label="no value" if a == edges[0] else None)
+    if gap.any():
+        ax.legend(frameon=False, fontsize=7, loc="upper right")
+    finite = values[np.isfinite(values)]
+    if len(finite) and 0 <= finite.min() and finite.max() <= 1:
+        ax.set_ylim(0, 1.02)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    for row, (label, (s, e), colour) in enumerate((("peaks", peaks, "#c0392b"), ("sites", sites, "#27ae60"))):
+        s, e = np.clip(np.asarray(s, np.int64), start, end), np.clip(np.asarray(e, np.int64), start, end)
+        lanes.broken_barh(list(zip(s, e - s)), (1 - row - 0.35, 0.7), facecolors=colour)
+    lanes.set_yticks([1, 0], ["peaks", "sites"])
+    lanes.set_ylim(-0.6, 1.6)
+    lanes.set_xlim(start, end)
+    lanes.set_xlabel(f"{chrom} position (bp)")
+    lanes.ticklabel_format(axis="x", style="plain", useOffset=False)
     return _save(fig, path)

@@ -650,8 +650,9 @@ def _provenance(run_dir, cfg, datasets, inputs):
 # --- the verb ---
 
 
-def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None, variants=None, max_examples=5,
-                 max_rows=100, n_boot=1000, force=False, command=None):
+def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None, variants=None, scan=None,
+                 genomewide=None, peaks=None, sites=None, max_examples=5, max_rows=100, n_boot=1000, force=False,
+                 command=None):
     """Write one self-contained HTML report of a run and the analyses made with it.
 
     Parameters
@@ -663,6 +664,9 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
     ism : str, optional — an ISM file of ``seqcnn mutagenesis`` made with this run.
     motifs, discover : str, optional — the folders of ``seqcnn motifs`` and ``seqcnn discover`` for this run.
     variants : str, optional — an effects table of ``seqcnn variants`` (TSV, CSV or HDF5).
+    scan, genomewide, peaks, sites : str, optional — the genome-wide section
+        (:func:`seqcnn.genomewide.report_section`): a track of ``seqcnn scan``, the JSON of ``seqcnn evaluate
+        --genome``, and BED files of peaks and called sites.
     max_examples : int — ISM examples and variant figures embedded.
     max_rows : int — variant table rows shown (the largest |Δ logit| first).
     n_boot : int — bootstrap resamples for splits whose metrics the report computes.
@@ -721,6 +725,15 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
             inputs.append({"what": "variant effects", "path": os.path.abspath(str(variants)),
                            "sha256": sha256_file(str(variants)), "created": _file_time(str(variants)),
                            "command": "not recorded in the table", "seed": None})
+        if scan is not None or genomewide is not None:
+            from .genomewide import report_section
+
+            sections["genomewide"], gw_notes, gw_inputs = report_section(
+                run_dir, figs, scan=scan, genomewide=genomewide, peaks=peaks, sites=sites)
+            notes += gw_notes
+            inputs += gw_inputs
+        elif peaks is not None or sites is not None:
+            raise SeqcnnError("--peaks and --sites draw the genome-wide section: give --scan or --genomewide too")
         page = {
             "title": f"seqcnn report: {os.path.basename(os.path.abspath(str(run_dir)))}",
             "created": utc_now(), "version": __version__, "command": command or "", "out": os.path.abspath(out),
@@ -743,7 +756,8 @@ def build_report(run_dir, out, *, data=(), ism=None, motifs=None, discover=None,
                              f"the run's")
         page["provenance"] = _provenance(run_dir, cfg, datasets, inputs)
         page["notes"] = notes
-        order = ["data", "model", "training", "performance", "ism", "motifs", "discover", "variants", "provenance"]
+        order = ["data", "model", "training", "performance", "ism", "motifs", "discover", "variants", "genomewide",
+                 "provenance"]
         present = [s for s in order if page.get(s) or s in ("data", "model", "provenance")]
         page["sections"] = present
         env = Environment(loader=PackageLoader("seqcnn", "templates"), autoescape=select_autoescape(["html"]))

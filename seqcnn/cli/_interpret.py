@@ -232,17 +232,27 @@ def _stage_lines(quiet, verb):
 @click.option("--discover", "discover_dir", type=click.Path(file_okay=False),
               help="The folder of 'seqcnn discover' for RUN_DIR.")
 @click.option("--variants", type=click.Path(dir_okay=False), help="An effects table of 'seqcnn variants'.")
+@click.option("--scan", type=click.Path(dir_okay=False),
+              help="A track of 'seqcnn scan' (bigWig/bedGraph): the genome-wide section's locus figures.")
+@click.option("--genomewide", type=click.Path(dir_okay=False),
+              help="The JSON of 'seqcnn evaluate RUN --genome': the PR curve, its numbers, the best/worst regions.")
+@click.option("--peaks", type=click.Path(dir_okay=False),
+              help="Peaks (BED) drawn under the track. [default: the --genomewide JSON's]")
+@click.option("--sites", type=click.Path(dir_okay=False),
+              help="Called sites (the BED of 'seqcnn scan --sites') drawn under the track.")
 @click.option("--max-examples", type=int, default=5, show_default=True,
               help="ISM examples and variant figures embedded.")
 @click.option("--max-rows", type=int, default=100, show_default=True, help="Variant table rows shown.")
 @click.option("--force", is_flag=True, help="Replace the report.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
-def report(run_dir, out, data, ism, motifs, discover_dir, variants, max_examples, max_rows, force, quiet):
+def report(run_dir, out, data, ism, motifs, discover_dir, variants, scan, genomewide, peaks, sites, max_examples,
+           max_rows, force, quiet):
     """One self-contained HTML page of a run: data, model, training, performance, interpretation, provenance."""
     from ..report import build_report
 
     r = build_report(run_dir, out, data=data, ism=ism, motifs=motifs, discover=discover_dir, variants=variants,
-                     max_examples=max_examples, max_rows=max_rows, force=force, command=_command_line())
+                     scan=scan, genomewide=genomewide, peaks=peaks, sites=sites, max_examples=max_examples,
+                     max_rows=max_rows, force=force, command=_command_line())
     _notes(r)
     _say(quiet, f"wrote {r['out']} ({r['bytes'] / 2**20:.1f} MB; sections: {', '.join(r['sections'])})")
     dropped = sum(r["dropped"].values())

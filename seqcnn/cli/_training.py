@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import SeqcnnError
-from . import Terminated, main, _command_line, _is_chief, _metrics_line, _notes, _parse_params, _say
+from . import Terminated, main, _command_line, _is_chief, _metrics_line, _notes, _parse_params, _progress, _say
 
 
 @main.command("models")
@@ -178,11 +178,60 @@ def tune(data, output, arch, n_trials, timeout, epochs, seed, sampler, no_prunin
                 "selection: evaluate the best run on it)")
 
 
+def _evaluate_genome(run_dir, data, genome, peaks, chroms, stride, min_overlap, max_n, output_name,
+                     allow_train_chroms, output, as_json, force, no_plots, quiet):
+    """``evaluate --genome``: the options checked, :func:`seqcnn.genomewide.evaluate_genome`, its summary."""
+    from ..genomewide import evaluate_genome
+
+    if data is not None:
+        raise SeqcnnError(f"give DATA ({data}) or --genome, not both",
+                          hint="DATA scores a dataset's split; --genome --peaks --chroms scores whole chromosomes")
+    if genome is None or peaks is None or not chroms:
+        raise SeqcnnError("genome-wide evaluation needs --genome, --peaks and --chroms together",
+                          hint="e.g. seqcnn evaluate RUN --genome genome.fa --peaks peaks.bed --chroms XV,XVI")
+    m = evaluate_genome(run_dir, genome, peaks, [c.strip() for c in chroms.split(",") if c.strip()], stride=stride,
+                        min_overlap=min_overlap, max_n=max_n, out=output, force=force,
+                        allow_train_chroms=allow_train_chroms, plots=not no_plots, output=output_name,
+                        progress=_progress(quiet), command=_command_line())
+    _notes(m)
+    if as_json:
+        click.echo(json.dumps(m, indent=2))
+        return
+    r = m["recall_at_fdr"]
+    _say(quiet, f"{', '.join(m['chroms'])} (stride {m['stride']}, output {m['output']}"
+                f"{f' ({lab})' if (lab := m.get('label')) not in (None, m['output']) else ''}, method {m['method']}, "
+                f"{m['seconds']:.1f} s): auROC {_num(m['auroc'])}, auPRC {_num(m['auprc'])}, positive fraction "
+                f"{m['positive_fraction']:.4f} ({m['n_pos']} of {m['n']} windows), recall at 10% FDR "
+                f"{_num(r['0.1'])}, at 50% FDR {_num(r['0.5'])}")
+    w = m["windows"]
+    dropped = sum(w["dropped"].values())
+    reasons = ", ".join(f"{k} {v}" for k, v in w["dropped"].items() if v) or "none"
+    _say(quiet, f"windows read {w['read']} = scored {w['scored']} + dropped {dropped} ({reasons})")
+    if output:
+        _say(quiet, f"wrote {output}" + (f" and {m['figure']}" if m.get("figure") else ""))
+
+
+def _num(v):
+    return "n/a" if v is None else f"{v:.3f}"
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path())
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", required=False, type=click.Path(dir_okay=False))
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test", "all"]),
               help="Which records of DATA to score.")
+@click.option("--genome", type=click.Path(dir_okay=False),
+              help="Genome-wide instead of DATA: score every window of --chroms of this FASTA against --peaks.")
+@click.option("--peaks", type=click.Path(dir_okay=False), help="With --genome: BED/narrowPeak of the bound regions.")
+@click.option("--chroms", help="With --genome: comma-separated chromosomes to evaluate (held out from training).")
+@click.option("--stride", type=int, default=50, show_default=True, help="With --genome: bases between window centres.")
+@click.option("--min-overlap", type=int,
+              help="With --genome: bases a window must share with a peak to be positive. [default: length // 2]")
+@click.option("--max-n", type=float, default=0.1, show_default=True,
+              help="With --genome: windows with a larger fraction of N are dropped (counted).")
+@click.option("--output-name", help="With --genome: the output of a multi-output run (name or index).")
+@click.option("--allow-train-chroms", is_flag=True,
+              help="With --genome: score chromosomes the run trained on (refused by default).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the metrics as JSON (plus OUTPUT-stem_roc.png and _pr.png).")
 @click.option("--bootstrap", type=int, default=1000, show_default=True, help="Resamples for the 95% intervals.")
@@ -191,8 +240,18 @@ def tune(data, output, arch, n_trials, timeout, epochs, seed, sampler, no_prunin
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @click.option("--no-plots", is_flag=True, help="No ROC/PR figures.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
-def evaluate(run_dir, data, split, output, bootstrap, seed, as_json, force, no_plots, quiet):
-    """Score a trained run on a split of DATA.h5: auROC, auPRC (95% bootstrap CIs), accuracy, MCC, confusion."""
+def evaluate(run_dir, data, split, genome, peaks, chroms, stride, min_overlap, max_n, output_name, allow_train_chroms,
+             output, bootstrap, seed, as_json, force, no_plots, quiet):
+    """Score a trained run on a split of DATA.h5: auROC, auPRC (95% bootstrap CIs), accuracy, MCC, confusion.
+
+    With --genome G --peaks P --chroms C1,C2 instead of DATA: every window of the chromosomes on the --stride
+    grid, labelled by overlap with the peaks: auROC, auPRC, the positive fraction, recall at 10% and 50% FDR.
+    """
+    if genome is not None or peaks is not None:
+        return _evaluate_genome(run_dir, data, genome, peaks, chroms, stride, min_overlap, max_n, output_name,
+                                allow_train_chroms, output, as_json, force, no_plots, quiet)
+    if data is None:
+        raise SeqcnnError("give DATA (a dataset file) or --genome G --peaks P --chroms C (genome-wide)")
     from ..scoring import evaluate as evaluate_run
 
     if bootstrap < 0:
