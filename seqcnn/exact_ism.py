@@ -36,6 +36,10 @@ that window. What follows is propagated as far as the architecture allows:
 All paths are exact (float32 round-off, ~1e-6 on logits); the tests compare each with
 a plainly written naive ISM on every factory architecture.
 
+Wrapped models are planned through their parts: a strand-averaged model runs its single-strand model's path on
+both strands, mirrored (``_StrandKernels``); a replicate ensemble (``seqcnn train --replicates``) runs each
+member's path and averages the deltas (``_EnsembleKernels``: ISM is linear in the model).
+
 Provides :func:`ism` (in memory), :func:`iter_ism` (batch by batch, for streaming),
 :func:`ism_method`, :func:`kernels` (the compiled functions of one model, cached) and
 :func:`naive_ism` (brute force, for checks). The ``seqcnn mutagenesis`` verb around them
@@ -50,7 +54,7 @@ from .errors import ModelMismatchError, SeqcnnError
 from .graph import consumers, first_conv, inbound_layers, submodel
 from .ism_numba import relu_window, relu_window_step
 from .ism_stack import ChainISM, plan_chain
-from .models import strand_inner
+from .models import ensemble_members, strand_inner
 
 
 METHODS = ("auto", "global", "local", "window", "naive")
@@ -125,9 +129,18 @@ def ism_method(model):
     """Name of the exact method :func:`ism` uses for ``model``: 'global', 'local', 'window' or 'naive'.
 
     For a strand-averaged model (:func:`seqcnn.models.strand_average`) it is the method of the single-strand
-    model inside, which runs once per strand.
+    model inside, which runs once per strand; for a replicate ensemble (:func:`seqcnn.models.replicate_average`)
+    the members' method (their distinct methods joined by '+' where they differ), each member planned alone.
     """
+    members = ensemble_members(model)
+    if members is not None:
+        return _joined([ism_method(m) for m in members])
     return _plan(strand_inner(model) or model)["method"]
+
+
+def _joined(methods):
+    """One method name for several members: the name they share, else their distinct names joined by '+'."""
+    return "+".join(dict.fromkeys(methods))
 
 
 def _rc(x):
@@ -533,6 +546,45 @@ class _StrandKernels:
         return 0.5 * (d_f + d_r[:, ::-1, ::-1]), 0.5 * (r_f + r_r)
 
 
+class _EnsembleKernels:
+    """ISM of a replicate ensemble ``g(x) = (f_1(x) + ... + f_K(x)) / K`` as the mean of its members' exact ISMs.
+
+    ISM is linear in the model: ``delta_g = (delta_f1 + ... + delta_fK) / K``, each member on its own fastest
+    exact path (a strand-averaged member by :class:`_StrandKernels`), never the naive path on the averaged graph.
+    """
+
+    def __init__(self, model, member_kernels):
+        tf = import_tf()
+        self.model, self.members = model, member_kernels
+        first = member_kernels[0]
+        self.L, self.T = first.L, first.T
+        self.method = _joined([k.method for k in member_kernels])
+        self.plan = first.plan
+        self.jit = any(k.jit for k in member_kernels)
+        # one member on a fixed compiled shape (global, local) makes iter_ism pad every batch to it
+        self.fixed_batch = any(k.fixed_batch for k in member_kernels)
+        spec_x = tf.TensorSpec([None, self.L, 4], tf.float32)
+        self.forward = tf.function(lambda x: model(x, training=False), input_signature=[spec_x])
+
+    def seq_batch(self, batch_size=None):
+        return min(k.seq_batch(batch_size) for k in self.members)
+
+    def mutant_batch(self):
+        return min(k.mutant_batch() for k in self.members)
+
+    def run(self, x, nb=None):
+        """ISM of one batch: x float32 [n, L, 4] → (delta [n, L, 4, T], reference [n, T]) as numpy."""
+        delta, ref = self.members[0].run(x, nb)
+        delta, ref = np.array(delta, np.float32), np.array(ref, np.float32)
+        for k in self.members[1:]:
+            d, r = k.run(x, nb)
+            delta += d
+            ref += r
+        # as keras's Average: the sum in member order, divided by K
+        K = np.float32(len(self.members))
+        return delta / K, ref / K
+
+
 _KERNEL_CACHE = {}
 
 
@@ -541,9 +593,15 @@ def kernels(model, method="auto", jit_compile=None):
     key = (id(model), method, jit_compile)
     hit = _KERNEL_CACHE.get(key)
     if hit is None or hit.model is not model:
-        inner = strand_inner(model)
-        hit = _KERNEL_CACHE[key] = (_Kernels(model, method, jit_compile) if inner is None else
-                                    _StrandKernels(model, kernels(inner, method, jit_compile)))
+        members = ensemble_members(model)
+        if members is not None:
+            # each member planned alone (its strand average mirrored), their deltas averaged
+            hit = _EnsembleKernels(model, [kernels(m, method, jit_compile) for m in members])
+        else:
+            inner = strand_inner(model)
+            hit = (_Kernels(model, method, jit_compile) if inner is None else
+                   _StrandKernels(model, kernels(inner, method, jit_compile)))
+        _KERNEL_CACHE[key] = hit
     return hit
 
 
@@ -720,6 +778,12 @@ def single_substitutions(model, x, pos, base, batch_size=512):
     -------
     ref, alt : np.ndarray, float32, shape=(n, T) — logits of x and of the substituted sequences.
     """
+    members = ensemble_members(model)
+    if members is not None:
+        # a replicate ensemble: the mean of its members' logits, each member on its own fast path
+        parts = [single_substitutions(m, x, pos, base, batch_size) for m in members]
+        K = np.float32(len(parts))
+        return sum(p[0] for p in parts) / K, sum(p[1] for p in parts) / K
     inner = strand_inner(model)
     if inner is not None:
         # g = (f(x) + f(rc x)) / 2, and the substitution (pos, base) of x is (L - 1 - pos, 3 - base) of rc(x).

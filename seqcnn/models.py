@@ -16,6 +16,10 @@ such a model ``f``: ``g(x) = (f(x) + f(rc(x))) / 2``, so every verb (predict, ev
 motifs, variants) scores both strands through the one saved function. :func:`strand_inner` returns
 ``f`` (the conventions above hold for it); exact ISM of ``g`` is the mean of ``f``'s exact ISM of
 ``x`` and of ``rc(x)`` at mirrored positions and complementary bases.
+
+A **replicate ensemble** (:func:`replicate_average`, what ``seqcnn train --replicates K`` saves) calls K such
+models on one input and averages their logits with a built-in ``Average`` layer; :func:`ensemble_members` returns
+the K members, and every fast path (exact ISM, window scoring) runs per member and averages.
 """
 
 import inspect
@@ -213,6 +217,68 @@ def strand_inner(model):
     if sorted(getattr(op, "axis", None) for op in ops if type(op).__name__ == "Flip") not in ([], [1, 2]):
         return None  # two flips that are not positions + channels: not our reverse complement
     return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
+def replicate_average(members, names=None):
+    """One model whose logits are the mean of ``members``' logits on the same input: a replicate ensemble.
+
+    Parameters
+    ----------
+    members : list of keras.Model — at least two, each input shape=(batch, L, 4), logits shape=(batch, T) (strand
+        averages or single-strand models alike).
+    names : list of str, optional — the members' names inside the ensemble (default ``replicate_<i>``); each
+        member is renamed, since one model's layers need distinct names.
+
+    Returns
+    -------
+    keras.Model — input ``sequence`` shape=(batch, L, 4), logits shape=(batch, T): the members called on the
+    input and the built-in ``Average`` layer ``replicate_average`` (the sum of their logits in member order, divided
+    by K). Built-in operations only, so its ``.keras`` file opens in plain Keras; :func:`ensemble_members` finds
+    the members again.
+    """
+    keras = _keras()
+    if len(members) < 2:
+        raise SeqcnnError(f"an ensemble needs at least two members, got {len(members)}")
+    shapes = {(tuple(m.inputs[0].shape[1:]), tuple(m.outputs[0].shape[1:])) for m in members}
+    if len(shapes) != 1:
+        raise SeqcnnError(f"ensemble members differ in input or output shape: {sorted(shapes)}")
+    L = int(members[0].inputs[0].shape[1])
+    for i, m in enumerate(members):
+        m.name = names[i] if names else f"replicate_{i}"
+    inp = keras.Input((L, 4), name="sequence")
+    out = keras.layers.Average(name=ENSEMBLE_LAYER)([m(inp) for m in members])
+    return keras.Model(inp, out, name="replicate_ensemble")
+
+
+ENSEMBLE_LAYER = "replicate_average"
+
+
+def ensemble_members(model):
+    """The member models of a :func:`replicate_average` ensemble, in order, or ``None`` for any other model.
+
+    Recognised by its graph, not its names alone: one input, K >= 2 nested models each called once on that
+    input, and the ``Average`` layer ``replicate_average`` over their outputs as the model's output.
+    """
+    keras = _keras()
+    ops = getattr(model, "operations", None) or model.layers
+    subs = [op for op in ops if isinstance(op, keras.Model)]
+    avgs = [op for op in ops if isinstance(op, keras.layers.Average)]
+    if (len(subs) < 2 or len(avgs) != 1 or avgs[0].name != ENSEMBLE_LAYER or len(ops) != len(subs) + 2
+            or len(model.inputs) != 1 or len(model.outputs) != 1):
+        return None
+    avg = avgs[0]
+    if model.outputs[0]._keras_history.operation is not avg:
+        return None
+    node = avg._inbound_nodes[0]
+    members = [t._keras_history.operation for t in node.input_tensors]
+    if sorted(map(id, members)) != sorted(map(id, subs)):
+        return None  # every nested model is averaged, each once
+    inp = model.inputs[0]
+    for m in members:
+        if len(m._inbound_nodes) != 1 or len(m._inbound_nodes[0].input_tensors) != 1 \
+                or m._inbound_nodes[0].input_tensors[0] is not inp:
+            return None  # a member called on anything but the ensemble's input
+    return members
 
 
 ARCHITECTURES = {"primer": primer, "deepbind": deepbind, "basset": basset, "zeng": zeng}

@@ -28,7 +28,7 @@ from .encoding import ALPHABET, reverse_complement
 from .errors import ModelMismatchError, SeqcnnError
 from .motif_compare import DEFAULT_RELEASE, check_jaspar, compare_jaspar, run_targets
 from .motif_files import write_jaspar, write_meme, write_transfac
-from .models import strand_inner
+from .models import ensemble_members, strand_inner
 from .outputs import publish_dir, temp_dir
 
 
@@ -54,6 +54,7 @@ def activation_layer(model):
     from .graph import consumers, first_conv
 
     keras = import_keras()
+    model = (ensemble_members(model) or [model])[0]   # a replicate ensemble's filters: its first member's
     model = strand_inner(model) or model    # a strand-averaged model's filters are its single-strand model's
     conv = first_conv(model)
     if conv is None:
@@ -81,6 +82,7 @@ class _Activations:
     def __init__(self, model):
         tf = import_tf()
         keras = import_keras()
+        model = (ensemble_members(model) or [model])[0]   # an ensemble: its first member (run_motifs says so)
         inner = strand_inner(model)
         # A strand-averaged model's logits are the mean of the single-strand model on x and rc(x) (``logits``).
         self.both = inner is not None
@@ -344,6 +346,10 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
     if motif_db is None:
         check_jaspar(jaspar or "all", jaspar_release, jaspar_collection)   # before loading anything
     model, cfg = load_run(run_dir)
+    members = ensemble_members(model)
+    notes = [f"the run is an ensemble of {len(members)} replicates: these are the filters (and influence) of its "
+             f"first member, {members[0].name} (run motifs on members/<name> of the run for another's)"
+             ] if members else []
     activation_layer(model)  # fail early, before reading data, for models without a conv first layer
     targets, group, database = run_targets(jaspar, cfg, jaspar_release, jaspar_collection, motif_db)
     with open_dataset(data) as ds:
@@ -446,4 +452,4 @@ def run_motifs(run_dir, data, out_dir, *, split="train", threshold=None, strands
     return {"out_dir": out_dir, "n_filters": F, "n_kept": int(len(kept)), "records_read": n_records,
             "records_used": int(len(rows)),
             "skipped": [int(f) for f in np.flatnonzero(~fm.kept)], "table": table, "matched": matched,
-            "compared": matches is not None, "database": database, "tax_group": group}
+            "compared": matches is not None, "database": database, "tax_group": group, "notes": notes}

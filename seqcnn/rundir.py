@@ -10,6 +10,11 @@ A training run is a directory::
     RUN/metrics.json    metrics per split (train / val / test where non-empty)
     RUN/plots/          training curves, ROC and PR curves (PNG)
 
+A replicate ensemble (``seqcnn train --replicates K``, :mod:`seqcnn.ensemble`) is a run directory of the same
+contract whose ``model.keras`` averages the logits of K members, each a complete run directory in
+``RUN/members/seed_<s>/``; its config.json adds an ``ensemble`` section (replicates, seeds, member paths) and it
+has no history.csv of its own (each member has one).
+
 While training, the directory is built as ``RUN.partial`` beside it (with a
 ``checkpoint/`` of the last epoch) and renamed to ``RUN`` only when complete, so an
 error never leaves a half-written run, and an interrupted run can be continued with
@@ -126,7 +131,7 @@ def load_config(path):
     if not isinstance(cfg, dict):
         raise InputFormatError("a configuration must be a JSON object", path=path)
     unknown = sorted(set(cfg) - {"arch", "hparams", "training", "data", "versions", "created", "command",
-                                 "seqcnn_run", "model", "pipeline", "result", "distribute"})
+                                 "seqcnn_run", "model", "pipeline", "result", "distribute", "ensemble"})
     if unknown:
         raise InputFormatError(f"unknown configuration key(s) {', '.join(unknown)}", path=path,
                                hint="expected keys: arch, hparams, training")

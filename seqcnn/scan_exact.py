@@ -27,8 +27,10 @@ the slab, and a convolution's padding inside the window (the 'same' layers of a 
 
 A strand-averaged model (:func:`seqcnn.models.strand_average`) runs the path of its single-strand model on
 the slab and on the slab's reverse complement (mirrored starts ``S - w - L``) and averages the logits as its
-``Average`` layer does. Memory is bounded whatever the slab: starts are processed in chunks covering at most
-:data:`SPAN` slab positions, and the head runs in sub-batches of at most :data:`HEAD_BUDGET` features.
+``Average`` layer does. A replicate ensemble (:func:`seqcnn.models.replicate_average`) is the mean of its
+members' scorers, each on its own path. Memory is bounded whatever the slab: starts are processed in chunks
+covering at most :data:`SPAN` slab positions, and the head runs in sub-batches of at most :data:`HEAD_BUDGET`
+features.
 
 Provides :class:`WindowScorer`, :func:`cut_logits`, :func:`scan_method` and :data:`METHODS`.
 """
@@ -42,7 +44,7 @@ from .errors import ModelMismatchError, SeqcnnError
 from .graph import consumers, first_conv, inbound_layers
 from .ism_numba import _aligned_empty, _as_tensor
 from .ism_stack import _elementwise_ok
-from .models import strand_inner
+from .models import ensemble_members, strand_inner
 
 METHODS = ("auto", "global", "local", "chain", "batched")
 
@@ -466,7 +468,10 @@ def _path(model, method):
 
 
 def scan_method(model):
-    """Name of the path :class:`WindowScorer` takes for ``model`` with ``method='auto'``."""
+    """Name of the path :class:`WindowScorer` takes for ``model`` with ``method='auto'`` (an ensemble: its members')."""
+    members = ensemble_members(model)
+    if members is not None:
+        return "+".join(dict.fromkeys(scan_method(m) for m in members))
     return _path(strand_inner(model) or model, "auto").method
 
 
@@ -476,13 +481,14 @@ class WindowScorer:
     Parameters
     ----------
     model : keras.Model — input shape=(batch, L, 4), logits shape=(batch, T); a strand-averaged model
-        (:func:`seqcnn.models.strand_average`) is scored as the mean of its single-strand model on both strands.
+        (:func:`seqcnn.models.strand_average`) is scored as the mean of its single-strand model on both strands,
+        a replicate ensemble (:func:`seqcnn.models.replicate_average`) as the mean of its members' scorers.
     method : {'auto', 'global', 'local', 'chain', 'batched'} — 'auto' takes the first that applies, in this
         order; a named method that does not apply raises :class:`SeqcnnError`.
 
     Attributes
     ----------
-    method : str — the path that runs.
+    method : str — the path that runs (an ensemble: its members', distinct ones joined by '+').
     length : int — the window length L.
     n_outputs : int — T.
     """
@@ -493,6 +499,13 @@ class WindowScorer:
         self.inner = strand_inner(model)
         if method not in METHODS:
             raise SeqcnnError(f"unknown scan method {method!r}", hint=f"use one of {', '.join(METHODS)}")
+        members = ensemble_members(model)
+        self._members = None
+        if members is not None:
+            # each member on its own fast path; the ensemble's Average is their mean
+            self._members = [WindowScorer(m, method) for m in members]
+            self.method = "+".join(dict.fromkeys(s.method for s in self._members))
+            return
         core = self.inner if self.inner is not None else model
         path = _path(core, method)
         if path.method == "batched":
@@ -515,6 +528,11 @@ class WindowScorer:
         """
         L = self.length
         slab, starts = _check(slab, starts, L)
+        if self._members is not None:
+            out = self._members[0].logits(slab, starts)
+            for scorer in self._members[1:]:
+                out = out + scorer.logits(slab, starts)
+            return out / np.float32(len(self._members))    # keras Average: the sum in member order, divided by K
         fwd = self._path.logits(slab, starts)
         if self.inner is None or self.method == "batched":
             return fwd

@@ -152,6 +152,7 @@ def motifs(run_dir, data, out_dir, split, threshold, strands, min_sites, pseudoc
         for _, r in top.iterrows():
             _say(quiet, f"  filter{r['filter']:<4d} {r['best_match_id']:<10s} {r['best_match_name']:<16s} "
                         f"q={r['qvalue']:.2g}  {r['nsites']} sites  {r['consensus']}")
+    _notes(rep)
 
 
 @main.command()

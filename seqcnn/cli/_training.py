@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+from functools import partial
 
 import click
 
@@ -77,16 +78,23 @@ def models_cmd(length, outputs, as_json):
               help="The organism's JASPAR taxonomic group (vertebrates, fungi, plants, insects, ...), recorded in "
                    "config.json: motifs, discover, variants and report name motifs from it. [default: vertebrates, "
                    "or the --config's]")
+@click.option("--replicates", type=int,
+              help="Train K models (seeds --seed, --seed+1, ...; each a run directory in OUTPUT/members/) and save "
+                   "one model whose logits are their mean; every verb uses it as it is. [default: 1, or the "
+                   "--config's / interrupted run's]")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (OUTPUT.partial) from its last epoch.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
 def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedule, strands, strand_fit, patience,
-          stopping, monitor, seed, class_weight, rc_augment, memory_budget, bootstrap, strategy, jaspar, resume, force,
-          no_plots, quiet):
+          stopping, monitor, seed, class_weight, rc_augment, memory_budget, bootstrap, strategy, jaspar, replicates,
+          resume, force, no_plots, quiet):
     """Train a classifier on split 0 of DATA.h5, early-stopping on split 1; write a run directory."""
-    from ..training import train as train_run
+    from ..ensemble import resolve_replicates, train_replicates
+    from ..training import train as train_one
 
+    k = resolve_replicates(replicates, config, output, resume)
+    train_run = partial(train_replicates, replicates=k) if k > 1 else train_one
     try:
         r = train_run(data, output, arch=arch, params=_parse_params(params), config=config, epochs=epochs,
                       batch_size=batch_size, lr=lr, patience=patience, seed=seed, class_weight=class_weight,
@@ -101,6 +109,10 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
             click.echo(f"seqcnn: {'stopped by SIGTERM' if term else 'interrupted'}; this worker keeps no "
                        f"checkpoint (the chief's is in {output.rstrip('/')}.partial); stop the other workers, then "
                        f"rerun all with --resume", err=True)
+        elif k > 1:
+            click.echo(f"seqcnn train: {'stopped by SIGTERM' if term else 'interrupted'}; finished replicates and "
+                       f"the current one's epochs are kept in {output.rstrip('/')}.partial (continue with --resume, "
+                       "or start again with --force)", err=True)
         elif term:
             # A batch scheduler's stop (time limit, preemption): the job log gets where it stopped and what to run.
             from ..rundir import checkpointed_epochs
@@ -118,11 +130,19 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
     if not r["chief"]:
         _say(quiet, f"done: non-chief worker of {d['workers']} ({d['replicas']} replicas); the chief writes {output}")
         return
-    _say(quiet, f"wrote {output}: {cfg['arch']} ({cfg['model']['n_params']:,} parameters), "
-                + (f"{d['replicas']} replicas ({d['strategy']}), " if d["strategy"] != "none" else "")
-                + f"best epoch {r['best_epoch']} of {m['epochs_run']}"
-                + (f" by {m['monitor']}" if m["monitor"] else "")
-                + f", {r['seconds']:.0f} s, data {'in memory' if r['in_memory'] else 'streamed'}")
+    if k > 1:
+        e = cfg["ensemble"]
+        _say(quiet, f"wrote {output}: ensemble of {e['replicates']} {cfg['arch']} replicates (seeds "
+                    f"{', '.join(map(str, e['seeds']))}; {cfg['model']['n_params']:,} parameters in all), best epochs "
+                    f"{', '.join(map(str, m['best_epoch']))} of {', '.join(map(str, m['epochs_run']))}"
+                    + (f" by {m['monitor']}" if m["monitor"] else "") + f", {r['seconds']:.0f} s; members in "
+                    f"{os.path.join(output, 'members')}")
+    else:
+        _say(quiet, f"wrote {output}: {cfg['arch']} ({cfg['model']['n_params']:,} parameters), "
+                    + (f"{d['replicas']} replicas ({d['strategy']}), " if d["strategy"] != "none" else "")
+                    + f"best epoch {r['best_epoch']} of {m['epochs_run']}"
+                    + (f" by {m['monitor']}" if m["monitor"] else "")
+                    + f", {r['seconds']:.0f} s, data {'in memory' if r['in_memory'] else 'streamed'}")
     for split in ("train", "val", "test"):
         if split in m:
             _say(quiet, "  " + _metrics_line(split, m[split]))
