@@ -1,4 +1,4 @@
-"""Wall time of ``seqcnn train`` with its defaults against the plain Keras + RC baseline, in turns.
+"""Wall, user and system time of ``seqcnn train`` with its defaults against the plain Keras + RC baseline, in turns.
 
 ``bench_accuracy.py`` times each method once per fold, in sequence, so a change in the machine's load between two
 runs moves their ratio (the shared machine's speed drifts by tens of percent within minutes). Here the two are
@@ -6,11 +6,21 @@ run alternately, ``--rounds`` times each, on the same splits as ``bench_accuracy
 0.9/0.1, test.fa; B panel and CTCF 1 kb: one fold, ``--fold``, of the 5-fold protocol), and the ratio of the
 medians is reported with both test auROCs (deterministic: the same every round).
 
+Each run is a fresh Python process (as a user's ``seqcnn train`` is), timed from the start of training to the test
+predictions (imports excluded); beside its wall time the table gives the process's user and system CPU seconds
+and context switches over the same span (``getrusage``), the numbers that show threads or the kernel eating the
+time. ``--busy`` runs a competing process spinning one core for the whole benchmark: a user's machine is rarely
+idle, and the ratio must hold under load too.
+
     python benchmarks/bench_train_time.py --sets oct4,CTCF,GATA3,long --rounds 3
+    python benchmarks/bench_train_time.py --sets oct4 --rounds 2 --busy
 """
 
 import argparse
+import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +33,65 @@ sys.path.insert(0, HERE)
 import bench_accuracy as acc  # noqa: E402  (the data sets and baselines of the accuracy benchmark)
 
 
+def _usage():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return np.array([r.ru_utime, r.ru_stime, r.ru_nvcsw + r.ru_nivcsw, r.ru_minflt], float)
+
+
+def one_run(method, npz, h5, tmp, arch):
+    """Train and score one method in this process; return its times, usage, epochs and test auROC (a dict)."""
+    from sklearn.metrics import roc_auc_score
+
+    from seqcnn import scoring
+    from seqcnn._tf import import_keras
+
+    keras = import_keras()
+    d = np.load(npz)
+    x, y, split = d["x"], d["y"], d["split"]
+    tr, va, te = (np.flatnonzero(split == c) for c in (0, 1, 2))
+    t, u = time.time(), _usage()
+    if method == "seqcnn":
+        model, r = acc.seqcnn_run(h5, arch, tmp, {}, {})
+        p = scoring.predict_onehot(model, x[te], "binary")[:, 0]
+        epochs, batch = len(r["history"]), r["config"]["training"]["batch_size"]
+    else:
+        fits = []
+        fit = keras.Model.fit
+
+        def counted(self, *a, **k):  # the baseline's epoch count (its EarlyStopping decides)
+            h = fit(self, *a, **k)
+            fits.append(len(h.epoch))
+            return h
+
+        keras.Model.fit = counted
+        p = acc.plain_keras(x[tr], y[tr], x[va], y[va], x[te], rc=True)
+        epochs, batch = fits[-1], 128
+    wall, (user, sys_, switches, faults) = time.time() - t, _usage() - u
+    return {"wall": wall, "user": user, "sys": sys_, "switches": int(switches), "faults": int(faults),
+            "epochs": int(epochs), "batch": int(batch), "auroc": float(roc_auc_score(y[te], p))}
+
+
+def measure(method, npz, h5, tmp, arch):
+    """:func:`one_run` in a fresh Python process; its result dict."""
+    cmd = [sys.executable, "-W", "ignore", os.path.abspath(__file__), "--one", method, "--npz", npz, "--h5", h5,
+           "--tmp", tmp, "--arch", arch]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def load_set(name, data, fold):
+    """``(label, ids, seqs, y, split)`` of one benchmark set, as ``bench_accuracy.py`` builds it."""
+    if name == "oct4":
+        return ("Oct4 vs Mafk",) + tuple(acc.oct4_data(data))
+    tf_name = "CTCF" if name == "long" else name
+    d = os.path.join(data, "deepbind_B_panel")
+    ids, seqs, y = acc.read_set(os.path.join(d, f"{tf_name}.fa"), os.path.join(d, f"{tf_name}_labels.csv"))
+    if name == "long":
+        seqs = acc.long_set(seqs)
+    label = ("CTCF 1 kb" if name == "long" else tf_name) + f" fold {fold}"
+    return label, np.array(ids, dtype=object), seqs, y, acc.fold_split(y, fold, acc.folds(y)[fold][0])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.path.normpath(acc.DATA))
@@ -30,53 +99,55 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--arch", default="deepbind")
     ap.add_argument("--fold", type=int, default=0, help="which of the 5 folds (B panel, CTCF 1 kb)")
+    ap.add_argument("--busy", action="store_true", help="spin one core in another process during the runs")
+    ap.add_argument("--one", choices=["seqcnn", "keras"], help=argparse.SUPPRESS)  # a child run
+    ap.add_argument("--npz", help=argparse.SUPPRESS)
+    ap.add_argument("--h5", help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.one:
+        print(json.dumps(one_run(args.one, args.npz, args.h5, args.tmp, args.arch)), flush=True)
+        return
 
-    from sklearn.metrics import roc_auc_score
-
-    from seqcnn import scoring
     from seqcnn.encoding import one_hot
 
+    busy = None
+    if args.busy:
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     rows = []
-    with tempfile.TemporaryDirectory(prefix="seqcnn-bench-time-") as tmp:
-        for name in args.sets.split(","):
-            if name == "oct4":
-                label, (ids, seqs, y, split) = "Oct4 vs Mafk", acc.oct4_data(args.data)
-            else:
-                tf_name = "CTCF" if name == "long" else name
-                d = os.path.join(args.data, "deepbind_B_panel")
-                ids, seqs, y = acc.read_set(os.path.join(d, f"{tf_name}.fa"), os.path.join(d, f"{tf_name}_labels.csv"))
-                if name == "long":
-                    seqs = acc.long_set(seqs)
-                label = ("CTCF 1 kb" if name == "long" else tf_name) + f" fold {args.fold}"
-                ids = np.array(ids, dtype=object)
-                split = acc.fold_split(y, args.fold, acc.folds(y)[args.fold][0])
-            x = one_hot(seqs)
-            h5 = os.path.join(tmp, f"{name}.h5")
-            acc.write_h5(h5, ids, x, y, split)
-            tr, va, te = (np.flatnonzero(split == c) for c in (0, 1, 2))
-            times = {"seqcnn": [], "keras": []}
-            auc = {}
-            for _ in range(args.rounds):
-                t = time.time()
-                model, r = acc.seqcnn_run(h5, args.arch, tmp, {}, {})
-                times["seqcnn"].append(time.time() - t)
-                auc["seqcnn"] = roc_auc_score(y[te], scoring.predict_onehot(model, x[te], "binary")[:, 0])
-                epochs = len(r["history"])
-                t = time.time()
-                p = acc.plain_keras(x[tr], y[tr], x[va], y[va], x[te], rc=True)
-                times["keras"].append(time.time() - t)
-                auc["keras"] = roc_auc_score(y[te], p)
-            s, k = np.median(times["seqcnn"]), np.median(times["keras"])
-            rows.append((label, s, k, s / k, epochs, r["config"]["training"]["batch_size"], auc["seqcnn"],
-                         auc["keras"], os.getloadavg()[0]))
-            print(f"  {label}: seqcnn {times['seqcnn']}, keras {times['keras']}", flush=True)
-    print(f"\n{' '.join(sys.argv)}; {args.rounds} rounds in turns, medians, {os.cpu_count()} CPUs\n")
-    print(f"| data set | seqcnn {args.arch} s | plain Keras + RC s | ratio | seqcnn epochs | batch | "
-          "seqcnn test auROC | Keras + RC test auROC | load |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for label, s, k, ratio, ep, bs, a1, a2, load in rows:
-        print(f"| {label} | {s:.1f} | {k:.1f} | {ratio:.2f}× | {ep} | {bs} | {a1:.4f} | {a2:.4f} | {load:.1f} |")
+    try:
+        with tempfile.TemporaryDirectory(prefix="seqcnn-bench-time-") as tmp:
+            for name in args.sets.split(","):
+                label, ids, seqs, y, split = load_set(name, args.data, args.fold)
+                x = one_hot(seqs)
+                h5, npz = os.path.join(tmp, f"{name}.h5"), os.path.join(tmp, f"{name}.npz")
+                acc.write_h5(h5, ids, x, y, split)
+                np.savez(npz, x=x, y=y, split=split)
+                runs = {"seqcnn": [], "keras": []}
+                for _ in range(args.rounds):
+                    for method in ("seqcnn", "keras"):
+                        runs[method].append(measure(method, npz, h5, tmp, args.arch))
+                        print(f"  {label} {method}: {runs[method][-1]} (load {os.getloadavg()[0]:.1f})", flush=True)
+                med = {m: {k: float(np.median([r[k] for r in rs])) for k in ("wall", "user", "sys", "switches")}
+                       for m, rs in runs.items()}
+                rows.append((label, med, runs, os.getloadavg()[0]))
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+    print(f"\n{' '.join(sys.argv)}; {args.rounds} rounds in turns, medians, {os.cpu_count()} CPUs"
+          f"{', one core kept busy by another process' if args.busy else ''}\n")
+    print(f"| data set | seqcnn {args.arch} s | user s | sys s | ctx switches | plain Keras + RC s | user s | sys s "
+          "| ctx switches | ratio (wall) | seqcnn epochs | Keras epochs | batch | seqcnn test auROC "
+          "| Keras + RC test auROC | load |")
+    print("|" + "---|" * 16)
+    for label, med, runs, load in rows:
+        s, k = med["seqcnn"], med["keras"]
+        print(f"| {label} | {s['wall']:.1f} | {s['user']:.1f} | {s['sys']:.1f} | {s['switches']:.0f} | "
+              f"{k['wall']:.1f} | {k['user']:.1f} | {k['sys']:.1f} | {k['switches']:.0f} | "
+              f"{s['wall'] / k['wall']:.2f}× | {runs['seqcnn'][-1]['epochs']} | {runs['keras'][-1]['epochs']} | "
+              f"{runs['seqcnn'][-1]['batch']} | {runs['seqcnn'][-1]['auroc']:.4f} | {runs['keras'][-1]['auroc']:.4f} "
+              f"| {load:.1f} |")
 
 
 if __name__ == "__main__":

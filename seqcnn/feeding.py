@@ -6,7 +6,9 @@ records are shuffled together. The epoch's order is a function of (seed, epoch)
 only, so a training set loaded into memory (when it fits ``memory_budget_mb``) and
 one streamed from disk yield identical batches and identical models. Batches
 travel as uint8 and are cast to float32 (and optionally reverse-complemented)
-inside the TensorFlow graph.
+inside the TensorFlow graph. A training set in memory is batched without Python per batch (the epoch's
+order drawn once per epoch, rows gathered in the graph); streamed or sliced for replicas, a Python generator
+cuts the same batches.
 
 Provides :func:`epoch_order`, :class:`Source` (rows from memory or from chunks),
 :func:`training_dataset` (the batches of all epochs, optionally cut into replica
@@ -173,13 +175,14 @@ def training_dataset(source, indices, targets, sample_weight, batch_size, seed, 
     tf = import_tf()
     ds = source.ds
     L, bs = ds.length, int(batch_size)
+    if source.in_memory and replicas is None:
+        return _memory_dataset(source, indices, targets, sample_weight, bs, seed, buffer_chunks, rc_augment,
+                               start_epoch, epochs)
 
     def batches():
         for epoch in range(start_epoch, epochs):
             order, bounds = epoch_order(indices, ds.chunk_records, buffer_chunks, seed, epoch, return_groups=True)
-            flips = np.random.default_rng([int(seed), int(epoch), 1]).random(len(order)) < 0.5
-            if not rc_augment:
-                flips[:] = False
+            flips = _epoch_plan(indices, ds.chunk_records, buffer_chunks, seed, epoch, rc_augment)[1]
             pending = None
             # One read per chunk group: each chunk is read (decompressed) once per epoch.
             for start, stop in zip(bounds[:-1], bounds[1:]):
@@ -226,3 +229,43 @@ def training_dataset(source, indices, targets, sample_weight, batch_size, seed, 
         return x, y, w
 
     return tf.data.Dataset.from_generator(batches, output_signature=sig).map(to_model).prefetch(4)
+
+
+def _epoch_plan(indices, chunk_records, buffer_chunks, seed, epoch, rc_augment):
+    """One epoch's record order (:func:`epoch_order`) and reverse-complement flags, as the generator draws them."""
+    order = epoch_order(indices, chunk_records, buffer_chunks, seed, epoch)
+    flips = np.random.default_rng([int(seed), int(epoch), 1]).random(len(order)) < 0.5
+    return order, flips & bool(rc_augment)
+
+
+def _memory_dataset(source, indices, targets, sample_weight, bs, seed, buffer_chunks, rc_augment, start_epoch,
+                    epochs):
+    """:func:`training_dataset` for a training set held in memory: the same batches, with no Python per batch.
+
+    The streaming pipeline runs a Python generator per batch (a GIL hand-off between a ``tf.data`` thread and
+    the training loop each step); here Python runs once per epoch, to draw the epoch's order and flips (the same
+    function of seed and epoch as the generator, so the batches are identical by construction: the same rows, in
+    the same order, cut at the same places), and the rows are gathered from one uint8 tensor inside the graph.
+    """
+    tf = import_tf()
+    ds = source.ds
+    x = tf.constant(source.x)  # rows of source.indices (train + val), uint8: 1/4 of the float32 size
+    targets_t = tf.constant(np.asarray(targets, np.int32 if targets.ndim == 1 else np.float32))
+    weights_t = tf.constant(np.asarray(sample_weight, np.float32))
+
+    def plans():
+        for epoch in range(start_epoch, epochs):
+            order, flips = _epoch_plan(indices, ds.chunk_records, buffer_chunks, seed, epoch, rc_augment)
+            yield np.searchsorted(source.indices, order), order, flips
+
+    sig = (tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.bool))
+
+    def batch(rows, records, flip):
+        xb = tf.cast(tf.gather(x, rows), tf.float32)
+        xb = tf.where(flip[:, None, None], tf.reverse(xb, axis=[1, 2]), xb)
+        return xb, tf.gather(targets_t, records), tf.gather(weights_t, records)
+
+    # Each epoch is batched on its own (its last batch may be short), as the generator cuts it.
+    epochs_ds = tf.data.Dataset.from_generator(plans, output_signature=sig)
+    return (epochs_ds.flat_map(lambda r, i, f: tf.data.Dataset.from_tensor_slices((r, i, f)).batch(bs))
+            .map(batch).prefetch(2))

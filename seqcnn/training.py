@@ -36,7 +36,8 @@ def set_determinism(seed):
 def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_size=None, lr=None, patience=None,
           seed=None, class_weight=None, rc_augment=None, monitor=None, buffer_chunks=None, memory_budget_mb=1024,
           resume=False, force=False, quiet=False, plots=True, n_boot=1000, callbacks=(), command=None,
-          strategy=None, lr_schedule=None, strands=None, stopping=None, strand_fit=None, jaspar=None):
+          strategy=None, lr_schedule=None, strands=None, stopping=None, strand_fit=None, jaspar=None,
+          jit_compile=None):
     """Train a model on split 0, early-stop on split 1, and write the run directory ``out``.
 
     Parameters
@@ -59,6 +60,11 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
         (default) counts a new lowest validation loss as progress and breaks ties of the monitor by it
         (``rundir.STOPPINGS``).
         ``batch_size`` None: ``rundir.auto_batch``.
+    jit_compile : bool, optional — compile the train step with XLA (recorded in config.json's ``distribute``
+        section; ``None``: False, or with ``resume`` the interrupted run's setting, which another value may not
+        change). Without dropout the step equals the default one up to float rounding (XLA fuses and orders
+        sums differently); with dropout XLA also draws other dropout masks, so a run trains differently (not
+        better or worse: on Oct4 no faster either, ``benchmarks/bench_train_time.py``).
     jaspar : str, optional — the organism's JASPAR taxonomic group (e.g. 'fungi'), recorded in config.json: the
         verbs that name motifs compare with it unless told otherwise. [default: the config's, or vertebrates]
     memory_budget_mb : float — load train+val into memory when their uint8 size fits, else stream chunks.
@@ -107,6 +113,7 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
                              monitor=monitor, buffer_chunks=buffer_chunks, lr_schedule=lr_schedule, strands=strands,
                              stopping=stopping, strand_fit=strand_fit, jaspar=jaspar)
         tr = cfg["training"]
+        jit = _jit_setting(jit_compile, recorded)
         if ds.task not in models.TASKS:
             raise InputFormatError(f"unknown task {ds.task!r} in the dataset", path=ds.path)
         idx = {s: ds.indices(s) for s in SPLITS}
@@ -139,7 +146,9 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
         in_memory = nbytes <= memory_budget_mb * 1e6
         cfg = {
             "seqcnn_run": 1,
-            "arch": cfg["arch"], "hparams": cfg["hparams"], "training": tr, "distribute": dist.record(),
+            "arch": cfg["arch"], "hparams": cfg["hparams"], "training": tr,
+            # jit_compile only when on: a default run's section stays as earlier versions wrote it (absent = off)
+            "distribute": {**dist.record(), **({"jit_compile": True} if jit else {})},
             "model": {"input_length": ds.length, "task": ds.task, "n_outputs": ds.n_outputs,
                       "n_params": int(model.count_params()), "output": "logits",
                       "link": "softmax" if ds.task == "multiclass" else "sigmoid"},
@@ -212,6 +221,12 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
     fitted = models.strand_inner(model) if posthoc else model
     fitted.compile(optimizer=keras.optimizers.Adam(tr["lr"]),
                    loss=losses.keras_loss(task, weights.get("pos_weight")), jit_compile=False)
+    if cfg["distribute"].get("jit_compile"):
+        # Keras refuses jit_compile=True while TensorFlow's op determinism is on (set_determinism), because some
+        # XLA ops have no deterministic GPU kernel; this train step (convolutions, dense layers, pooling, their
+        # gradients, Adam) runs the same on every call on CPU, where tests/test_training.py checks that an XLA
+        # run resumes to the uninterrupted one. So the flag is set past that check.
+        fitted._jit_compile = True
     # Built now, not by fit: a resumed run restores its slots (same variables, same order) before the first step.
     fitted.optimizer.build(fitted.trainable_variables)
     best_weights = None  # the monitored best epoch's weights, kept in memory and in every checkpoint
@@ -359,6 +374,23 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
             "best_epoch": state["best_epoch"], "in_memory": in_memory, "seconds": round(time.time() - t0, 1),
             "chief": dist.chief, "notes": _imbalance_notes(task, y_train, tr["class_weight"], ds),
             "records_read": int(ds.n)}
+
+
+def _jit_setting(jit_compile, recorded):
+    """Whether the train step is XLA-compiled: ``jit_compile`` if given, else the interrupted run's, else False.
+
+    Recorded beside the strategy (config.json's ``distribute`` section: how the step runs, not what it fits).
+    """
+    before = bool((recorded or {}).get("jit_compile", False))
+    if jit_compile is None:
+        return before
+    if not isinstance(jit_compile, (bool, np.bool_)):
+        raise SeqcnnError(f"jit_compile must be True or False, got {jit_compile!r}")
+    if recorded and bool(jit_compile) != before:
+        # XLA draws other dropout masks: a run switched half-way would match neither setting's run
+        raise SeqcnnError(f"the interrupted run trained with jit_compile={before}", hint="resume without "
+                          "changing it (--xla/--no-xla), or start again with --force")
+    return bool(jit_compile)
 
 
 def _imbalance_notes(task, y, class_weight, ds):

@@ -30,6 +30,32 @@ def test_streamed_and_in_memory_training_give_identical_models(sim_binary, tmp_p
     assert a["metrics"]["test"] == b["metrics"]["test"]
 
 
+def test_in_memory_batches_equal_the_streamed_generator_batch_for_batch(sim_binary):
+    """The in-memory pipeline (rows gathered in the graph, Python once per epoch) yields the streamed pipeline's
+    batches bit for bit: same rows, order, cuts (each epoch's short last batch), flips, targets and weights."""
+    from seqcnn.store import open_dataset
+
+    with open_dataset(sim_binary) as ds:
+        idx = ds.indices("train")
+        mem = feeding.Source(ds, np.concatenate([idx, ds.indices("val")]), in_memory=True)
+        stream = feeding.Source(ds, in_memory=False)
+        targets, w = losses.targets(ds.task, ds.y), np.linspace(0.5, 1.5, ds.n).astype(np.float32)
+
+        def batches(src, rc):
+            return list(feeding.training_dataset(src, idx, targets, w, 100, 3, 2, rc, 1, 4).as_numpy_iterator())
+
+        for rc in (True, False):
+            a, b = batches(mem, rc), batches(stream, rc)
+            assert len(a) == len(b) == 3 * 5  # epochs 1..3 of 420 records: 4 x 100 + 20 each
+            assert [len(x) for x, _, _ in a[:5]] == [100] * 4 + [20]
+            for got, want in zip(a, b):
+                for u, v in zip(got, want):
+                    assert u.dtype == v.dtype
+                    np.testing.assert_array_equal(u, v)
+        flipped = [x for x, _, _ in batches(mem, True)]
+        assert not np.array_equal(np.concatenate(flipped), np.concatenate([x for x, _, _ in a]))
+
+
 def test_replica_batches_split_pad_and_reweight_the_global_batch(sim_binary):
     from seqcnn.store import open_dataset
 
@@ -102,3 +128,24 @@ def test_fixed_batches_score_a_row_the_same_in_any_shard():
     fwd.fn = fn
     assert len(calls) == 4  # place 1 (keys 1, 1, 9, 9) is the most crowded
     np.testing.assert_array_equal(got[[0, 1, 3]], fwd.fixed(x[[0, 1, 3]], 8, slots=keys[[0, 1, 3]]))
+
+
+def test_malloc_tuning_and_core_count(monkeypatch):
+    """``_tf.tune_malloc`` applies on glibc unless the user set MALLOC_*; the cores respect a cgroup quota."""
+    import os
+    import sys
+
+    from seqcnn import _tf
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert _tf.tune_malloc() is False  # the user's malloc settings win
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    if sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION"):
+        assert _tf.tune_malloc() is True
+    mask = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(_tf, "_cgroup_quota", lambda: None)
+    assert _tf.available_cores() == mask
+    monkeypatch.setattr(_tf, "_cgroup_quota", lambda: 1)
+    assert _tf.available_cores() == 1
+    monkeypatch.setattr(_tf, "_cgroup_quota", lambda: mask + 8)
+    assert _tf.available_cores() == mask

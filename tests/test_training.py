@@ -181,3 +181,40 @@ def test_a_tie_in_the_monitored_metric_goes_to_the_lower_validation_loss():
     # a new lowest validation loss is progress (patience and the plateau wait restart) even when auPRC is not
     assert training._new_low(0.4, None) and training._new_low(0.4, 0.5)
     assert not training._new_low(0.5, 0.5) and not training._new_low(None, 0.5)
+
+
+@pytest.mark.numerics
+def test_xla_train_step_resumes_to_the_uninterrupted_run_and_differs_only_by_rounding(sim_binary, tmp_path):
+    """``jit_compile=True``: recorded, kept on resume, and an interrupted XLA run resumes to the uninterrupted one.
+
+    Without dropout the XLA step is the default step up to float rounding; with dropout XLA draws other dropout
+    masks (its own random-number generator), so only the no-dropout comparison is one of rounding.
+    """
+    from seqcnn._tf import import_keras
+
+    keras = import_keras()
+    nodrop = {**FAST, "params": {**TINY, "dropout": 0.0}, "epochs": 2}
+    plain = training.train(sim_binary, tmp_path / "plain", plots=False, **nodrop)
+    xla = training.train(sim_binary, tmp_path / "xla1", plots=False, jit_compile=True, **nodrop)
+    assert xla["config"]["distribute"]["jit_compile"] is True and "jit_compile" not in plain["config"]["distribute"]
+    assert_close([h["loss"] for h in xla["history"]], [h["loss"] for h in plain["history"]], ops=128)
+
+    opts = {**FAST, "epochs": 5}
+    full = training.train(sim_binary, tmp_path / "full", plots=False, jit_compile=True, **opts)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        training.train(sim_binary, tmp_path / "run", plots=False, jit_compile=True, callbacks=[Interrupt()], **opts)
+    with pytest.raises(SeqcnnError, match="interrupted run trained with jit_compile=True"):
+        training.train(sim_binary, tmp_path / "run", resume=True, jit_compile=False, **FAST)
+    resumed = training.train(sim_binary, tmp_path / "run", resume=True, plots=False, quiet=True, n_boot=200)
+    assert resumed["config"]["distribute"]["jit_compile"] is True  # taken from the interrupted run's config
+    assert len(resumed["history"]) == len(full["history"]) == 5
+    assert_close([h["loss"] for h in resumed["history"]], [h["loss"] for h in full["history"]], ops=128)
+    assert_close(resumed["metrics"]["test"]["loss"], full["metrics"]["test"]["loss"], ops=128)
+    with pytest.raises(SeqcnnError, match="jit_compile must be True or False"):
+        training.train(sim_binary, tmp_path / "bad", jit_compile="yes", **FAST)

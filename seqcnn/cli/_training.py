@@ -82,13 +82,16 @@ def models_cmd(length, outputs, as_json):
               help="Train K models (seeds --seed, --seed+1, ...; each a run directory in OUTPUT/members/) and save "
                    "one model whose logits are their mean; every verb uses it as it is. [default: 1, or the "
                    "--config's / interrupted run's]")
+@click.option("--xla/--no-xla", "jit_compile", default=None,
+              help="Compile the train step with XLA (dropout then draws other masks; not faster on CPU here). "
+                   "[default: off, or the interrupted run's]")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (OUTPUT.partial) from its last epoch.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
 def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedule, strands, strand_fit, patience,
           stopping, monitor, seed, class_weight, rc_augment, memory_budget, bootstrap, strategy, jaspar, replicates,
-          resume, force, no_plots, quiet):
+          jit_compile, resume, force, no_plots, quiet):
     """Train a classifier on split 0 of DATA.h5, early-stopping on split 1; write a run directory."""
     from ..ensemble import resolve_replicates, train_replicates
     from ..training import train as train_one
@@ -101,7 +104,7 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
                       rc_augment=rc_augment, monitor=monitor, memory_budget_mb=memory_budget, resume=resume,
                       force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line(),
                       strategy=strategy, lr_schedule=lr_schedule, strands=strands, stopping=stopping,
-                      strand_fit=strand_fit, jaspar=jaspar)
+                      strand_fit=strand_fit, jaspar=jaspar, jit_compile=jit_compile)
     except KeyboardInterrupt as exc:
         term = isinstance(exc, Terminated)
         if strategy == "multiworker" and not _is_chief():
