@@ -19,6 +19,7 @@ _LAZY = {
     # models, training, scoring
     "build_model": "models",
     "train": "training",
+    "train_replicates": "ensemble",
     "evaluate": "scoring",
     "predict": "scoring",
     "load_run": "rundir",
@@ -41,6 +42,9 @@ _LAZY = {
     "filter_motifs": "motifs",
     "filter_influence": "motifs",
     "run_motifs": "motifs",
+    # genome-wide (``scan`` is the module of the verb: its function is seqcnn.scan.scan)
+    "WindowScorer": "scan_exact",
+    "evaluate_genome": "genomewide",
     "compare_jaspar": "motif_compare",
     "load_targets": "motif_compare",
     "write_meme": "motif_files",

@@ -27,7 +27,7 @@ def readme_commands():
 def test_readme_shows_every_verb():
     verbs = {c.split()[1] for c in readme_commands() if c.startswith("seqcnn ")}
     assert {"simulate", "encode", "info", "models", "train", "evaluate", "predict", "mutagenesis",
-            "motifs", "variants", "discover", "report", "export"} <= verbs
+            "motifs", "variants", "discover", "report", "export", "scan"} <= verbs
 
 
 @pytest.mark.slow
