@@ -268,12 +268,21 @@ def evaluate_genome(run_dir, genome, peaks, chroms, stride=DEFAULT_STRIDE, min_o
     dict — the metrics of :func:`genome_metrics` plus ``windows`` (``read``, ``scored``, ``dropped`` by reason),
     ``chroms``, ``stride``, ``min_overlap``, ``length``, ``output``, ``method``, ``seconds``, ``regions`` (best and
     worst, :func:`region_table`), ``notes``, provenance (run, genome, peaks, created, command).
+
+    Notes
+    -----
+    Memory: scoring streams slabs (``seqcnn scan``'s bound), but an exact auPRC ranks all windows at once, so
+    every scored window's float32 score and bool label are held: 5 bytes per window (each chromosome's centres
+    are dropped once it is labelled and tiled), and the metrics need about 80 bytes per window more while they
+    are computed (measured with tracemalloc on 10 M windows: argsort indices, sorted copies, int64 cumulative
+    counts, float64 precision/recall/FPR per distinct score). A human genome at stride 50 (62 M windows) needs
+    about 0.3 GB held and 5 GB at the peak; at stride 10, five times that.
     """
     from .exact_ism import single_output
     from .genome import Genome
     from .intervals import IntervalIndex, read_bed
     from .rundir import load_run
-    from .scan import _check_run_chroms, check_stride
+    from .scan import check_run_chroms, check_stride
     from .scoring import output_columns
 
     figure = None
@@ -299,7 +308,7 @@ def evaluate_genome(run_dir, genome, peaks, chroms, stride=DEFAULT_STRIDE, min_o
         from .genome_encode import check_names
 
         check_names(g, iv)   # peaks named like 'chr1' against a '1' genome: one line, before any scoring
-        naming = _check_run_chroms(cfg, g)   # a genome named unlike the run's data: one line
+        naming = check_run_chroms(cfg, g)   # a genome named unlike the run's data: one line
         notes = check_held_out(cfg, chroms, run_dir, allow_train_chroms)
         if naming and allow_train_chroms:
             notes.append(naming)
@@ -309,13 +318,12 @@ def evaluate_genome(run_dir, genome, peaks, chroms, stride=DEFAULT_STRIDE, min_o
                               hint="give the peaks of these chromosomes, or evaluate the chromosomes they are on")
         index = IntervalIndex(iv.chrom[on], iv.start[on], iv.end[on])
         t0 = time.perf_counter()
-        scorer, parts, windows = _score(model, g, chroms, stride, max_n, slab_bases, method, k, progress)
+        need = length // 2 if min_overlap is None else int(min_overlap)
+        notes += _short_peak_note(iv.start[on], iv.end[on], need, chroms)
+        scorer, y, score, regions, windows, bases = _score(model, g, chroms, stride, max_n, slab_bases, method, k,
+                                                           progress, index, min_overlap)
         seconds = time.perf_counter() - t0
         genome_info = {"path": os.path.abspath(g.source), "fai_sha256": g.index_sha256()}
-    # Per chromosome: labels, then one score and one label array (no per-window chromosome names: 5 bytes a window).
-    ys = [label_windows(index, c, centre - length // 2, length, min_overlap) for c, centre, _, _ in parts]
-    y = np.concatenate(ys) if ys else np.zeros(0, bool)
-    score = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
     if len(y) == 0:
         raise SeqcnnError(f"no window of {', '.join(chroms)} could be scored ({windows['dropped']})",
                           hint="check --max-n and the chromosomes' lengths against the window length")
@@ -323,16 +331,13 @@ def evaluate_genome(run_dir, genome, peaks, chroms, stride=DEFAULT_STRIDE, min_o
     if m["auprc"] is None:
         notes.append(f"every scored window is {'positive' if m['n_pos'] else 'negative'}: auROC and auPRC are "
                      f"undefined")
-    regions = sorted((r for (c, centre, sc, size), yc in zip(parts, ys)
-                      for r in region_table(c, centre, yc, sc, lengths={c: size})),
-                     key=lambda r: (-r["auprc"], -r["n_pos"]))
     m.update({
         "windows": windows, "chroms": chroms, "stride": stride, "length": length,
         "min_overlap": length // 2 if min_overlap is None else int(min_overlap), "max_n": float(max_n),
         "output": names[k], "output_index": k, "label": _label(cfg, k), "method": scorer.method,
         "seconds": round(seconds, 3),
-        "bases": int(sum(p[3] for p in parts)), "peaks": {"path": os.path.abspath(os.fspath(peaks)),
-                                                          "on_chroms": int(on.sum()), "read": int(len(iv))},
+        "bases": int(bases), "peaks": {"path": os.path.abspath(os.fspath(peaks)), "on_chroms": int(on.sum()),
+                                       "read": int(len(iv))},
         "regions": {"size": REGION_BASES, "n": len(regions), "best": regions[0] if regions else None,
                     "worst": regions[-1] if regions else None},
         "allow_train_chroms": bool(allow_train_chroms), "notes": notes,
@@ -371,17 +376,37 @@ def _label(cfg, k):
     return str(names[k]) if names and k < len(names) else None
 
 
-def _score(model, genome, chroms, stride, max_n, slab_bases, method, k, progress):
-    """Every kept window's logit of output ``k`` on ``chroms``: (scorer, [(chrom, centres, logits, bases)], windows).
+def _short_peak_note(start, end, need, chroms):
+    """A note when peaks are shorter than ``need`` bases: alone, such a peak can label no window positive."""
+    width = np.asarray(end, np.int64) - np.asarray(start, np.int64)
+    short = int((width < need).sum())
+    suggest = max(1, int(np.median(width)) // 2) if len(width) else need
+    if not short or suggest >= need:   # a few narrow peaks among broad ones: the rule is the user's choice
+        return []
+    return [f"{short} of {len(width)} peaks on {', '.join(chroms)} are shorter than --min-overlap {need} bp "
+            f"(median {int(np.median(width))} bp): alone they label no window positive; for narrow peaks (motif "
+            f"sites, footprints) pass --min-overlap 1 (any shared base, as ENCODE-DREAM labels bins) or "
+            f"--min-overlap {suggest} (half the median peak)"]
+
+
+def _score(model, genome, chroms, stride, max_n, slab_bases, method, k, progress, index, min_overlap):
+    """Score, label and tile every window of ``chroms``, keeping 5 bytes per window (its score and its label).
 
     The grid, the slabs and the drop rules are :func:`seqcnn.scan.iter_scores`'s, so these windows are those of a
-    ``seqcnn scan`` track at the same stride.
+    ``seqcnn scan`` track at the same stride. Each chromosome's windows are labelled (:func:`label_windows`) and
+    tiled (:func:`region_table`) as soon as it is scored, so its centres (int64) are dropped then.
+
+    Returns
+    -------
+    (scorer, y bool [n], score float32 [n] (logits of output ``k``), regions (list of dict, best first),
+    windows {read, scored, dropped {reason: n}}, bases int) — n the scored windows, in genome order.
     """
     from .scan import SLAB_BASES, iter_scores
     from .scan_exact import WindowScorer
 
     scorer = WindowScorer(model, method=method)
-    parts = []
+    L = int(scorer.length)
+    ys, scores, regions = [], [], []
     windows = {"read": 0, "scored": 0, "dropped": {}}
     total = sum(genome.lengths[c] for c in chroms)
     bar = None
@@ -402,12 +427,20 @@ def _score(model, genome, chroms, stride, max_n, slab_bases, method, k, progress
                 if bar is not None:
                     bar.update(slab.bases)
             centre = np.concatenate(cs) if cs else np.zeros(0, np.int64)
+            sc = np.concatenate(ls) if ls else np.zeros(0, np.float32)
+            del cs, ls
+            yc = label_windows(index, c, centre - L // 2, L, min_overlap)
+            regions += region_table(c, centre, yc, sc, lengths={c: genome.lengths[c]})
             windows["scored"] += int(len(centre))
-            parts.append((c, centre, np.concatenate(ls) if ls else np.zeros(0, np.float32), genome.lengths[c]))
+            ys.append(yc)
+            scores.append(sc)
     finally:
         if bar is not None:
             bar.close()
-    return scorer, parts, windows
+    regions.sort(key=lambda r: (-r["auprc"], -r["n_pos"]))
+    y = np.concatenate(ys) if ys else np.zeros(0, bool)
+    score = np.concatenate(scores) if scores else np.zeros(0, np.float32)
+    return scorer, y, score, regions, windows, total
 
 
 # --- the report's section ---
@@ -428,6 +461,13 @@ def _load_json(path):
         raise InputFormatError("not the JSON of 'seqcnn evaluate --genome' (no curve/auprc/recall_at_fdr)", path=path,
                                hint="give the -o file of 'seqcnn evaluate RUN --genome G --peaks P'")
     return m
+
+
+def _scan_summary(track):
+    """The summary ``seqcnn scan`` wrote beside a track (``<track>.json``, or the multi-output form), or {}."""
+    from .scan import _part_summary
+
+    return _part_summary(str(track)) or {}
 
 
 def _intervals_in(iv, chrom, start, end):
@@ -504,8 +544,14 @@ def report_section(run_dir, figs, scan=None, genomewide=None, peaks=None, sites=
         from .scan import read_track
 
         section["scan"] = os.path.abspath(str(scan))
+        made = _scan_summary(scan)
+        recorded = made.get("run")
+        if recorded and os.path.realpath(recorded) != os.path.realpath(str(run_dir)):
+            raise ModelMismatchError(f"scanned with another run ({recorded}), not {run_dir}", path=str(scan),
+                                     hint="give the track 'seqcnn scan' wrote with this run")
         inputs.append({"what": "scan track", "path": os.path.abspath(str(scan)), "sha256": sha256_file(str(scan)),
-                       "created": None, "command": "not recorded", "seed": None})
+                       "created": made.get("created"), "command": made.get("command") or "not recorded",
+                       "seed": None})
         regions = (m or {}).get("regions") or {}
         picked = [(kind, regions.get(kind)) for kind in ("best", "worst") if regions.get(kind)]
         if len(picked) == 2 and picked[0][1] == picked[1][1]:

@@ -468,7 +468,10 @@ def locus_figure(values, chrom, start, peaks, sites, path, title="", ylabel="tra
     ax.set_title(title, fontsize=9)
     for row, (label, (s, e), colour) in enumerate((("peaks", peaks, "#c0392b"), ("sites", sites, "#27ae60"))):
         s, e = np.clip(np.asarray(s, np.int64), start, end), np.clip(np.asarray(e, np.int64), start, end)
-        lanes.broken_barh(list(zip(s, e - s)), (1 - row - 0.35, 0.7), facecolors=colour)
+        # at least 1/400 of the locus wide: a 25-bp ChIP-exo peak in a 50-kbp locus would be under one pixel
+        keep = e > s  # intervals outside the locus clip to nothing: not drawn
+        s, w = s[keep], np.maximum(e[keep] - s[keep], len(values) / 400)
+        lanes.broken_barh(list(zip(s, w)), (1 - row - 0.35, 0.7), facecolors=colour)
     lanes.set_yticks([1, 0], ["peaks", "sites"])
     lanes.set_ylim(-0.6, 1.6)
     lanes.set_xlim(start, end)

@@ -4,7 +4,8 @@ Provides :func:`iter_scores` (the windows of one stretch of a chromosome scored 
 :func:`scan` (the verb: tracks, a summary JSON beside them, optionally a sites BED), :func:`merge` (shards
 joined into one track), :func:`read_track` (a track read back per base, NaN where it has no value),
 :func:`call_sites` / :class:`SiteCaller` (windows above a threshold merged into narrowPeak sites),
-:func:`plan_spans` (the genome cut into slab pieces and shards) and :func:`check_stride`.
+:func:`plan_spans` (the genome cut into slab pieces and shards), :func:`check_stride` and
+:func:`check_run_chroms` (a genome named unlike the run's data refused; also used by genome-wide evaluation).
 
 The rules, each defined once here:
 
@@ -32,7 +33,8 @@ The rules, each defined once here:
 bigWig is written and read with pyBigWig (0.3.29), chosen by ``benchmarks/bench_bigwig.py`` over pybigtools
 0.3.0: on a 12 Mbp stride-10 track it wrote 1.6x faster (fixed-step sections) and a 1.5x smaller file, and read
 back faster. Each file's header holds every chromosome of the genome with its length, in the genome's order,
-and 10 zoom levels (what UCSC and IGV show when zoomed out).
+and up to 10 zoom levels (pyBigWig stops adding levels once one would not shrink the data; a 2 Mbp
+stride-10 track gets 3): what UCSC and IGV show when zoomed out.
 """
 
 import gzip
@@ -217,10 +219,22 @@ def _chrom_list(text, genome):
     return [c for c in genome.lengths if c in set(names)]
 
 
-def _check_run_chroms(cfg, genome):
+def check_run_chroms(cfg, genome):
     """Refuse a genome that names chromosomes unlike the run's data (genome-mode datasets record ``chrom``).
 
-    Returns a note (str) or None: when the run's dataset cannot be read the check is skipped and said.
+    Parameters
+    ----------
+    cfg : dict — the run's config (``cfg['data']['path']``: its dataset).
+    genome : Genome — the genome to scan.
+
+    Returns
+    -------
+    str or None — a note when the run's dataset cannot be read (the check is skipped and said), else None.
+
+    Raises
+    ------
+    SeqcnnError — none of the run's chromosomes is in the genome (one line; says when the other 'chr' prefix
+    convention would match).
     """
     path = cfg.get("data", {}).get("path")
     if not path:
@@ -426,6 +440,28 @@ class SiteCaller:
 # --------------------------------------------------------------------------------------------------- the verb
 
 
+def _version():
+    from ._version import __version__
+
+    return __version__
+
+
+def _model_sha256(run_dir):
+    """sha256 of the run's model.keras (what a replay must load), or None where the run keeps it elsewhere."""
+    from .readers import sha256_file
+
+    path = os.path.join(str(run_dir), "model.keras")
+    return sha256_file(path) if os.path.isfile(path) else None
+
+
+def _shown_name(cfg, names, k):
+    """What output ``k`` is called in a browser: a binary run's label name (its output is named '1'), else its name."""
+    label_names = (cfg.get("data") or {}).get("label_names") or []
+    if cfg["model"]["task"] == "binary" and len(label_names) == 1:
+        return str(label_names[0])
+    return names[k]
+
+
 def _labels(cfg):
     """The model outputs' names, in order (binary: the positive class)."""
     from .scoring import output_columns
@@ -444,8 +480,9 @@ def scan(run_dir, genome, out, chroms=None, regions=None, stride=10, value="prob
     genome : str — reference FASTA (plain or bgzip); its chromosome names must match the run's data.
     out : str — the track: ``.bw``/``.bigwig`` (bigWig) or ``.bedgraph``/``.bg`` (bedGraph, ``.gz`` allowed). A
         model with several outputs writes one file per output, its name before the extension
-        (``track.CTCF.bw``) unless ``output_name`` picks one. ``<out>.json`` records the run, genome, stride,
-        value, files, counts and scoring path.
+        (``track.CTCF.bw``) unless ``output_name`` picks one. ``<out>.json`` records what a replay needs: the
+        command, seqcnn version, run (and its model.keras sha256), genome (and its index sha256), stride, value,
+        max_n, chromosomes or regions, shard, slab size, files, sites threshold, counts and scoring path.
     chroms : str or list, optional — only these chromosomes (``"XV,XVI"``). Not with ``regions``.
     regions : str, optional — BED file: only centres inside its regions (merged where they overlap).
     stride : int — grid step (module docstring), 1 to the window length.
@@ -509,7 +546,7 @@ def scan(run_dir, genome, out, chroms=None, regions=None, stride=10, value="prob
             raise SeqcnnError("output folder is not writable", path=folder, hint="choose a folder you can write to")
     g = Genome(genome)
     notes = []
-    note = _check_run_chroms(cfg, g)
+    note = check_run_chroms(cfg, g)
     if note:
         notes.append(note)
     if regions is not None:
@@ -534,10 +571,9 @@ def scan(run_dir, genome, out, chroms=None, regions=None, stride=10, value="prob
     bar = tqdm(total=total_bases, desc="scanning", unit="bp", unit_scale=True, disable=not progress, leave=False)
     try:
         for k, tmp, path in zip(picks, tmps, files):
-            writers.append(_open_writer(tmp, kind, g.lengths,
-                                        _track_line(names[k], f"seqcnn scan {os.path.basename(str(run_dir))} "
-                                                              f"{value} stride {stride}"),
-                                        gz=path.lower().endswith(".gz")))
+            line = _track_line(_shown_name(cfg, names, k),
+                               f"seqcnn scan {os.path.basename(str(run_dir))} {value} stride {stride}")
+            writers.append(_open_writer(tmp, kind, g.lengths, line, gz=path.lower().endswith(".gz")))
         callers = []
         for k, tmp in zip(picks, site_tmps):
             fh = open(tmp, "w")
@@ -574,7 +610,8 @@ def scan(run_dir, genome, out, chroms=None, regions=None, stride=10, value="prob
                    "dropped": {r: sum(v["dropped"][r] for v in per_chrom.values()) for r in DROP_REASONS}}
         report = {
             "seqcnn_scan": 1, "created": utc_now(), "command": command or "",
-            "run": os.path.abspath(str(run_dir)), "arch": cfg.get("arch"),
+            "seqcnn_version": _version(), "run": os.path.abspath(str(run_dir)), "arch": cfg.get("arch"),
+            "model_sha256": _model_sha256(run_dir),
             "genome": {"path": os.path.abspath(g.source), "index_sha256": g.index_sha256(),
                        "chromosomes": len(g.lengths), "size": g.size},
             "format": kind, "value": value, "stride": int(stride), "window": L, "max_n": float(max_n),
@@ -753,21 +790,82 @@ def _write_sites(track, kind, gz, path, threshold, prefix="site"):
         return caller.close() if caller is not None else 0
 
 
+def _part_summary(part):
+    """The summary of a shard's track, with ``output``: the model output the file holds (None for one output).
+
+    ``scan`` writes ``<out>.json`` beside ``<out>`` and, for a model with several outputs, the tracks
+    ``<out root>.<output><ext>`` (:func:`named_path`), so ``p1.CTCF.bw``'s summary is ``p1.bw.json``. Returns
+    None where there is none (or it is not a scan summary naming this file).
+    """
+    part = str(part)
+    candidates = [(part + ".json", None)]
+    root, ext = _split_ext(part)
+    if "." in os.path.basename(root):
+        base, name = root.rsplit(".", 1)
+        candidates.append((f"{base}{ext}.json", name))
+    for path, name in candidates:
+        try:
+            with open(path) as fh:
+                summary = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(summary, dict) or "windows" not in summary:
+            continue
+        files = [os.path.basename(str(f)) for f in summary.get("files") or []]
+        if os.path.basename(part) not in files:
+            continue
+        outputs = summary.get("outputs") or []
+        i = files.index(os.path.basename(part))
+        summary = dict(summary, output=outputs[i] if len(outputs) > 1 and i < len(outputs) else None)
+        return summary
+    return None
+
+
+def _check_shard_order(parts, summaries):
+    """Refuse parts whose summaries say they are not shards K/N of one N given in increasing K, each once."""
+    shards = [s.get("shard") if s is not None else None for s in summaries]
+    if not all(shards):
+        return
+    if len({n for _, n in shards}) > 1:
+        raise SeqcnnError(f"the parts are shards of different splits ({', '.join(f'{k}/{n}' for k, n in shards)})",
+                          hint="merge the N parts of one 'seqcnn scan --shard K/N' run")
+    for p, (a, b) in zip(parts[1:], zip(shards[:-1], shards[1:])):
+        if b[0] <= a[0]:
+            raise SeqcnnError(f"shard {b[0]}/{b[1]} comes after shard {a[0]}/{a[1]}", path=p,
+                              hint="give the parts in shard order, 1 to N, each once")
+
+
+def _genome_order(summaries):
+    """chromosome → rank in the genome of the parts' summaries (from the FASTA's .fai), or {} when unknown."""
+    for s in summaries:
+        path = ((s or {}).get("genome") or {}).get("path")
+        if path and os.path.exists(path + ".fai"):
+            with open(path + ".fai") as fh:
+                return {line.split("\t", 1)[0]: i for i, line in enumerate(fh) if line.strip()}
+    return {}
+
+
 def merge(parts, out, force=False, sites=None, threshold=0.9):
     """Join the tracks of ``seqcnn scan --shard K/N`` (given in shard order, 1..N) into one track ``out``.
 
-    With ``sites``, also call sites on the merged track (:func:`call_sites`, names ``site_<n>``): shards' own
+    With ``sites``, also call sites on the merged track (:func:`call_sites`, names ``site_<n>``, or
+    ``<output>_site_<n>`` for one output of a multi-output model, as an unsharded run names them): shards' own
     sites files would split a site that crosses a shard edge, and number sites from 1 in each shard.
 
     The parts must be of one format (all bigWig or all bedGraph, as ``out``), with the same chromosome header
     (bigWig), and cover disjoint, increasing stretches of the genome (shard order). The result holds every
     part's intervals and values unchanged: the unsharded run's, interval for interval (bedGraph: the same text;
     the first part's ``track`` line is kept, the others' dropped). The parts' ``.json`` summaries, where
-    present, are summed into ``<out>.json``.
+    present (``p.bw.json``; for a multi-output part ``p.CTCF.bw``, ``p.bw.json``), are summed into ``<out>.json``;
+    their ``--shard K/N`` must increase, and shards missing from 1..N are listed in ``missing_shards``. Without
+    summaries, a bigWig part must start after the previous part's last bin in the header's chromosome order; a
+    bedGraph part likewise, in the genome's order when a summary names the genome, else only a part overlapping
+    or repeating the previous one is caught (bedGraph has no header).
 
     Returns
     -------
-    dict — ``out``, ``parts``, ``intervals`` (written), ``windows`` (summed from the parts' summaries, or None).
+    dict — ``out``, ``parts``, ``intervals`` (written), ``windows`` (summed from the parts' summaries, or None),
+    ``output`` (the model output the parts hold, None for a one-output model), ``missing_shards`` (list of K).
     """
     kind = track_kind(out)
     parts = [str(p) for p in parts]
@@ -779,13 +877,13 @@ def merge(parts, out, force=False, sites=None, threshold=0.9):
         if track_kind(p) != kind:
             raise SeqcnnError(f"a {track_kind(p)} part cannot be merged into a {kind} track", path=p,
                               hint="give parts of the output's format")
-    summaries = []
-    for p in parts:
-        try:
-            with open(p + ".json") as fh:
-                summaries.append(json.load(fh))
-        except (OSError, ValueError):
-            summaries.append(None)
+    summaries = [_part_summary(p) for p in parts]
+    outputs = {s["output"] for s in summaries if s is not None and s.get("output") is not None}
+    if len(outputs) > 1:
+        raise SeqcnnError(f"the parts hold different model outputs ({', '.join(sorted(outputs))})",
+                          hint="merge the shards of one output at a time (track.<output>.bw of every shard)")
+    output = outputs.pop() if outputs else None
+    _check_shard_order(parts, summaries)
     summary_path = f"{out}.json"
     check_output(out, force)
     check_output(summary_path, force)
@@ -805,6 +903,7 @@ def merge(parts, out, force=False, sites=None, threshold=0.9):
     n = 0
     writer = None
     try:
+        prefix = f"{output}_site" if output is not None else "site"
         if kind == "bigwig":
             header, order, last = None, None, None
             for p in parts:
@@ -828,15 +927,30 @@ def merge(parts, out, force=False, sites=None, threshold=0.9):
             gz = kind == "bedgraph" and str(out).lower().endswith(".gz")
             raw = open(tmp, "wb")
             fh = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if gz else raw
+            # Chromosome order: the genome's where a part's summary names it (its .fai beside the FASTA), else the
+            # order of first appearance; each part must start after the previous part's last bin.
+            order = _genome_order(summaries)
+            last = None
             try:
                 for i, p in enumerate(parts):
+                    first = True
                     for line in _bedgraph_lines(p):
-                        if line.startswith("track"):
+                        if line.startswith(("track", "browser", "#")):
                             if i == 0:
                                 fh.write(line.encode())
                             continue
+                        if first:
+                            c, st = line.split("\t", 2)[:2]
+                            pos = (order.setdefault(c, len(order)), int(st))
+                            if last is not None and pos < last:
+                                raise SeqcnnError(f"it overlaps or precedes the previous part at {c}:{st}", path=p,
+                                                  hint="give the parts in shard order, 1 to N, each once")
+                            first = False
                         fh.write(line.encode())
                         n += 1
+                    if not first:
+                        c, _, en = line.split("\t", 3)[:3]
+                        last = (order.setdefault(c, len(order)), int(en))
             finally:
                 fh.close()
                 if gz:
@@ -846,17 +960,24 @@ def merge(parts, out, force=False, sites=None, threshold=0.9):
             windows = {"considered": sum(s["windows"]["considered"] for s in summaries),
                        "scored": sum(s["windows"]["scored"] for s in summaries),
                        "dropped": {r: sum(s["windows"]["dropped"][r] for s in summaries) for r in DROP_REASONS}}
+        first = next((x for x in summaries if x is not None), None)
+        shards = [x.get("shard") for x in summaries if x is not None]
+        missing = []
+        if first is not None and len(shards) == len(parts) and all(shards):
+            missing = sorted(set(range(1, shards[0][1] + 1)) - {k for k, _ in shards})
         report = {"seqcnn_scan_merge": 1, "created": utc_now(), "parts": [os.path.abspath(p) for p in parts],
-                  "out": str(out), "intervals": n, "windows": windows,
-                  "scan": {k: summaries[0].get(k) for k in ("run", "genome", "value", "stride", "window", "max_n",
-                                                           "outputs", "method")} if summaries[0] else None}
+                  "out": str(out), "intervals": n, "windows": windows, "output": output,
+                  "missing_shards": missing,
+                  "scan": {k: first.get(k) for k in ("run", "genome", "value", "stride", "window", "max_n",
+                                                           "method")} if first else None}
         pairs = [(tmp, str(out)), (stmp, summary_path)]
         if sites is not None:
             # Called on the finished temporary track and published with it: all outputs or none.
             sites_tmp = temp_file(sites)
             pairs.append((sites_tmp, str(sites)))
             report["sites"] = {"file": str(sites), "threshold": float(threshold),
-                               "n": _write_sites(tmp, kind, str(out).lower().endswith(".gz"), sites_tmp, threshold)}
+                               "n": _write_sites(tmp, kind, str(out).lower().endswith(".gz"), sites_tmp, threshold,
+                                                 prefix)}
         with open(stmp, "w") as fh:
             json.dump(report, fh, indent=2)
             fh.write("\n")

@@ -116,10 +116,13 @@ class ChainScorer:
             self.shared = self.deep["end"] + 1
         spec_x = tf.TensorSpec([None, 4], tf.float32)
         spec_s = tf.TensorSpec([None], tf.int32)
-        self._fns = {"shallow": tf.function(self._shallow, input_signature=[spec_x, spec_s]),
-                     "cut": tf.function(self._cut, input_signature=[spec_x, spec_s])}
+        # autograph=False: the chunk functions have no tensor-dependent Python control flow, and AutoGraph would
+        # try (and warn on the user's terminal) to convert every helper they call, import_tf's os.environ included
+        self._fns = {"shallow": tf.function(self._shallow, input_signature=[spec_x, spec_s], autograph=False),
+                     "cut": tf.function(self._cut, input_signature=[spec_x, spec_s], autograph=False)}
         if self.deep is not None:
-            self._fns["deep"] = tf.function(self._deep, input_signature=[spec_x, spec_s], jit_compile=jit_compile)
+            self._fns["deep"] = tf.function(self._deep, input_signature=[spec_x, spec_s], jit_compile=jit_compile,
+                                            autograph=False)
         self.jit_compile = bool(jit_compile and self.deep is not None)
 
     # -- geometry ------------------------------------------------------------------------------------------------

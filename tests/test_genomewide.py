@@ -30,6 +30,18 @@ def test_windows_are_positive_where_they_share_min_overlap_bases_with_a_peak():
     assert label_windows(index, "chr1", [0, 1], 100, min_overlap=0).tolist() == [False, True]
 
 
+def test_peaks_narrower_than_min_overlap_are_noted_with_the_fix():
+    from seqcnn.genomewide import _short_peak_note
+
+    # motif-site peaks (20-30 bp) against the default 100 bp of a 200 bp window: no window can be positive
+    note = _short_peak_note([0, 100, 500], [20, 130, 524], 100, ["XV"])
+    assert len(note) == 1 and "3 of 3 peaks on XV are shorter than --min-overlap 100" in note[0]
+    assert "median 24 bp" in note[0] and "--min-overlap 1 (" in note[0] and "--min-overlap 12 (" in note[0]
+    # broad peaks, or a --min-overlap already below half the median width: nothing to say
+    assert _short_peak_note([0, 1000], [400, 1500], 100, ["XV"]) == []
+    assert _short_peak_note([0, 100, 500], [20, 130, 524], 10, ["XV"]) == []
+
+
 def test_recall_at_fdr_on_a_hand_made_ranking():
     # ranked high to low: + + - + - - + - - -  (4 positives)
     y = np.array([1, 1, 0, 1, 0, 0, 1, 0, 0, 0], bool)
@@ -269,11 +281,18 @@ def test_report_genome_wide_section_shows_the_numbers_the_pr_curve_and_the_best_
     sizes = [Image.open(io.BytesIO(base64.b64decode(b))).size for b in images]
     assert all(w >= 500 and h >= 300 for w, h in sizes), sizes
     assert "genome-wide evaluation" in page and str(track) in page   # provenance rows
+    # the track's row carries the command recorded in its summary (track.bw.json)
+    assert json.loads((tmp_path / "track.bw.json").read_text())["command"].startswith("seqcnn scan") \
+        and "seqcnn scan " in page[page.index('<section id="provenance">'):]
     # a JSON of another run is refused; --peaks alone has no section to draw
     other = json.loads(gwj.read_text())
     other["run"] = str(tmp_path)
     (tmp_path / "other.json").write_text(json.dumps(other))
+    summary = json.loads((tmp_path / "track.bw.json").read_text())
+    summary["run"] = str(tmp_path)
+    (tmp_path / "track.bw.json").write_text(json.dumps(summary))
     for args, words in (((("--genomewide", tmp_path / "other.json")), "made with another run"),
+                        (("--scan", track, "--genomewide", gwj), "scanned with another run"),
                         (("--peaks", gw.peaks), "--scan or --genomewide")):
         r = cli("report", gw.run, *args, "-o", tmp_path / "bad.html")
         assert r.exit_code == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -215,9 +215,59 @@ def test_shards_merge_to_the_unsharded_track_exactly(sc, tmp_path):
                 assert a.read() == b.read()
     from seqcnn.errors import SeqcnnError
 
-    with pytest.raises(SeqcnnError, match="overlaps or precedes"):  # parts out of order (or one given twice)
-        merge([tmp_path / "p2.bw", tmp_path / "p1.bw"], tmp_path / "bad.bw")
-    assert not (tmp_path / "bad.bw").exists()
+    # parts out of order (or one given twice): refused from the summaries' --shard (bigWig and bedGraph), and
+    # without summaries from the intervals themselves (bigWig: the header's order; bedGraph: the genome's order
+    # is unknown then, so only a part overlapping the previous one is caught)
+    for ext in ("bw", "bedgraph.gz"):
+        with pytest.raises(SeqcnnError, match="shard 1/3 comes after shard 2/3"):
+            merge([tmp_path / f"p2.{ext}", tmp_path / f"p1.{ext}"], tmp_path / f"bad.{ext}")
+        for k in (1, 2):
+            os.rename(tmp_path / f"p{k}.{ext}.json", tmp_path / f"p{k}.{ext}.json.off")
+        if ext == "bw":
+            with pytest.raises(SeqcnnError, match="overlaps or precedes"):
+                merge([tmp_path / f"p2.{ext}", tmp_path / f"p1.{ext}"], tmp_path / f"bad.{ext}")
+        with pytest.raises(SeqcnnError, match="overlaps or precedes"):
+            merge([tmp_path / f"p1.{ext}", tmp_path / f"p1.{ext}"], tmp_path / f"bad.{ext}")
+        assert not (tmp_path / f"bad.{ext}").exists() and not (tmp_path / f"bad.{ext}.json").exists()
+
+
+def test_multi_output_shards_merge_with_their_counts_and_output_named_sites(sc, tmp_path):
+    """Shards of a two-output model (p1.CTCF.bw, summary p1.bw.json): merged, the summary's counts are found and
+    summed, and sites are named CTCF_site_<n> as in the unsharded run (same file); a missing shard is said."""
+    from seqcnn.scan import merge, read_track, scan
+
+    whole = scan(sc.run2, sc.fa, tmp_path / "w.bw", stride=10, slab_bases=4096, chroms="chr1,chr2")
+    v = read_track(tmp_path / "w.CTCF.bw", "chr1", 0, len(sc.chroms["chr1"]))
+    threshold = float(np.nanquantile(v, 0.9))  # random weights: a threshold that calls some sites
+    scan(sc.run2, sc.fa, tmp_path / "ws.bw", stride=10, slab_bases=4096, chroms="chr1,chr2",
+         sites=tmp_path / "ws.bed", threshold=threshold)
+    for k in (1, 2, 3):
+        scan(sc.run2, sc.fa, tmp_path / f"p{k}.bw", stride=10, slab_bases=4096, chroms="chr1,chr2", shard=(k, 3))
+    parts = [tmp_path / f"p{k}.CTCF.bw" for k in (1, 2, 3)]
+    res = _cli("scan", "--merge", *parts, "-o", tmp_path / "m.CTCF.bw", "--sites", tmp_path / "ms.bed",
+               "--threshold", threshold)
+    assert res.exit_code == 0, res.output
+    w = whole["windows"]
+    assert f"windows: records read {w['considered']} = scored {w['scored']}" in res.output
+    summary = json.loads((tmp_path / "m.CTCF.bw.json").read_text())
+    assert summary["windows"] == w and summary["output"] == "CTCF" and summary["missing_shards"] == []
+    got, want = (tmp_path / "ms.bed").read_text(), (tmp_path / "ws.CTCF.bed").read_text()
+    assert got == want and got.count("\n") > 2 and got.split("\t")[3] == "CTCF_site_1"
+    res = _cli("scan", "--merge", parts[0], parts[2], "-o", tmp_path / "gap.CTCF.bw")
+    assert res.exit_code == 0 and "missing shards: 2 (" in res.stderr, res.output
+    res = _cli("scan", "--merge", parts[0], tmp_path / "p2.GATA_3.bw", "-o", tmp_path / "mixed.bw")
+    assert res.exit_code == 2 and "different model outputs" in res.stderr and not (tmp_path / "mixed.bw").exists()
+
+
+def test_check_run_chroms_notes_an_unreadable_dataset_and_passes_a_matching_genome(sc):
+    from seqcnn.genome import Genome
+    from seqcnn.scan import check_run_chroms
+
+    cfg = json.loads((sc.run / "config.json").read_text())
+    with Genome(str(sc.fa)) as g:
+        assert check_run_chroms(cfg, g) is None
+        assert check_run_chroms({"data": {}}, g) is None  # no dataset recorded: nothing to check
+        assert "not at its recorded path" in check_run_chroms({"data": {"path": str(sc.d / "gone.h5")}}, g)
 
 
 def test_bedgraph_and_bigwig_hold_the_same_values(sc, tmp_path):

@@ -59,8 +59,13 @@ def scan_cmd(inputs, genome, output, chroms, regions, stride, value, output_name
         if not inputs:
             raise SeqcnnError("--merge needs the shards' tracks", hint="seqcnn scan --merge p1.bw p2.bw -o track.bw")
         if genome or chroms or regions or shard or output_name:
-            raise SeqcnnError("--merge takes only the parts, -o, --sites, --threshold and --force")
+            raise SeqcnnError("--merge takes only the parts, -o, --sites, --threshold and --force",
+                              hint="drop --genome/--chroms/--regions/--shard/--output-name: the parts' summaries "
+                                   "hold them")
         r = merge(inputs, output, force=force, sites=sites, threshold=threshold)
+        if r.get("missing_shards"):
+            _notes({"notes": [f"missing shards: {', '.join(map(str, r['missing_shards']))} (the merged track has "
+                              f"no values there; merge all N parts of the scan)"]})
         _say(quiet, f"wrote {r['out']}: {len(inputs)} parts, {r['intervals']} intervals")
         if r.get("sites"):
             _say(quiet, f"sites: {r['sites']['file']} ({r['sites']['n']})")

@@ -249,14 +249,15 @@ def _num(v):
 @click.option("--chroms", help="With --genome: comma-separated chromosomes to evaluate (held out from training).")
 @click.option("--stride", type=int, default=50, show_default=True, help="With --genome: bases between window centres.")
 @click.option("--min-overlap", type=int,
-              help="With --genome: bases a window must share with a peak to be positive. [default: length // 2]")
+              help="With --genome: bases a window must share with a peak to be positive (as genome-mode encode); for "
+                   "peaks narrower than that (ChIP-exo, footprints) use 1. [default: length // 2]")
 @click.option("--max-n", type=float, default=0.1, show_default=True,
               help="With --genome: windows with a larger fraction of N are dropped (counted).")
 @click.option("--output-name", help="With --genome: the output of a multi-output run (name or index).")
 @click.option("--allow-train-chroms", is_flag=True,
               help="With --genome: score chromosomes the run trained on (refused by default).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write the metrics as JSON (plus OUTPUT-stem_roc.png and _pr.png).")
+              help="Write the metrics as JSON (plus OUTPUT-stem_roc.png and _pr.png; with --genome, _pr.png only).")
 @click.option("--bootstrap", type=int, default=1000, show_default=True, help="Resamples for the 95% intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics JSON to stdout.")
