@@ -17,13 +17,15 @@ install: $(STAMP)
 # Float32 results move in their last digits with the CPU, oneDNN's kernels, threads and batch shapes; a test
 # tolerance that holds in one configuration only would fail on another machine. So the numerics tests (marker
 # `numerics`, tolerances from tests/numerics.py) run first in a second configuration: oneDNN off, one thread,
-# batch sizes 1 and 7. Then the whole suite, whose summary closes the output.
+# batch sizes 1 and 7 — all but those also marked slow (end-to-end runs that train or scan: a second configuration
+# of their arithmetic is covered by the fast tests of the same paths). Then the whole suite, whose summary closes
+# the output.
 NUMERICS_ENV := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1 \
 	SEQCNN_TEST_BATCH=1,7
 
 test: $(STAMP)
 	@echo "numerics tests, second configuration: $(NUMERICS_ENV)"
-	$(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider -m numerics
+	$(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider -m "numerics and not slow"
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)

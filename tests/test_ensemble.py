@@ -62,6 +62,7 @@ def test_layout_and_config(ens_run, loaded):
     assert models.ensemble_members(members[0]) is None      # a strand average is not an ensemble
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_predictions_are_the_mean_of_the_members(ens_run, sim_binary, loaded):
     from seqcnn.rundir import load_run
@@ -76,6 +77,7 @@ def test_predictions_are_the_mean_of_the_members(ens_run, sim_binary, loaded):
     assert np.abs(np.asarray(own[0](x)) - np.asarray(own[1](x))).max() > 1e-4   # two different models
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_exact_ism_is_the_mean_of_the_members(sim_binary, loaded):
     from seqcnn.exact_ism import ism, ism_method, kernels, naive_ism, single_substitutions
@@ -100,6 +102,7 @@ def test_exact_ism_is_the_mean_of_the_members(sim_binary, loaded):
     assert_close(alt - ref, d[np.arange(6), pos, base][:, None], scale=scale)
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_window_scorer_equals_cut_logits(sim_binary, loaded):
     from seqcnn.scan_exact import WindowScorer, cut_logits, scan_method

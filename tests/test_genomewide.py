@@ -148,6 +148,7 @@ def _oracle(gw, chrom, stride, min_overlap=L // 2, max_n=0.1):
                            dropped_n=int((~keep).sum()))
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_genome_wide_evaluate_equals_plainly_cut_windows_and_sklearn(cli, gw, tmp_path):
     from sklearn.metrics import average_precision_score, roc_auc_score

@@ -144,6 +144,7 @@ def test_track_equals_cut_windows_with_every_drop_counted(sc, tmp_path):
                                   _bins(out, "chr2", len(sc.chroms["chr2"]), 7))
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_strand_averaged_multi_output_logits_one_file_per_output(sc, tmp_path):
     """A strand-averaged two-output model: one file per output (name before the extension), logits equal the
@@ -282,6 +283,7 @@ def test_bedgraph_and_bigwig_hold_the_same_values(sc, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_regions_scan_only_their_centres(sc, tmp_path):
     from seqcnn.scan import read_track, scan

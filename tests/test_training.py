@@ -183,6 +183,7 @@ def test_a_tie_in_the_monitored_metric_goes_to_the_lower_validation_loss():
     assert not training._new_low(0.5, 0.5) and not training._new_low(None, 0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.numerics
 def test_xla_train_step_resumes_to_the_uninterrupted_run_and_differs_only_by_rounding(sim_binary, tmp_path):
     """``jit_compile=True``: recorded, kept on resume, and an interrupted XLA run resumes to the uninterrupted one.
