@@ -10,7 +10,12 @@ inside the TensorFlow graph. A training set in memory is batched without Python 
 order drawn once per epoch, rows gathered in the graph); streamed or sliced for replicas, a Python generator
 cuts the same batches.
 
-Provides :func:`epoch_order`, :class:`Source` (rows from memory or from chunks),
+Shift augmentation (a dataset encoded with ``--jitter J``, read through ``Source(..., full=True)``): each training
+record of each epoch is cropped to the model's length at an offset given by :func:`crop_offsets`, a pure function
+of (seed, epoch, record), so a resumed or distributed run crops alike; validation and inference read the centred
+window. Offsets are drawn only when jitter is used: a run without it draws the same random numbers as before.
+
+Provides :func:`epoch_order`, :func:`crop_offsets`, :class:`Source` (rows from memory or from chunks),
 :func:`training_dataset` (the batches of all epochs, optionally cut into replica
 slices for tf.distribute) and :class:`Forward` (a traced inference pass, uint8 in,
 logits out). TensorFlow is imported on first use only.
@@ -52,35 +57,83 @@ def epoch_order(indices, chunk_records, buffer_chunks, seed, epoch, return_group
     return indices[sort], bounds
 
 
-class Source:
-    """Reads one-hot rows of a dataset: all in memory (``x`` given) or chunk-wise from HDF5."""
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 
-    def __init__(self, ds, indices=None, in_memory=False):
+
+def _splitmix(z):
+    """SplitMix64's finaliser on a uint64 array (wrapping arithmetic): well-mixed bits from consecutive keys."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * _MIX[1]
+        z = (z ^ (z >> np.uint64(27))) * _MIX[2]
+        return z ^ (z >> np.uint64(31))
+
+
+def crop_offsets(records, seed, epoch, jitter, stored_jitter):
+    """Where each training record's window starts in its stored row this epoch: a pure function of its arguments.
+
+    Parameters
+    ----------
+    records : np.ndarray of int, shape=(n,) — record indices (of the file).
+    seed, epoch : int
+    jitter : int — j >= 1, the largest shift used (at most ``stored_jitter``).
+    stored_jitter : int — J, the bases stored on each side of the centred window (``SeqDataset.jitter``).
+
+    Returns
+    -------
+    np.ndarray, int64, shape=(n,) — offsets in ``[J - j, J + j]`` (uniform; ``J`` is the centred window), so
+    ``stored[off:off + L]`` is the crop. Keyed by (seed, epoch, record), not by the record's place in the epoch's
+    order: the same record gets the same crop whatever else the training set holds.
+    """
+    with np.errstate(over="ignore"):
+        key = _splitmix(np.uint64(int(seed) % 2**64) * _MIX[0] + np.uint64(int(epoch) % 2**64))
+        z = _splitmix((np.asarray(records, np.int64).astype(np.uint64) + np.uint64(1)) * _MIX[0] ^ key)
+    span = np.uint64(2 * int(jitter) + 1)
+    return (z % span).astype(np.int64) + (int(stored_jitter) - int(jitter))
+
+
+def crop(x, offsets, length):
+    """Rows ``x`` [n, W, 4] cropped to ``length`` from ``offsets`` [n] (numpy, one gather): uint8 [n, length, 4]."""
+    return x[np.arange(len(x))[:, None], np.asarray(offsets, np.int64)[:, None] + np.arange(int(length))]
+
+
+class Source:
+    """Reads one-hot rows of a dataset: all in memory (``x`` given) or chunk-wise from HDF5.
+
+    ``full``: a jittered dataset's stored rows (``L + 2J`` wide, for training crops); otherwise, and always in
+    :meth:`ordered` (inference, validation), the centred ``L`` window.
+    """
+
+    def __init__(self, ds, indices=None, in_memory=False, full=False):
         self.ds = ds
         self.in_memory = in_memory
+        self.full = bool(full) and ds.jitter > 0
         if in_memory:
             self.indices = np.sort(np.asarray(indices))
-            self.x = ds.read_x(self.indices)
+            self.x = ds.read_x(self.indices, full=self.full)
 
     def rows(self, idx):
-        """Rows ``idx`` (global record indices), uint8 shape=(len(idx), L, 4), in that order."""
+        """Rows ``idx`` (global record indices), uint8 shape=(len(idx), W, 4), in that order: W is the stored width
+        ``L + 2J`` of a ``full`` source, else ``L``."""
         if self.in_memory:
             return self.x[np.searchsorted(self.indices, idx)]
         cr = self.ds.chunk_records
         chunk_of = idx // cr
         chunks = np.unique(chunk_of)
         # Whole-chunk reads (one decompression each), then a gather: never record-at-a-time HDF5 access.
-        blocks = np.concatenate([self.ds.read_chunk(c) for c in chunks])
+        blocks = np.concatenate([self.ds.read_chunk(c, full=self.full) for c in chunks])
         starts = np.zeros(chunks.max() + 1, np.int64)
         starts[chunks] = np.arange(len(chunks)) * cr
         return blocks[starts[chunk_of] + idx % cr]
 
     def ordered(self, idx, batch_size):
-        """Yield uint8 batches of rows ``idx`` (ascending) in order; reads the file a block of chunks at a time."""
+        """Yield uint8 batches of rows ``idx`` (ascending) in order, the centred ``L`` windows [b, L, 4] (also from a
+        ``full`` source); reads the file a block of chunks at a time."""
         step = max(batch_size, self.ds.chunk_records * 16)
         pending = []
+        J, L = self.ds.jitter, self.ds.length
         for start in range(0, len(idx), step):
-            pending.append(self.rows(idx[start:start + step]))
+            x = self.rows(idx[start:start + step])
+            pending.append(x[:, J:J + L] if self.full else x)
             buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
             cut = len(buf) // batch_size * batch_size
             for b in range(0, cut, batch_size):
@@ -152,7 +205,7 @@ class Forward:
 
 
 def training_dataset(source, indices, targets, sample_weight, batch_size, seed, buffer_chunks, rc_augment,
-                     start_epoch, epochs, replicas=None):
+                     start_epoch, epochs, replicas=None, jitter=0):
     """The training batches of epochs ``start_epoch .. epochs - 1`` as one ``tf.data.Dataset``.
 
     Each epoch follows :func:`epoch_order`; whole chunk groups are read at a time (from memory
@@ -171,22 +224,34 @@ def training_dataset(source, indices, targets, sample_weight, batch_size, seed, 
         replica batches ``first .. first + count - 1`` of each global batch cut into ``total``
         consecutive slices of ``ceil(b / total)`` rows (the last ones padded with zero-weight rows,
         weights rescaled so the replicas' losses add up to the global batch's); ``None``: whole batches.
+    jitter : int — j >= 1: each record is cropped to ``L`` at :func:`crop_offsets` (shifts up to ``j`` either way
+        from the centre; needs ``source.full`` and ``j <= ds.jitter``), before the reverse complement; 0: the
+        source's rows as they are (the centred window of a jittered file unless ``source.full``).
     """
     tf = import_tf()
     ds = source.ds
     L, bs = ds.length, int(batch_size)
+    jitter = int(jitter)
+    if jitter and (not source.full or jitter > ds.jitter):
+        raise ValueError(f"jitter {jitter} needs a full source of a dataset stored with jitter >= {jitter} "
+                         f"(this one: {ds.jitter}, full={source.full})")
+    if not jitter and source.full:
+        raise ValueError("a full source without jitter would feed rows of the stored width: use full=False")
     if source.in_memory and replicas is None:
         return _memory_dataset(source, indices, targets, sample_weight, bs, seed, buffer_chunks, rc_augment,
-                               start_epoch, epochs)
+                               start_epoch, epochs, jitter)
 
     def batches():
         for epoch in range(start_epoch, epochs):
             order, bounds = epoch_order(indices, ds.chunk_records, buffer_chunks, seed, epoch, return_groups=True)
             flips = _epoch_plan(indices, ds.chunk_records, buffer_chunks, seed, epoch, rc_augment)[1]
+            offsets = crop_offsets(order, seed, epoch, jitter, ds.jitter) if jitter else None
             pending = None
             # One read per chunk group: each chunk is read (decompressed) once per epoch.
             for start, stop in zip(bounds[:-1], bounds[1:]):
                 x = source.rows(order[start:stop])
+                if jitter:
+                    x = crop(x, offsets[start:stop], L)  # each record's window this epoch, one gather per group
                 if pending is not None:
                     x = np.concatenate([pending, x])
                 base = start - (0 if pending is None else len(pending))
@@ -239,33 +304,45 @@ def _epoch_plan(indices, chunk_records, buffer_chunks, seed, epoch, rc_augment):
 
 
 def _memory_dataset(source, indices, targets, sample_weight, bs, seed, buffer_chunks, rc_augment, start_epoch,
-                    epochs):
+                    epochs, jitter=0):
     """:func:`training_dataset` for a training set held in memory: the same batches, with no Python per batch.
 
     The streaming pipeline runs a Python generator per batch (a GIL hand-off between a ``tf.data`` thread and
     the training loop each step); here Python runs once per epoch, to draw the epoch's order and flips (the same
     function of seed and epoch as the generator, so the batches are identical by construction: the same rows, in
     the same order, cut at the same places), and the rows are gathered from one uint8 tensor inside the graph.
+    With ``jitter``, each row's crop (:func:`crop_offsets`, drawn with the order) is gathered in the graph too.
     """
     tf = import_tf()
     ds = source.ds
     x = tf.constant(source.x)  # rows of source.indices (train + val), uint8: 1/4 of the float32 size
     targets_t = tf.constant(np.asarray(targets, np.int32 if targets.ndim == 1 else np.float32))
     weights_t = tf.constant(np.asarray(sample_weight, np.float32))
+    window = tf.range(ds.length, dtype=tf.int64)
 
     def plans():
         for epoch in range(start_epoch, epochs):
             order, flips = _epoch_plan(indices, ds.chunk_records, buffer_chunks, seed, epoch, rc_augment)
-            yield np.searchsorted(source.indices, order), order, flips
+            if not jitter:
+                yield np.searchsorted(source.indices, order), order, flips
+            else:
+                yield np.searchsorted(source.indices, order), order, flips, crop_offsets(order, seed, epoch, jitter,
+                                                                                       ds.jitter)
 
     sig = (tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.bool))
+    if jitter:
+        sig = sig + (tf.TensorSpec([None], tf.int64),)
 
-    def batch(rows, records, flip):
-        xb = tf.cast(tf.gather(x, rows), tf.float32)
+    def batch(rows, records, flip, offset=None):
+        xb = tf.gather(x, rows)
+        if offset is not None:
+            # the crop before the reverse complement, on uint8: positions offset .. offset + L - 1 of each row
+            xb = tf.gather(xb, offset[:, None] + window[None, :], batch_dims=1)
+        xb = tf.cast(xb, tf.float32)
         xb = tf.where(flip[:, None, None], tf.reverse(xb, axis=[1, 2]), xb)
         return xb, tf.gather(targets_t, records), tf.gather(weights_t, records)
 
     # Each epoch is batched on its own (its last batch may be short), as the generator cuts it.
     epochs_ds = tf.data.Dataset.from_generator(plans, output_signature=sig)
-    return (epochs_ds.flat_map(lambda r, i, f: tf.data.Dataset.from_tensor_slices((r, i, f)).batch(bs))
+    return (epochs_ds.flat_map(lambda *p: tf.data.Dataset.from_tensor_slices(p).batch(bs))
             .map(batch).prefetch(2))

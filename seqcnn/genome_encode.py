@@ -11,7 +11,13 @@ since random splits of genomic windows leak through overlapping and repeated reg
 few chromosomes for that (one chromosome: a bacterium, a test genome) and none is named, by position blocks
 (:func:`seqcnn.splits.block_plan`), with windows that cross into another split's block dropped (counted) and the
 made negatives kept off those boundaries, so no window of one split overlaps a window of another. Every
-record's ``chrom``, ``start``, ``end``, ``strand`` and origin are stored with it (schema 2 of :mod:`seqcnn.store`). Imports no TensorFlow.
+record's ``chrom``, ``start``, ``end``, ``strand`` and origin are stored with it (schema 2 of :mod:`seqcnn.store`).
+With ``jitter`` J > 0 (shift augmentation, as BPNet/ChromBPNet train) every record is stored ``length + 2J`` bases
+wide around the same centre (schema 3), so training can crop a random ``length`` window each epoch while every other
+reader sees the centred one; the rules above (merging, labels, splits, ids, coordinates, GC matching and the N
+limit) stay those of the centred window, a window whose widened span runs off its chromosome is dropped as past
+its end, and made negatives keep their widened span clear of peaks, excluded regions and block boundaries.
+Imports no TensorFlow.
 """
 
 import os
@@ -157,22 +163,26 @@ class Drops:
         self.counts[reason] += int(n)
 
 
-def peak_windows(iv, genome, length, center, max_n, drops):
-    """Windows of ``iv`` that lie on the genome with at most ``max_n`` N: (kept index, start, bytes [m, L], GC [m]).
+def peak_windows(iv, genome, length, center, max_n, drops, jitter=0):
+    """Windows of ``iv`` on the genome with at most ``max_n`` N: (kept index, start, bytes [m, L + 2J], GC [m]).
 
     ``drops`` (a :class:`Drops`) counts the others by reason; ``-`` strand windows come reverse-complemented.
+    ``start`` is the centred ``length`` window's; with ``jitter`` J the bytes span ``J`` more bases on each side
+    (a window whose widened span runs off the chromosome is dropped as past its end), while GC and the N limit
+    are those of the centred window.
     """
     start, end = windows(iv, length, center)
     size = genome.sizes(iv.chrom)
     known = size >= 0
     drops.add("chromosome not in genome", (~known).sum())
-    inside = known & (start >= 0) & (end <= size)
+    inside = known & (start - jitter >= 0) & (end + jitter <= size)
     drops.add("past chromosome end", (known & ~inside).sum())
     keep = np.flatnonzero(inside)
     strand = np.where(iv.strand[keep] == "-", "-", "+").astype(object)
-    seqs = genome.windows(iv.chrom[keep], start[keep], length, strand) if len(keep) else np.zeros((0, length),
-                                                                                                 np.uint8)
-    gc, nf = composition(seqs)
+    width = length + 2 * jitter
+    seqs = genome.windows(iv.chrom[keep], start[keep] - jitter, width, strand) if len(keep) else np.zeros(
+        (0, width), np.uint8)
+    gc, nf = composition(seqs[:, jitter:jitter + length])
     ok = nf <= max_n
     drops.add("too many N", (~ok).sum())
     return keep[ok], start[keep][ok], seqs[ok], gc[ok]
@@ -237,7 +247,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
                      negatives_bed=None, exclude=(), chroms=None, max_n=0.1, flank_distance=None,
                      label_names=None, min_overlap=None, holdout_chrom=None, val_chrom=None, seed=0,
                      compression="gzip", compression_level=1, chunk_records=256, plots=True, force=False,
-                     progress=False, command=None, keep_overlaps=False):
+                     progress=False, command=None, keep_overlaps=False, jitter=0):
     """Encode peak windows from a genome, with made negatives, into a seqcnn dataset file (atomically).
 
     Parameters
@@ -265,6 +275,10 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     keep_overlaps : bool — keep every peak window; by default windows of one file overlapping a stronger one's by
         more than half are merged into it (:func:`seqcnn.intervals.merge_windows`), and in a multilabel set
         windows of different files likewise (the first in genome order kept); both counted as dropped.
+    jitter : int — J >= 0: store every window ``length + 2J`` bases wide around the same centre (shift
+        augmentation; ``seqcnn train`` crops a random ``length`` window each epoch, every other reader the centred
+        one). Coordinates, ids, labels, splits, merging, GC and the N limit stay the centred window's; a window
+        whose widened span runs off its chromosome is dropped (past chromosome end). 0: the plain file.
 
     Returns
     -------
@@ -282,6 +296,11 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     length = int(length) if length is not None else 0
     if length <= 0:
         raise SeqcnnError("genome mode needs --length N (the window length in bp)", hint="e.g. --length 200")
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, np.integer)) or jitter < 0:
+        raise SeqcnnError(f"--jitter must be an integer >= 0 (bases stored on each side of the window), got "
+                          f"{jitter!r}", hint="e.g. --jitter 50, or leave it out (0)")
+    jitter = int(jitter)
+    width = length + 2 * jitter  # the stored window: the centred `length` plus `jitter` bases on each side
     multilabel = len(beds) > 1
     negatives = negatives or ("none" if multilabel else "gc-matched")
     if negatives not in NEGATIVES:
@@ -310,7 +329,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         # Positives: each file's windows, then (multilabel) the union, overlapping windows merged.
         parts = []
         for k, iv in enumerate(ivs):
-            keep, start, seqs, gc = peak_windows(iv, g, length, center, max_n, drops)
+            keep, start, seqs, gc = peak_windows(iv, g, length, center, max_n, drops, jitter)
             if not keep_overlaps:
                 # One binding event called as several peaks would be several near-identical records (and
                 # duplicate seqlets downstream): the strongest stands for them (intervals.merge_windows).
@@ -350,10 +369,11 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             if given_iv is not None:
                 layout |= set(given_iv.chrom.tolist())
             layout = sorted((c for c in layout if c in g.lengths), key=_natural)
+            # Blocks judged on the stored (widened) windows: no training crop may reach into a held-out block.
             plan = block_plan({c: g.lengths[c] for c in layout}, chrom, start + length // 2, seed=seed,
-                              length=length)
+                              length=width)
             plan["why"] = f"{len(set(chrom.tolist()))} chromosome(s) hold the peaks, too few to split by chromosome"
-            _, cross = block_split(plan, chrom, start, start + length)
+            _, cross = block_split(plan, chrom, start - jitter, start + length + jitter)
             drops.add("crosses a split block boundary", cross.sum())
             chrom, start, strand, names, seqs, source, pos_gc, y_pos = (
                 a[~cross] for a in (chrom, start, strand, names, seqs, source, pos_gc, y_pos))
@@ -363,15 +383,24 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
                               np.concatenate([iv.end for iv in ivs + excl] + [start + length]))
         # Made negatives also keep off the boundaries between blocks of different splits (block splits only).
         avoid_made = avoid
-        if plan is not None:
-            edge = block_boundaries(plan)
-            avoid_made = IntervalIndex(np.concatenate([iv.chrom for iv in ivs + excl] + [chrom, edge[0]]),
-                                       np.concatenate([iv.start for iv in ivs + excl] + [start, edge[1]]),
-                                       np.concatenate([iv.end for iv in ivs + excl] + [start + length, edge[2]]))
+        if plan is not None or jitter:
+            edge = block_boundaries(plan) if plan is not None else (np.zeros(0, object), np.zeros(0, np.int64),
+                                                                    np.zeros(0, np.int64))
+            # With jitter a made negative's widened span keeps clear of them too: each interval grows by J on
+            # both sides (a centred window clear of it is then a widened one clear of the original), and the
+            # first and last J bases of every chromosome are avoided (the widened span stays on it).
+            ends = list(g.lengths.items()) if jitter else []
+            avoid_made = IntervalIndex(
+                np.concatenate([iv.chrom for iv in ivs + excl] + [chrom, edge[0]]
+                               + [np.asarray([c for c, _ in ends] * 2, dtype=object)]),
+                np.concatenate([iv.start - jitter for iv in ivs + excl] + [start - jitter, edge[1] - jitter]
+                               + [np.asarray([0] * len(ends) + [n - jitter for _, n in ends], np.int64)]),
+                np.concatenate([iv.end + jitter for iv in ivs + excl] + [start + length + jitter, edge[2] + jitter]
+                               + [np.asarray([jitter] * len(ends) + [n for _, n in ends], np.int64)]))
         neg = {"chrom": [], "start": [], "strand": [], "seqs": [], "origin": [], "names": [], "gc": []}
 
         def add_neg(c, s, st, x, origin, nm=None, gc=None):
-            neg["gc"].append(composition(x)[0] if gc is None else np.asarray(gc, float))
+            neg["gc"].append(composition(x[:, jitter:jitter + length])[0] if gc is None else np.asarray(gc, float))
             neg["chrom"].append(np.asarray(c, dtype=object))
             neg["start"].append(np.asarray(s, np.int64))
             neg["strand"].append(np.asarray(st, dtype=object))
@@ -383,7 +412,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         if negatives == "gc-matched":
             allowed = chroms if chroms else sorted((c for c, _ in by_chrom(chrom) if default_chrom(c)), key=_natural)
             c, s, gc = gc_matched(g, pos_gc, length, negative_ratio, avoid_made, rng, chroms=allowed, max_n=max_n)
-            add_neg(c, s, np.full(len(s), "+", object), g.windows(c, s, length), "gc-matched", gc=gc)
+            add_neg(c, s, np.full(len(s), "+", object), g.windows(c, s - jitter, width), "gc-matched", gc=gc)
         elif negatives == "shuffle":
             reps = int(np.ceil(negative_ratio))
             src = np.tile(np.arange(len(start)), reps)[:n_made]
@@ -396,10 +425,11 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             cand_c = np.concatenate([chrom, chrom])
             cand_s = np.concatenate([start + side * (length + d), start - side * (length + d)])
             size = g.sizes(cand_c)
-            ok = (cand_s >= 0) & (cand_s + length <= size) & ~avoid_made.overlaps(cand_c, cand_s, cand_s + length)
+            ok = ((cand_s - jitter >= 0) & (cand_s + length + jitter <= size)
+                  & ~avoid_made.overlaps(cand_c, cand_s, cand_s + length))
             idx = np.flatnonzero(ok)
-            x = g.windows(cand_c[idx], cand_s[idx], length) if len(idx) else np.zeros((0, length), np.uint8)
-            fine = composition(x)[1] <= max_n
+            x = g.windows(cand_c[idx], cand_s[idx] - jitter, width) if len(idx) else np.zeros((0, width), np.uint8)
+            fine = composition(x[:, jitter:jitter + length])[1] <= max_n
             # One flank per positive first (its chosen side), then the other sides, up to the ratio.
             idx, x = idx[fine][:n_made], x[fine][:n_made]
             if len(idx) < n_made:
@@ -408,9 +438,9 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
                                   hint="lower --negative-ratio or --flank-distance, or use --negatives gc-matched")
             add_neg(cand_c[idx], cand_s[idx], np.full(len(idx), "+", object), x, "flank")
         if given_iv is not None:
-            keep, s, x, gc = peak_windows(given_iv, g, length, center, max_n, drops)
+            keep, s, x, gc = peak_windows(given_iv, g, length, center, max_n, drops, jitter)
             if plan is not None:
-                _, cross = block_split(plan, given_iv.chrom[keep], s, s + length)
+                _, cross = block_split(plan, given_iv.chrom[keep], s - jitter, s + length + jitter)
                 drops.add("crosses a split block boundary", cross.sum())
                 keep, s, x, gc = keep[~cross], s[~cross], x[~cross], gc[~cross]
             # A negative on a peak would contradict its label: dropped and counted, like the other drops.
@@ -426,7 +456,7 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
             genome_info["bgzip_copy"] = os.path.abspath(g.path)
     cat = lambda key, empty: np.concatenate(neg[key]) if neg[key] else empty  # noqa: E731
     n_chrom, n_start = cat("chrom", np.zeros(0, object)), cat("start", np.zeros(0, np.int64))
-    n_strand, n_seqs = cat("strand", np.zeros(0, object)), cat("seqs", np.zeros((0, length), np.uint8))
+    n_strand, n_seqs = cat("strand", np.zeros(0, object)), cat("seqs", np.zeros((0, width), np.uint8))
     n_origin, n_names = cat("origin", np.zeros(0, np.uint8)), cat("names", np.zeros(0, object))
     all_chrom = np.concatenate([chrom, n_chrom])
     all_start = np.concatenate([start, n_start])
@@ -465,8 +495,11 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
                           (length // 2 if min_overlap is None else int(min_overlap)) if multilabel else None)},
         "gc_match": gc_match, "created": utc_now(), "command": command or "",
     }
+    if jitter:
+        # Only a jittered file records it (schema 3 of seqcnn.store): without jitter the file is as before.
+        attrs["jitter"] = jitter
     del neg["seqs"]
-    writer = DatasetWriter(out, length, force=force, compression=compression, compression_level=compression_level,
+    writer = DatasetWriter(out, width, force=force, compression=compression, compression_level=compression_level,
                            chunk_records=chunk_records)
     try:
         from tqdm import tqdm
@@ -514,7 +547,8 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
     return {"path": out, "records_read": n_read, "records_written": written, "read_written": written - made,
             "negatives_made": made, "positives": int(len(start)),
             "negatives": int(len(n_start)), "negatives_method": negatives,
-            "dropped": {k: v for k, v in drops.counts.items()}, "length": length, "task": task,
+            "dropped": {k: v for k, v in drops.counts.items()}, "length": length, "jitter": jitter,
+            "stored_length": width, "task": task,
             "label_names": labels, "splits": {k: v["n"] for k, v in counts.items()}, "split_chroms": chosen,
             "split_blocks": plan, "skipped_lines": sum(iv.skipped for iv in ivs + excl + (
                 [given_iv] if given_iv is not None else [])),

@@ -10,6 +10,10 @@ Only this module knows the layout (a public contract, documented in the README):
 - genome mode only (schema 2): ``chrom`` (UTF-8 strings), ``start``, ``end`` (int64, 0-based half-open),
   ``strand`` (``+``/``-``/``.``) and ``origin`` (uint8, an index into the ``origins`` attribute: ``peak``,
   ``gc-matched``, ``shuffle``, ``given``) of every record
+- genome mode with ``--jitter J`` (schema 3): ``x`` is ``[N, L + 2J, 4]``, each record's window widened by ``J``
+  bases on both sides around the same centre (shift augmentation: training crops a random ``L`` window); the
+  ``jitter`` attribute holds ``J``, ``length`` holds ``L``, and ``start``/``end``/``lengths`` describe the centred
+  ``L`` window. Every reader returns the centred window unless asked for the stored one (``full=True``).
 
 Root attributes: ``format`` ("seqcnn-dataset"), ``schema_version``, ``seqcnn_version``,
 ``alphabet``, ``task``, ``class_names`` and ``label_names`` (JSON lists), ``length``,
@@ -30,7 +34,11 @@ from .outputs import check_output, publish, temp_file
 from .splits import split_code
 
 # 2: optional genome-mode coordinates (chrom, start, end, strand, origin); schema 1 files are read as before.
-SCHEMA_VERSION = 2
+# 3: the jitter attribute (x stored J bases wider on each side); written only by a file with J > 0, so a file
+# without jitter stays schema 2 (as earlier versions wrote it) and an earlier seqcnn refuses a jittered file
+# ("upgrade seqcnn") instead of training on its widened windows.
+SCHEMA_VERSION = 3
+_SCHEMA_PLAIN = 2
 FORMAT = "seqcnn-dataset"
 COMPRESSIONS = ("gzip", "lzf", "none")
 _JSON_ATTRS = ("class_names", "label_names", "sources", "split_fractions", "split_counts", "dropped", "origins",
@@ -201,7 +209,8 @@ class DatasetWriter:
         y : np.ndarray, shape=(N,) or (N, T)
         split : np.ndarray, shape=(N,), uint8
         attrs : dict
-            Root attributes; lists/dicts are stored as JSON strings.
+            Root attributes; lists/dicts are stored as JSON strings. ``jitter`` (int J > 0, genome mode): the
+            appended rows are ``L + 2J`` wide around the centred ``L`` window (schema 3); 0 or absent: plain.
         coords : dict, optional
             Genome mode: ``chrom``, ``start``, ``end``, ``strand``, ``origin`` arrays of shape=(N,) (see ``COORDS``).
         """
@@ -231,8 +240,11 @@ class DatasetWriter:
                             "origin": np.uint8}.get(name, np.int64)
                     data = values.astype(object) if name in ("chrom", "strand") else values.astype(kind)
                     self.h5.create_dataset(name, data=data, dtype=kind, chunks=small_chunk, **self.filters)
-            base = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "seqcnn_version": __version__,
-                    "alphabet": "ACGT", "length": self.length}
+            jitter = int(attrs.get("jitter", 0) or 0)
+            if jitter < 0 or self.length - 2 * jitter < 1:
+                raise SeqcnnError(f"jitter {jitter} does not fit stored windows of {self.length} bp")
+            base = {"format": FORMAT, "schema_version": SCHEMA_VERSION if jitter else _SCHEMA_PLAIN,
+                    "seqcnn_version": __version__, "alphabet": "ACGT", "length": self.length - 2 * jitter}
             base.update(attrs)
             for key, value in base.items():
                 if isinstance(value, (list, tuple, dict)) or value is None:
@@ -311,6 +323,9 @@ class SeqDataset:
     lengths : np.ndarray, shape=(N,)
     attrs : dict — root attributes, JSON values decoded.
     chunk_records : int
+    jitter : int — J: bases stored on each side of the model's window (genome mode ``--jitter``; 0 otherwise).
+    stored_length : int — the stored width ``length + 2 * jitter``; readers return ``length`` wide rows (the
+        centred window) unless given ``full=True``.
     """
 
     def __init__(self, path):
@@ -363,7 +378,20 @@ class SeqDataset:
         self._x = self.h5["x"]
         if self._x.ndim != 3 or self._x.shape[2] != 4:
             raise InputFormatError(f"x has shape {self._x.shape}, expected (N, L, 4)", path=self.path)
-        self.n, self.length = int(self._x.shape[0]), int(self._x.shape[1])
+        self.n, self.stored_length = int(self._x.shape[0]), int(self._x.shape[1])
+        # Shift augmentation (genome mode, --jitter J): x holds J extra bases on each side of the model's window;
+        # readers return the centred window of `length` unless asked for the stored rows (full=True).
+        jitter = attrs.get("jitter", 0)
+        if not isinstance(jitter, int) or isinstance(jitter, bool) or jitter < 0 or \
+                self.stored_length - 2 * jitter < 1:
+            raise InputFormatError(f"damaged seqcnn dataset: jitter {jitter!r} does not fit x of width "
+                                   f"{self.stored_length}", path=self.path, hint="re-create it with 'seqcnn encode'")
+        self.jitter = jitter
+        self.length = self.stored_length - 2 * jitter
+        if jitter and attrs.get("length") != self.length:
+            raise InputFormatError(f"damaged seqcnn dataset: length {attrs.get('length')!r} and jitter {jitter} do "
+                                   f"not describe x of width {self.stored_length}", path=self.path,
+                                   hint="re-create it with 'seqcnn encode'")
         # Ids are read on first use: as Python str they take ~125 bytes per record, more than all the
         # other per-record arrays together, and training, evaluation and motifs never need them.
         self._ids = None
@@ -451,32 +479,43 @@ class SeqDataset:
         code = split if isinstance(split, (int, np.integer)) else split_code(split)
         return np.flatnonzero(self.split == code)
 
-    def read_x(self, indices=None):
-        """Read one-hot sequences into memory, uint8 shape=(n, L, 4).
+    def _crop(self, x, full):
+        """The centred ``length`` columns of stored rows ``x`` [n, stored_length, 4] (a view), or ``x`` if ``full``."""
+        if full or not self.jitter:
+            return x
+        return x[:, self.jitter:self.jitter + self.length]
+
+    def read_x(self, indices=None, full=False):
+        """Read one-hot sequences into memory, uint8 shape=(n, L, 4) (``full``: the stored (n, L + 2J, 4)).
 
         Reads whole chunks in order and selects rows from them, which is far faster
-        than fancy indexing rows in HDF5.
+        than fancy indexing rows in HDF5. Without ``full`` a jittered file's rows are the centred windows.
         """
+        width = self.stored_length if full else self.length
         if indices is None:
-            return self._x[:]
+            return np.ascontiguousarray(self._crop(self._x[:], full))
         indices = np.asarray(indices, dtype=np.int64)
         if len(indices) == 0:
-            return np.zeros((0, self.length, 4), np.uint8)
+            return np.zeros((0, width, 4), np.uint8)
         order = np.argsort(indices, kind="stable")
         sorted_idx = indices[order]
-        out = np.empty((len(indices), self.length, 4), np.uint8)
+        out = np.empty((len(indices), width, 4), np.uint8)
         step = self.chunk_records * 16
         starts = np.arange(sorted_idx[0] // step * step, sorted_idx[-1] + 1, step)
         for start in starts:
             lo, hi = np.searchsorted(sorted_idx, [start, start + step])
             if lo == hi:
                 continue
-            block = self._x[start:min(start + step, self.n)]
+            block = self._crop(self._x[start:min(start + step, self.n)], full)
             out[order[lo:hi]] = block[sorted_idx[lo:hi] - start]
         return out
 
-    def read_chunk(self, c):
-        """Chunk ``c`` of ``x`` (records ``c*chunk_records`` onwards), uint8 shape=(≤chunk_records, L, 4)."""
+    def read_chunk(self, c, full=False):
+        """Chunk ``c`` of ``x`` (records ``c*chunk_records`` onwards), uint8 shape=(≤chunk_records, L, 4).
+
+        A jittered file's rows come as the centred windows (a view of the stored chunk); ``full``: the stored rows,
+        shape=(≤chunk_records, L + 2J, 4).
+        """
         cr = self.chunk_records
         n = min(cr, self.n - c * cr)
         if self._gzip_direct:
@@ -484,10 +523,11 @@ class SeqDataset:
 
             mask, raw = self._x.id.read_direct_chunk((c * cr, 0, 0))
             if mask == 0:
-                return np.frombuffer(zlib.decompress(raw), np.uint8).reshape(cr, self.length, 4)[:n]
-        return self._x[c * cr:c * cr + n]
+                return self._crop(np.frombuffer(zlib.decompress(raw), np.uint8).reshape(cr, self.stored_length,
+                                                                                        4)[:n], full)
+        return self._crop(self._x[c * cr:c * cr + n], full)
 
-    def iter_chunks(self, split=None, shuffle=False, seed=None, records_per_read=None):
+    def iter_chunks(self, split=None, shuffle=False, seed=None, records_per_read=None, full=False):
         """Yield ``(x, y, indices)`` blocks of whole chunks, restricted to a split.
 
         Parameters
@@ -497,6 +537,8 @@ class SeqDataset:
             Visit chunk blocks in random order (rows within a block are not shuffled here).
         records_per_read : int, optional
             A multiple of the chunk size; defaults to the chunk size.
+        full : bool
+            A jittered file's stored rows (L + 2J wide) instead of the centred windows.
         """
         step = records_per_read or self.chunk_records
         starts = np.arange(0, self.n, step)
@@ -510,14 +552,18 @@ class SeqDataset:
                 keep = mask[start:stop]
                 if not keep.any():
                     continue
-                x = self._x[start:stop][keep]
+                x = self._crop(self._x[start:stop], full)[keep]
                 rows = rows[keep]
             else:
-                x = self._x[start:stop]
+                x = self._crop(self._x[start:stop], full)
             yield x, self.y[rows], rows
 
     def row_hashes(self):
-        """A 64-bit hash of every record's one-hot rows, read chunk by chunk: np.ndarray uint64, shape=(N,)."""
+        """A 64-bit hash of every record's one-hot rows, read chunk by chunk: np.ndarray uint64, shape=(N,).
+
+        A jittered file hashes the centred windows (what the model scores, and what a file encoded without
+        ``--jitter`` holds): two records whose windows agree but whose flanks differ count as duplicates.
+        """
         out = np.empty(self.n, np.uint64)
         # Odd 64-bit multipliers per byte position; the dot product wraps modulo 2**64 (a polynomial hash).
         weights = None
@@ -570,7 +616,8 @@ class SeqDataset:
         return {
             "genome_mode": genome_mode,
             "leakage": split_leakage(self.split, self.row_hashes(), self.coords()) if leakage else None,
-            "path": self.path, "records": self.n, "length": self.length, "task": self.task,
+            "path": self.path, "records": self.n, "length": self.length, "jitter": self.jitter,
+            "stored_length": self.stored_length, "task": self.task,
             "class_names": self.class_names, "label_names": self.label_names,
             "splits": split_counts(self.split, self.y, self.class_names if self.task != "binary" else None),
             "lengths": {"min": int(self.lengths.min()), "max": int(self.lengths.max()),
@@ -596,7 +643,8 @@ class SeqDataset:
         return self.n
 
     def __repr__(self):
-        return f"SeqDataset({self.path!r}, n={self.n}, length={self.length}, task={self.task!r})"
+        jitter = f", jitter={self.jitter}" if self.jitter else ""
+        return f"SeqDataset({self.path!r}, n={self.n}, length={self.length}{jitter}, task={self.task!r})"
 
 
 def open_dataset(path):

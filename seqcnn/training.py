@@ -37,7 +37,7 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
           seed=None, class_weight=None, rc_augment=None, monitor=None, buffer_chunks=None, memory_budget_mb=1024,
           resume=False, force=False, quiet=False, plots=True, n_boot=1000, callbacks=(), command=None,
           strategy=None, lr_schedule=None, strands=None, stopping=None, strand_fit=None, jaspar=None,
-          jit_compile=None):
+          jit_compile=None, jitter=None):
     """Train a model on split 0, early-stop on split 1, and write the run directory ``out``.
 
     Parameters
@@ -65,6 +65,14 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
         change). Without dropout the step equals the default one up to float rounding (XLA fuses and orders
         sums differently); with dropout XLA also draws other dropout masks, so a run trains differently (not
         better or worse: on Oct4 no faster either, ``benchmarks/bench_train_time.py``).
+    jitter : {None, 'auto', 'off'} or int, optional — shift augmentation on a dataset encoded with ``--jitter J``:
+        each epoch every training record is cropped to the model's length at a random shift of up to ``jitter``
+        bases either way from the centre (:func:`seqcnn.feeding.crop_offsets`); validation and the final metrics
+        score the centred window. ``'auto'``: ``J`` (the whole stored flank); ``'off'`` or 0: the centred window
+        only; ``None``: the config's recorded value (a recorded run that predates jitter: off), else ``'auto'``;
+        with ``resume`` the interrupted run's, which another value may not change. Recorded in config.json's
+        ``data`` section (``jitter``: the stored J and the shift used) when the dataset has J > 0; a dataset
+        without jitter trains exactly as before.
     jaspar : str, optional — the organism's JASPAR taxonomic group (e.g. 'fungi'), recorded in config.json: the
         verbs that name motifs compare with it unless told otherwise. [default: the config's, or vertebrates]
     memory_budget_mb : float — load train+val into memory when their uint8 size fits, else stream chunks.
@@ -114,6 +122,7 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
                              stopping=stopping, strand_fit=strand_fit, jaspar=jaspar)
         tr = cfg["training"]
         jit = _jit_setting(jit_compile, recorded)
+        shift = _jitter_setting(jitter, config, ds, resume)
         if ds.task not in models.TASKS:
             raise InputFormatError(f"unknown task {ds.task!r} in the dataset", path=ds.path)
         idx = {s: ds.indices(s) for s in SPLITS}
@@ -142,7 +151,8 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
             if old["data"]["sha256"] != sha:
                 raise SeqcnnError("the data file differs from the one the interrupted run used", path=ds.path,
                                   hint="resume with the same data, or start again with --force")
-        nbytes = sum(len(idx[s]) for s in ("train", "val")) * ds.length * 4
+        # A jittered training set is held at its stored width (the crops are cut from it each epoch).
+        nbytes = sum(len(idx[s]) for s in ("train", "val")) * (ds.stored_length if shift else ds.length) * 4
         in_memory = nbytes <= memory_budget_mb * 1e6
         cfg = {
             "seqcnn_run": 1,
@@ -157,7 +167,9 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
                      "length_given": int(ds.attrs.get("length_given", 0) or 0),
                      "allow_iupac": bool(ds.attrs.get("allow_iupac", False)), "task": ds.task,
                      "class_names": ds.class_names, "label_names": ds.label_names,
-                     "splits": {s: int(len(idx[s])) for s in SPLITS}},
+                     "splits": {s: int(len(idx[s])) for s in SPLITS},
+                     # only for a jittered dataset: a plain one's section stays as earlier versions wrote it
+                     **({"jitter": {"stored": ds.jitter, "used": shift}} if ds.jitter else {})},
             "versions": rundir.versions(),
             "created": utc_now(),
             "command": command or "",
@@ -208,7 +220,9 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
         lookup[list(cw)] = list(cw.values())
         sample_w = lookup[ds.y.astype(np.int64)]
     targets = losses.targets(task, ds.y)
-    source = feeding.Source(ds, np.concatenate([train_idx, val_idx]), in_memory=in_memory)
+    shift = int((cfg["data"].get("jitter") or {}).get("used", 0))
+    # A jittered run reads the stored rows (training crops them); validation reads their centred windows.
+    source = feeding.Source(ds, np.concatenate([train_idx, val_idx]), in_memory=in_memory, full=shift > 0)
     bs = int(tr["batch_size"])
     steps = math.ceil(len(train_idx) / bs)
 
@@ -241,7 +255,7 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
     dist = dist or Distribution("none")
     if dist.strategy is None:
         dataset = feeding.training_dataset(source, train_idx, targets, sample_w, bs, tr["seed"], tr["buffer_chunks"],
-                                   tr["rc_augment"], start_epoch, tr["epochs"])
+                                   tr["rc_augment"], start_epoch, tr["epochs"], jitter=shift)
     else:
         # Sharding by hand, per input pipeline (input_context): every worker runs the same generator (same
         # seed, same global batches) and keeps, of each global batch, the consecutive slices of its own
@@ -254,7 +268,8 @@ def _fit(ds, model, cfg, idx, out, partial, in_memory, resume, force, quiet, plo
             local = ctx.num_replicas_in_sync // ctx.num_input_pipelines
             d = feeding.training_dataset(source, train_idx, targets, sample_w, bs, tr["seed"], tr["buffer_chunks"],
                                  tr["rc_augment"], start_epoch, tr["epochs"],
-                                 replicas=(ctx.input_pipeline_id * local, local, ctx.num_replicas_in_sync))
+                                 replicas=(ctx.input_pipeline_id * local, local, ctx.num_replicas_in_sync),
+                                 jitter=shift)
             options = tf.data.Options()
             options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
             return d.with_options(options)
@@ -391,6 +406,43 @@ def _jit_setting(jit_compile, recorded):
         raise SeqcnnError(f"the interrupted run trained with jit_compile={before}", hint="resume without "
                           "changing it (--xla/--no-xla), or start again with --force")
     return bool(jit_compile)
+
+
+def _jitter_setting(jitter, config, ds, resume):
+    """The shift (bases either way) a run crops its training windows by: ``jitter`` resolved against the dataset.
+
+    ``None`` takes the config's recorded ``data.jitter.used`` (a recorded run without it trained unshifted: 0; a
+    hand-written config or none: the dataset's whole stored flank ``ds.jitter``); with ``resume`` the interrupted
+    run's, which another value may not change (its crops so far would match neither setting's run).
+    """
+    from .rundir import load_config
+
+    base = (load_config(config) if isinstance(config, (str, os.PathLike)) else dict(config)) if config is not None \
+        else {}
+    rec = (base.get("data") or {}).get("jitter") if isinstance(base.get("data"), dict) else None
+    if isinstance(rec, dict) and "used" in rec:
+        recorded = int(rec["used"])
+    elif base.get("seqcnn_run"):
+        recorded = 0  # a recorded run that predates jitter (or trained on a dataset without it) did not shift
+    else:
+        recorded = None
+    if jitter is None:
+        want = ds.jitter if recorded is None else recorded
+    elif isinstance(jitter, str) and jitter in ("auto", "off"):
+        want = ds.jitter if jitter == "auto" else 0
+    elif isinstance(jitter, (int, np.integer)) and not isinstance(jitter, bool) and jitter >= 0:
+        want = int(jitter)
+    else:
+        raise SeqcnnError(f"--jitter must be auto, off or an integer >= 0, got {jitter!r}",
+                          hint="e.g. --jitter off (train on the centred window only)")
+    if want > ds.jitter:
+        raise SeqcnnError(f"--jitter {want}: the dataset stores {ds.jitter} bases of flank on each side",
+                          path=ds.path, hint=f"use --jitter {ds.jitter} or less (auto), or re-encode with "
+                                             f"'seqcnn encode ... --jitter {want}'")
+    if resume and jitter is not None and recorded is not None and want != recorded:
+        raise SeqcnnError(f"the interrupted run trained with jitter {recorded}", hint="resume without changing "
+                          "--jitter, or start again with --force")
+    return int(want)
 
 
 def _imbalance_notes(task, y, class_weight, ds):

@@ -56,6 +56,10 @@ from . import main, _command_line, _notes, _progress, _say
 @click.option("--keep-overlaps", is_flag=True,
               help="Genome mode: keep peaks whose windows overlap another's of the same file by more than half "
                    "(default: merged into the strongest; see README).")
+@click.option("--jitter", type=int, default=0, show_default=True, metavar="J",
+              help="Genome mode: store each window J bases wider on both sides (--length + 2J around the same centre); "
+                   "train then crops a random --length window each epoch (shift augmentation), every other verb "
+                   "the centred one.")
 @click.option("--no-plots", is_flag=True, help="Genome mode: no GC-content figure.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
@@ -63,13 +67,13 @@ from . import main, _command_line, _notes, _progress, _say
 def encode(ctx, fasta, labels, output, class_per_file, id_column, label_columns, task, length, pad_mode, allow_iupac,
            split, split_column, holdout_chrom, seed, drop_unlabelled, compression, compression_level, beds, genome,
            center, negatives, negative_ratio, negatives_bed, exclude, chroms, max_n, flank_distance, label_names,
-           min_overlap, val_chrom, keep_overlaps, no_plots, force, quiet):
+           min_overlap, val_chrom, keep_overlaps, jitter, no_plots, force, quiet):
     """Encode FASTA (+.gz) and labels, or peaks (--bed) from a --genome, into a one-hot HDF5 dataset with a split."""
     from click.core import ParameterSource
 
     given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
     genome_only = {"beds", "genome", "center", "negatives", "negative_ratio", "negatives_bed", "exclude", "chroms",
-                   "max_n", "flank_distance", "label_names", "min_overlap", "val_chrom", "keep_overlaps"}
+                   "max_n", "flank_distance", "label_names", "min_overlap", "val_chrom", "keep_overlaps", "jitter"}
     fasta_only = {"labels", "class_per_file", "id_column", "label_columns", "task", "pad_mode", "allow_iupac",
                   "split", "split_column", "drop_unlabelled"}
     commas = lambda v: [c.strip() for c in v.split(",") if c.strip()] if v else None  # noqa: E731
@@ -87,11 +91,15 @@ def encode(ctx, fasta, labels, output, class_per_file, id_column, label_columns,
         _encode_genome(output, list(beds), genome, length, center, negatives, negative_ratio, negatives_bed,
                        list(exclude), commas(chroms), max_n, flank_distance, commas(label_names), min_overlap,
                        commas(holdout_chrom), commas(val_chrom), seed, compression, compression_level, no_plots,
-                       force, quiet, keep_overlaps)
+                       force, quiet, keep_overlaps, jitter)
         return
     if not fasta:
         raise SeqcnnError("no input: give FASTA file(s) with --labels, or --bed PEAKS --genome GENOME.fa",
                           hint="see 'seqcnn encode -h'")
+    if "jitter" in given:
+        raise SeqcnnError("--jitter applies to genome mode: a FASTA record has no genomic flank to store",
+                          hint="encode the regions with --bed REGIONS --genome GENOME.fa --length L --jitter J, or "
+                               "drop --jitter")
     wrong = sorted(given & genome_only)
     if wrong:
         raise SeqcnnError(f"--{wrong[0].replace('_', '-')} applies to genome mode (--bed and --genome)",
@@ -117,7 +125,7 @@ def encode(ctx, fasta, labels, output, class_per_file, id_column, label_columns,
 
 def _encode_genome(output, beds, genome, length, center, negatives, negative_ratio, negatives_bed, exclude, chroms,
                    max_n, flank_distance, label_names, min_overlap, holdout_chrom, val_chrom, seed, compression,
-                   compression_level, no_plots, force, quiet, keep_overlaps=False):
+                   compression_level, no_plots, force, quiet, keep_overlaps=False, jitter=0):
     """``seqcnn encode --bed ... --genome ...``: call the library, print its summary."""
     from ..genome_encode import encode_intervals
 
@@ -126,7 +134,7 @@ def _encode_genome(output, beds, genome, length, center, negatives, negative_rat
         negatives_bed=negatives_bed, exclude=exclude, chroms=chroms, max_n=max_n, flank_distance=flank_distance,
         label_names=label_names, min_overlap=min_overlap, holdout_chrom=holdout_chrom, val_chrom=val_chrom,
         seed=seed, compression=compression, compression_level=compression_level, plots=not no_plots, force=force,
-        progress=_progress(quiet), command=_command_line(), keep_overlaps=keep_overlaps)
+        progress=_progress(quiet), command=_command_line(), keep_overlaps=keep_overlaps, jitter=jitter)
     splits = ", ".join(f"{k} {v}" for k, v in report["splits"].items())
     if report.get("split_blocks"):
         plan = report["split_blocks"]
@@ -134,7 +142,9 @@ def _encode_genome(output, beds, genome, length, center, negatives, negative_rat
                   f"{'+'.join(plan['regions']['test'])}; val {'+'.join(plan['regions']['val'])}")
     else:
         chosen = "by chromosome: " + "; ".join(f"{k} {','.join(v)}" for k, v in report["split_chroms"].items())
-    _say(quiet, f"wrote {report['path']}: {report['records_written']} records x {report['length']} bp "
+    stored = (f" (stored {report['stored_length']} bp: {report['jitter']} bp of jitter flank on each side)"
+              if report.get("jitter") else "")
+    _say(quiet, f"wrote {report['path']}: {report['records_written']} records x {report['length']} bp{stored} "
                 f"({report['task']}; {splits}; {chosen})")
     dropped = report["dropped"]
     reasons = ", ".join(f"{k} {v}" for k, v in dropped.items() if v) or "none"
@@ -164,7 +174,11 @@ def info(dataset, as_json):
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"{summary['path']}: {summary['records']} records x {summary['length']} bp, task {summary['task']}")
+    stored = (f" (stored {summary['stored_length']} bp: {summary['jitter']} bp of jitter flank on each side; train "
+              f"crops a random {summary['length']} bp window, every other verb the centred one)"
+              if summary.get("jitter") else "")
+    click.echo(f"{summary['path']}: {summary['records']} records x {summary['length']} bp{stored}, task "
+               f"{summary['task']}")
     lens = summary["lengths"]
     click.echo(f"original lengths {lens['min']}-{lens['max']} (pad mode {lens['pad_mode']})")
     names = summary["class_names"] if summary["task"] != "binary" else ["0", "1"]

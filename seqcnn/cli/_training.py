@@ -85,17 +85,26 @@ def models_cmd(length, outputs, as_json):
 @click.option("--xla/--no-xla", "jit_compile", default=None,
               help="Compile the train step with XLA (dropout then draws other masks; not faster on CPU here). "
                    "[default: off, or the interrupted run's]")
+@click.option("--jitter", metavar="auto|off|N",
+              help="Shift augmentation on data encoded with --jitter J: each epoch every training window is cropped "
+                   "at a random shift of up to N bases (auto: J) from the centre; validation, test and every other "
+                   "verb use the centred window. off: the centred window only. [default: auto, or the --config's / "
+                   "interrupted run's]")
+@click.option("--no-jitter", is_flag=True, help="The same as --jitter off.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (OUTPUT.partial) from its last epoch.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
 def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedule, strands, strand_fit, patience,
           stopping, monitor, seed, class_weight, rc_augment, memory_budget, bootstrap, strategy, jaspar, replicates,
-          jit_compile, resume, force, no_plots, quiet):
+          jit_compile, jitter, no_jitter, resume, force, no_plots, quiet):
     """Train a classifier on split 0 of DATA.h5, early-stopping on split 1; write a run directory."""
     from ..ensemble import resolve_replicates, train_replicates
     from ..training import train as train_one
 
+    if no_jitter and jitter not in (None, "off"):
+        raise SeqcnnError(f"--no-jitter and --jitter {jitter} disagree", hint="give one of them")
+    jitter = "off" if no_jitter else (int(jitter) if jitter is not None and jitter.isdigit() else jitter)
     k = resolve_replicates(replicates, config, output, resume)
     train_run = partial(train_replicates, replicates=k) if k > 1 else train_one
     try:
@@ -104,7 +113,7 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
                       rc_augment=rc_augment, monitor=monitor, memory_budget_mb=memory_budget, resume=resume,
                       force=force, quiet=quiet, plots=not no_plots, n_boot=bootstrap, command=_command_line(),
                       strategy=strategy, lr_schedule=lr_schedule, strands=strands, stopping=stopping,
-                      strand_fit=strand_fit, jaspar=jaspar, jit_compile=jit_compile)
+                      strand_fit=strand_fit, jaspar=jaspar, jit_compile=jit_compile, jitter=jitter)
     except KeyboardInterrupt as exc:
         term = isinstance(exc, Terminated)
         if strategy == "multiworker" and not _is_chief():
@@ -145,7 +154,9 @@ def train(data, output, arch, params, config, epochs, batch_size, lr, lr_schedul
                     + (f"{d['replicas']} replicas ({d['strategy']}), " if d["strategy"] != "none" else "")
                     + f"best epoch {r['best_epoch']} of {m['epochs_run']}"
                     + (f" by {m['monitor']}" if m["monitor"] else "")
-                    + f", {r['seconds']:.0f} s, data {'in memory' if r['in_memory'] else 'streamed'}")
+                    + f", {r['seconds']:.0f} s, data {'in memory' if r['in_memory'] else 'streamed'}"
+                    + (f", training windows shifted by up to {j['used']} bp (centred for validation and test)"
+                       if (j := cfg["data"].get("jitter") or {}).get("used") else ""))
     for split in ("train", "val", "test"):
         if split in m:
             _say(quiet, "  " + _metrics_line(split, m[split]))
