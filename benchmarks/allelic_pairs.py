@@ -16,12 +16,15 @@ baseline). ``--anchor allele`` centres the windows on the reference allele inste
 needed to hold the differing bases); ``--anchor independent`` crops or pads each allele around its own centre,
 as the verb did before issue 25 (every pair scored, a change outside the window scoring 0; the PWM then on
 those windows, and an extra column over the pairs the aligned windows score). Every AUROC is over the pairs every run scored (their number in the
-header); the PWM on the whole alleles over all pairs is printed as a last line for reference.
+header); the PWM on the whole alleles over all pairs is printed as a last line for reference. ``--shifts K``
+(several values: one table each) averages every run's delta over the aligned window moved -K..+K bases
+(``variant_effects(..., shifts=K)``: only starts that keep the differing bases inside and add no padding), and
+the PWM's on the same windows likewise (its unshifted-window line is kept beside it).
 
 Usage:
   python benchmarks/allelic_pairs.py --run RUN [--run RUN2 ...] --ref ref.fa --alt alt.fa [--labels labels.csv]
       [--subset-column variant_kind --subset-value 1_mismatch] [--motif MA0139.1] [--pwm-on windows|alleles]
-      [--anchor block|allele|independent]
+      [--anchor block|allele|independent] [--shifts 0,5,10]
 """
 
 import argparse
@@ -30,11 +33,16 @@ import numpy as np
 import pandas as pd
 
 
+_MOTIFS = {}
+
+
 def pwm_delta(ref_seqs, alt_seqs, motif_id, release="JASPAR2024"):
     """LSE(PWM log-odds over both strands, all offsets) of alt minus that of ref, per pair."""
     from pyjaspar import jaspardb
 
-    m = jaspardb(release=release).fetch_motif_by_id(motif_id)
+    if (motif_id, release) not in _MOTIFS:
+        _MOTIFS[motif_id, release] = jaspardb(release=release).fetch_motif_by_id(motif_id)
+    m = _MOTIFS[motif_id, release]
     counts = np.array([m.counts[b] for b in "ACGT"], float).T
     pfm = (counts + 0.25) / (counts + 0.25).sum(1, keepdims=True)
     pwm = np.log2(pfm / 0.25)
@@ -54,6 +62,13 @@ def pwm_delta(ref_seqs, alt_seqs, motif_id, release="JASPAR2024"):
     return np.array([score(a) - score(r) for r, a in zip(ref_seqs, alt_seqs)])
 
 
+def pwm_shift_delta(w, motif_id):
+    """:func:`pwm_delta` averaged over each pair's valid shifted windows (``pair_windows(..., shifts=K)``)."""
+    pair, j = np.nonzero(w["shift_valid"])
+    d = pwm_delta(*([x.tobytes().decode() for x in w[key][pair, j]] for key in ("shift_ref", "shift_alt")), motif_id)
+    return np.bincount(pair, d, len(w["rows"])) / w["shift_valid"].sum(1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", action="append", required=True)
@@ -70,17 +85,35 @@ def main():
                          "issue 25 (every pair scored, a difference outside the window scores 0)")
     ap.add_argument("--pwm-on", choices=("windows", "alleles"), default="windows",
                     help="score the PWM on the windows the runs see (default) or on the whole alleles")
+    ap.add_argument("--shifts", default="0",
+                    help="comma-separated K values: one table each, every run's (and the PWM's on the same "
+                         "windows) delta averaged over the aligned window moved -K..+K (variant_effects(..., "
+                         "shifts=K)); not with --anchor independent")
+    ap.add_argument("--deltas-out", metavar="PREFIX",
+                    help="also write every score per pair to PREFIX_shifts<K>.csv (id, one column per score)")
     args = ap.parse_args()
+    from seqcnn.readers import read_fasta
+
+    shifts = [int(k) for k in args.shifts.split(",")]
+    if args.anchor == "independent" and shifts != [0]:
+        raise SystemExit("--shifts needs aligned windows (--anchor block or allele)")
+    ids, ref = read_fasta(args.ref)
+    alt = dict(zip(*read_fasta(args.alt)))
+    alt = [alt[i] for i in ids]
+    for k in shifts:
+        if len(shifts) > 1:
+            print(f"\n### --shifts {k}\n")
+        report(args, ids, ref, alt, k)
+
+
+def report(args, ids, ref, alt, shifts):
+    """Score every run (and the PWM) with one ``shifts`` and print the AUROC (or order) table."""
     from sklearn.metrics import roc_auc_score
 
-    from seqcnn.readers import read_fasta
     from seqcnn.rundir import load_config
     from seqcnn.variant_io import pair_windows
     from seqcnn.variants import variant_effects
 
-    ids, ref = read_fasta(args.ref)
-    alt = dict(zip(*read_fasta(args.alt)))
-    alt = [alt[i] for i in ids]
     scores, lengths, old_windows = {}, set(), None
     for run in args.run:
         L = load_config(run)["model"]["input_length"]
@@ -96,7 +129,7 @@ def main():
             r, a, _ = score_pairs(load_run(run)[0], x_ref, x_alt)
             scores[run] = (a - r)[:, 0]
             continue
-        t = variant_effects(run, ref_fasta=args.ref, alt_fasta=args.alt, pair_anchor=args.anchor)
+        t = variant_effects(run, ref_fasta=args.ref, alt_fasta=args.alt, pair_anchor=args.anchor, shifts=shifts)
         scores[run] = t.set_index("id").delta_logit.reindex(ids).to_numpy()
     if len(args.run) > 1:
         scores[f"mean of {len(args.run)} runs"] = np.mean([scores[r] for r in args.run], axis=0)
@@ -108,15 +141,21 @@ def main():
         if args.anchor == "independent":
             on_windows = pwm_delta(*old_windows, args.motif)
         else:
-            w = pair_windows(ref, alt, lengths.pop(), anchor=args.anchor)
+            w = pair_windows(ref, alt, lengths.pop(), anchor=args.anchor, shifts=shifts)
             on_windows = np.full(len(ids), np.nan)
             on_windows[w["rows"]] = pwm_delta([x.tobytes().decode() for x in w["ref"]],
                                               [x.tobytes().decode() for x in w["alt"]], args.motif)
+            if shifts:
+                scores[f"{pwm} on the unshifted windows"] = on_windows
+                on_windows = np.full(len(ids), np.nan)
+                on_windows[w["rows"]] = pwm_shift_delta(w, args.motif)
         scores[f"{pwm} on the same windows"] = on_windows
         scores[f"{pwm} on the whole alleles"] = whole
     else:
         scores[f"{pwm} on the whole alleles"] = whole
     scored = np.all([np.isfinite(d) for name, d in scores.items() if "PWM" not in name], axis=0)
+    if args.deltas_out:
+        pd.DataFrame({"id": ids, **scores}).to_csv(f"{args.deltas_out}_shifts{shifts}.csv", index=False)
     if args.labels:
         lab = pd.read_csv(args.labels).set_index("id").reindex(ids)
         y = (lab["direction"] > 0).to_numpy().astype(int)

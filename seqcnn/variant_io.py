@@ -515,7 +515,7 @@ def read_allele_pairs(ref_fasta, alt_fasta):
 PAIR_SKIP_REASONS = ("identical alleles", "differing block longer than the window")
 
 
-def pair_windows(seq_ref, seq_alt, length, anchor="block"):
+def pair_windows(seq_ref, seq_alt, length, anchor="block", shifts=0):
     """Aligned windows of allele pairs: each pair's differing block, the same window start in both alleles.
 
     The differing block of a pair is what remains of each allele after the longest common prefix and the
@@ -535,6 +535,9 @@ def pair_windows(seq_ref, seq_alt, length, anchor="block"):
     anchor : {'block', 'allele'} — where the window is centred before it is moved: on the block (the default,
         above), or on the reference allele's centre (``(len - L) // 2``; for peak-centred alleles, where the
         model saw its training sites), moved as far as needed to hold the block.
+    shifts : int — also cut the windows started ``-shifts .. +shifts`` bases from ``w`` (test-time shift
+        averaging); a shifted start is used only where the whole block stays inside the window and the two
+        windows hold no more N padding than the unshifted ones (``shift_valid``).
 
     Returns
     -------
@@ -543,7 +546,9 @@ def pair_windows(seq_ref, seq_alt, length, anchor="block"):
     where the window starts with padding), ``ref_block`` / ``alt_block`` (int64 [m, 2]: start and end of each
     allele's block in its window, 0-based half-open), ``cropped`` and ``padded`` (bool [m]: either allele lost
     bases outside the window / either window holds padding), ``block_length`` (int64 [n, 2]: the blocks'
-    lengths in ref and alt, for every pair).
+    lengths in ref and alt, for every pair). With ``shifts`` > 0 also ``shift_ref`` / ``shift_alt`` (uint8
+    [m, 2 * shifts + 1, L]: the windows started ``w - shifts .. w + shifts``, the unshifted ones at index
+    ``shifts``; an invalid start's windows are all N) and ``shift_valid`` (bool [m, 2 * shifts + 1]).
     """
     L = int(length)
     n = len(seq_ref)
@@ -582,16 +587,37 @@ def pair_windows(seq_ref, seq_alt, length, anchor="block"):
     nr_, na_ = nr[rows], na[rows]
     cropped = (w > 0) | (w + L < nr_) | (w + L < na_)
     padded = (w < 0) | (w + L > nr_) | (w + L > na_)
-    out = {}
-    for key, seqs, lens in (("ref", seq_ref, nr_), ("alt", seq_alt, na_)):
-        win = np.full((len(rows), L), ord("N"), np.uint8)
-        for j, k in enumerate(rows.tolist()):
-            s = np.frombuffer(seqs[k].encode(), np.uint8)
-            a, b = max(int(w[j]), 0), min(int(w[j]) + L, int(lens[j]))
-            win[j, a - w[j]:b - w[j]] = s[a:b]
-        out[key] = win
     start = (pre[rows] - w)[:, None]
-    return {"ref": out["ref"], "alt": out["alt"], "rows": rows, "skip": skip, "window_start": w,
-            "ref_block": np.hstack([start, start + br[rows, None]]),
-            "alt_block": np.hstack([start, start + ba[rows, None]]),
-            "cropped": cropped, "padded": padded, "block_length": np.stack([br, ba], 1)}
+    out = {"ref": _cut(seq_ref, rows, w, L), "alt": _cut(seq_alt, rows, w, L), "rows": rows, "skip": skip,
+           "window_start": w, "ref_block": np.hstack([start, start + br[rows, None]]),
+           "alt_block": np.hstack([start, start + ba[rows, None]]),
+           "cropped": cropped, "padded": padded, "block_length": np.stack([br, ba], 1)}
+    K = int(shifts)
+    if K < 0:
+        raise SeqcnnError(f"shifts {K} is negative", hint="give 0 (one window per pair) or a positive number")
+    if K:
+        starts = w[:, None] + np.arange(-K, K + 1)                                   # [m, S]
+        def pad_of(st):  # N bases over both windows started at st
+            return sum(np.maximum(0, -st) + np.maximum(0, st + L - n_[:, None]) for n_ in (nr_, na_))
+
+        # The block inside the window (blo <= start <= bhi), and no N beyond the unshifted windows' own: a
+        # shift never shows the model padding it would not otherwise see.
+        valid = ((starts >= blo[rows, None]) & (starts <= bhi[rows, None])
+                 & (pad_of(starts) <= pad_of(w[:, None])))
+        flat = np.where(valid, starts, -L).ravel()                                   # invalid: all N
+        rep = np.repeat(rows, 2 * K + 1)
+        out["shift_ref"] = _cut(seq_ref, rep, flat, L).reshape(len(rows), 2 * K + 1, L)
+        out["shift_alt"] = _cut(seq_alt, rep, flat, L).reshape(len(rows), 2 * K + 1, L)
+        out["shift_valid"] = valid
+    return out
+
+
+def _cut(seqs, rows, starts, L):
+    """Windows ``[start, start + L)`` of ``seqs[rows]`` as uint8 bytes [len(rows), L], N beyond each end."""
+    win = np.full((len(rows), L), ord("N"), np.uint8)
+    for j, (k, w) in enumerate(zip(rows.tolist(), np.asarray(starts).tolist())):
+        s = np.frombuffer(seqs[k].encode(), np.uint8)
+        a, b = max(w, 0), min(w + L, len(s))
+        if b > a:
+            win[j, a - w:b - w] = s[a:b]
+    return win

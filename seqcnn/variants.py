@@ -155,11 +155,13 @@ def _block_columns(frame, ref_block, alt_block, cropped, padded):
     return [((int(a), int(b)), (int(c), int(e))) for (a, b), (c, e) in zip(ref_block, alt_block)]
 
 
-def _pairs_block(ref_fasta, alt_fasta, cfg, shard=None, anchor="block"):
+def _pairs_block(ref_fasta, alt_fasta, cfg, shard=None, anchor="block", shifts=0):
     """Allele pairs (held in memory: two FASTA files matched by id) as one block, windows aligned on the change.
 
     The windows are :func:`seqcnn.variant_io.pair_windows`'s (the same left flank in both alleles, centred on
     the differing block); identical alleles and blocks longer than the window are skipped with the reason.
+    With ``shifts`` > 0 the block also carries the shifted windows (``shift``: one-hot [m, S, L, 4] of ref and
+    alt, and the valid mask [m, S]) that :func:`_score` averages over.
     """
     import pandas as pd
 
@@ -178,7 +180,7 @@ def _pairs_block(ref_fasta, alt_fasta, cfg, shard=None, anchor="block"):
             raise SequenceError("empty sequence", path=path, record=ids[int(np.argmin(lengths))],
                                 hint="remove the pair or give the allele its bases")
         check_bases(buf, lengths, ids=ids, path=path, allow_iupac=d.get("allow_iupac", False))
-    w = pair_windows(seq_r, seq_a, L, anchor=anchor)
+    w = pair_windows(seq_r, seq_a, L, anchor=anchor, shifts=shifts)
     rows = w["rows"]
     len_r = np.array([len(s) for s in seq_r], np.int64)
     len_a = np.array([len(s) for s in seq_a], np.int64)
@@ -192,6 +194,13 @@ def _pairs_block(ref_fasta, alt_fasta, cfg, shard=None, anchor="block"):
     frame = pd.DataFrame({"id": kept, "ref_length": len_r[rows], "alt_length": len_a[rows], "kind": kind[rows],
                           "window_start": w["window_start"]})
     spans = _block_columns(frame, w["ref_block"], w["alt_block"], w["cropped"], w["padded"])
+    shift = None
+    if shifts:
+        S, valid = 2 * shifts + 1, w["shift_valid"]
+        many = [i for i in kept for _ in range(S)]
+        shift = tuple(encode_windows(w[key].reshape(-1, L), allow_iupac=True, ids=many, path=path).reshape(
+            len(kept), S, L, 4) for key, path in (("shift_ref", ref_fasta), ("shift_alt", alt_fasta))) + (valid,)
+        frame["shifts_used"] = valid.sum(1)
     sk = np.flatnonzero(np.not_equal(w["skip"], None))
     skipped = pd.DataFrame({"id": [ids[k] for k in sk], "ref_length": len_r[sk], "alt_length": len_a[sk],
                             "ref_block_length": w["block_length"][sk, 0], "alt_block_length": w["block_length"][sk, 1],
@@ -200,7 +209,7 @@ def _pairs_block(ref_fasta, alt_fasta, cfg, shard=None, anchor="block"):
             "checked": 0, "mismatched": 0, "shifted": {1: 0, -1: 0}, "first_mismatch": None,
             "cropped": int(w["cropped"].sum()), "padded": int(w["padded"].sum()),
             "same": np.array([k in ("snv", "substitutions") for k in kind[rows]], bool),
-            "keys": np.arange(lo, hi)[rows], "slots": np.arange(lo, hi)[rows], "spans": spans}
+            "keys": np.arange(lo, hi)[rows], "slots": np.arange(lo, hi)[rows], "spans": spans, "shift": shift}
 
 
 def _genome_block(variants, genome, cfg, offset, ref_mismatch):
@@ -276,8 +285,11 @@ def _score(block, model, cfg, names, strands, batch_size, snv, null, seed):
     from .metrics import link
 
     frame = block["frame"]
-    ref, alt, path = score_pairs(model, block["x_ref"], block["x_alt"], strands=strands, batch_size=batch_size,
-                                 snv=snv, keys=block["slots"])
+    if block.get("shift") is not None:
+        ref, alt, path = _shift_mean(model, block, strands, batch_size, snv)
+    else:
+        ref, alt, path = score_pairs(model, block["x_ref"], block["x_alt"], strands=strands, batch_size=batch_size,
+                                     snv=snv, keys=block["slots"])
     task = cfg["model"]["task"]
     p_ref, p_alt = link(task, ref), link(task, alt)
     for t, name in enumerate(names):
@@ -302,9 +314,28 @@ def _score(block, model, cfg, names, strands, batch_size, snv, null, seed):
     return frame
 
 
+def _shift_mean(model, block, strands, batch_size, snv):
+    """Logits of each pair averaged over its valid shifted windows (test-time shift averaging).
+
+    Returns (ref, alt float64 [m, T], path object [m]: the unshifted window's path).
+    """
+    x_ref, x_alt, valid = block["shift"]
+    m, S = valid.shape
+    pair, j = np.nonzero(valid)                                     # row-major: each pair's windows together
+    # A stable batch slot per window (its pair's slot times S plus its shift), as the unshifted rows have.
+    ref, alt, path = score_pairs(model, x_ref[pair, j], x_alt[pair, j], strands=strands, batch_size=batch_size,
+                                 snv=snv, keys=block["slots"][pair] * S + j)
+    count = valid.sum(1)[:, None]
+    sums = [np.zeros((m, ref.shape[1])) for _ in range(2)]
+    for total, values in zip(sums, (ref, alt)):
+        np.add.at(total, pair, values)
+    centre = np.flatnonzero(j == S // 2)                             # the unshifted window is always valid
+    return sums[0] / count, sums[1] / count, path[centre]
+
+
 def _scored_blocks(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
                    ref_mismatch="check", strands="both", batch_size=512, snv="forward", shard=None, null=0, seed=0,
-                   block_records=None, pair_anchor="block"):
+                   block_records=None, pair_anchor="block", shifts=0):
     """(model, output names, generator of scored blocks): the streaming core of :func:`run_variants`.
 
     Parameters
@@ -329,6 +360,10 @@ def _scored_blocks(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None
     pair_anchor : {'block', 'allele'} — allele pairs: centre each window on the bases that differ (default), or
         on the reference allele's centre, moved only as far as needed to hold them (``variant_io.pair_windows``;
         compared on real CTCF pairs in ``benchmarks/RESULTS.md``).
+    shifts : int — allele pairs: average each pair's logits over the windows started ``-shifts .. +shifts``
+        bases from its aligned window, those that keep the whole differing block inside and add no N padding
+        (``variant_io.pair_windows``); the table's ``shifts_used`` says how many each pair got. 0 (the
+        default): the aligned window alone.
     """
     from .rundir import load_run
     from .scoring import output_columns
@@ -344,12 +379,21 @@ def _scored_blocks(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None
         raise SeqcnnError(f"{given[0]} needs --genome", hint="the reference FASTA the variants were called on")
     if null and null < 2:
         raise SeqcnnError(f"--null {null}: a z-score needs at least 2 shuffled copies", hint="e.g. --null 100")
+    if shifts:
+        if ref_fasta is None:
+            raise SeqcnnError("--shifts averages the windows of allele pairs (--ref-fasta/--alt-fasta)",
+                              hint="leave --shifts out for --vcf/--table input, or move the window with --offset")
+        if null:
+            raise SeqcnnError("--null scores the unshifted window only: give it without --shifts",
+                              hint="run --null and --shifts as two separate runs")
+    if shifts < 0:
+        raise SeqcnnError(f"--shifts {shifts} is negative", hint="give 0 (one window per pair) or e.g. 10")
     if isinstance(shard, str):
         shard = parse_shard(shard)
     model, cfg = load_run(run_dir)
     names = [c[len("prob_"):] for c in output_columns(cfg)]
     if ref_fasta is not None:
-        blocks = iter([_pairs_block(ref_fasta, alt_fasta, cfg, shard, pair_anchor)])
+        blocks = iter([_pairs_block(ref_fasta, alt_fasta, cfg, shard, pair_anchor, shifts)])
     else:
         blocks = _genome_blocks(vcf if vcf is not None else table, vcf is not None, genome, cfg, offset,
                                 ref_mismatch, shard, block_records or BLOCK_RECORDS)

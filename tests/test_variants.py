@@ -489,3 +489,98 @@ def test_variant_figures_name_sites_from_the_runs_jaspar_group(cli, genome_run, 
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
     assert "'yeast'" in res.output and "fungi" in res.output and "vertebrates" in res.output
     assert not (tmp_path / "bad.tsv").exists()
+
+
+def _pad(start, L, *lengths):
+    """N bases over the windows [start, start + L) of alleles of the given lengths."""
+    return sum(max(0, -start) + max(0, start + L - n) for n in lengths)
+
+
+def test_pair_windows_shifts_hold_the_block_and_add_no_padding():
+    """Test-time shifts: every valid shifted window holds the whole differing block in both alleles, is the
+    alleles' own bases from its start, and shows no more N than the unshifted windows; the others are invalid
+    for one of those reasons; index K is the unshifted window, and shifts=0 returns today's windows."""
+    from seqcnn.variant_io import pair_windows
+
+    rng = np.random.default_rng(5)
+    seq = "".join(rng.choice(list("ACGT"), 300))
+    flip = {b: "ACGT"[("ACGT".index(b) + 1) % 4] for b in "ACGT"}
+    K = 4
+    ref = [seq[:100], seq[100:200], seq[:25], seq[:120], seq[:100]]
+    alt = [seq[:3] + flip[seq[3]] + seq[4:100],                          # an SNV 3 bp from the start: left shifts pad
+           seq[100:150] + seq[153:200],                                  # a 3 bp deletion in the middle: all valid
+           seq[:10] + flip[seq[10]] + seq[11:25],                        # shorter than the window: padded already
+           seq[:40] + "".join(flip[b] for b in seq[40:80]) + seq[80:120],  # a block of exactly L: no room to move
+           seq[:60] + "GAT" + seq[60:100]]                               # an insertion
+    w0 = pair_windows(ref, alt, L)
+    w = pair_windows(ref, alt, L, shifts=K)
+    assert "shift_ref" not in w0
+    for key in ("ref", "alt", "rows", "window_start", "ref_block", "alt_block", "cropped", "padded"):
+        np.testing.assert_array_equal(w[key], w0[key], err_msg=key)
+    np.testing.assert_array_equal(w["shift_ref"][:, K], w0["ref"])
+    np.testing.assert_array_equal(w["shift_alt"][:, K], w0["alt"])
+    valid = w["shift_valid"]
+    assert valid.shape == (5, 2 * K + 1) and valid[:, K].all()
+    for j, k in enumerate(w["rows"]):
+        w_start = int(w["window_start"][j])
+        block_start = w_start + int(w["ref_block"][j, 0])                # the block's first base in both alleles
+        big = int(w["block_length"][k].max())
+        for i, s in enumerate(range(w_start - K, w_start + K + 1)):
+            holds = s <= block_start and block_start + big <= s + L
+            no_more_n = _pad(s, L, len(ref[k]), len(alt[k])) <= _pad(w_start, L, len(ref[k]), len(alt[k]))
+            assert valid[j, i] == (holds and no_more_n), (k, s)
+            if valid[j, i]:
+                for allele, win in ((ref[k], w["shift_ref"][j, i]), (alt[k], w["shift_alt"][j, i])):
+                    want = "".join(allele[p] if 0 <= p < len(allele) else "N" for p in range(s, s + L))
+                    assert win.tobytes().decode() == want
+    assert valid.sum(1).tolist() == [4, 2 * K + 1, 2 * K + 1, 1, 2 * K + 1]  # the SNV: starts 0..3 only
+
+
+@pytest.mark.numerics
+def test_variant_effects_shifts_average_the_shifted_windows(genome_run, tmp_path):
+    """shifts=K: each pair's logits are the mean of the model's (both strands, plain calls) over its valid
+    shifted windows, shifts_used counts them; shifts=0 is today's table, column for column."""
+    from seqcnn.rundir import load_run
+    from seqcnn.variant_io import pair_windows
+    from seqcnn.variants import variant_effects
+
+    d, run, seq = genome_run
+    a, b, pairs = _allele_pairs(tmp_path, seq)
+    today = variant_effects(run, ref_fasta=a, alt_fasta=b)
+    pd.testing.assert_frame_equal(variant_effects(run, ref_fasta=a, alt_fasta=b, shifts=0), today)
+    t = variant_effects(run, ref_fasta=a, alt_fasta=b, shifts=3).set_index("id")
+    today = today.set_index("id")
+    assert list(t.index) == list(today.index) == ["edge", "del", "short"]
+    assert t.shifts_used.tolist() == [4, 7, 7]  # edge: left shifts would pad; short: padded alike anywhere
+    cols = ["window_start", "ref_block_start", "ref_block_end", "alt_block_start", "alt_block_end", "window_fit"]
+    pd.testing.assert_frame_equal(t[cols], today[cols])  # the block columns describe the unshifted window
+    model, _ = load_run(run)
+    w = pair_windows([pairs[i][0] for i in t.index], [pairs[i][1] for i in t.index], L, shifts=3)
+    for j, pid in enumerate(t.index):
+        keep = w["shift_valid"][j]
+        wins = [x.tobytes().decode() for x in w["shift_ref"][j, keep]] + [
+            x.tobytes().decode() for x in w["shift_alt"][j, keep]]
+        logits = _both_strands(model, wins).reshape(2, -1).mean(1)
+        assert_close(t.loc[pid, ["ref_logit", "alt_logit"]].to_numpy(float), logits, err_msg=pid)
+        assert_close(t.loc[pid, "delta_logit"], logits[1] - logits[0], scale=np.abs(logits).max(), err_msg=pid)
+    assert np.abs(t.delta_logit - today.delta_logit).max() > 1e-4  # the shifts changed something
+
+
+def test_variants_shifts_bad_use_one_line_exit_2(cli, genome_run, tmp_path):
+    """--shifts on genome variants, with --null, or negative: one line, exit 2, nothing written."""
+    from seqcnn.errors import SeqcnnError
+    from seqcnn.variants import variant_effects
+
+    d, run, seq = genome_run
+    a, b, _ = _allele_pairs(tmp_path, seq)
+    vcf = _vcf(tmp_path / "v.vcf", [(500, ".", seq[499], "A" if seq[499] != "A" else "C")])
+    out = tmp_path / "o.tsv"
+    for argv, words in ((["--vcf", vcf, "--genome", d / "g.fa", "--shifts", "2"], "allele pairs"),
+                        (["--ref-fasta", a, "--alt-fasta", b, "--shifts", "2", "--null", "5"], "--null"),
+                        (["--ref-fasta", a, "--alt-fasta", b, "--shifts", "-1"], "negative")):
+        res = cli("variants", run, *argv, "-o", out, "--no-plots")
+        line = res.output.strip()
+        assert res.exit_code == 2 and "\n" not in line and words in line, line
+        assert not out.exists()
+    with pytest.raises(SeqcnnError, match="negative"):
+        variant_effects(run, ref_fasta=a, alt_fasta=b, shifts=-2)

@@ -27,6 +27,9 @@ from . import main, _jaspar_target_options, _notes, _say
 @click.option("--pair-anchor", type=click.Choice(["block", "allele"]), default="block", show_default=True,
               help="Allele pairs: centre the window on the bases that differ (block), or on the allele's centre, "
                    "moved only as far as needed to hold the block (allele; the peak's centre for peak-centred pairs).")
+@click.option("--shifts", type=int, default=0, show_default=True,
+              help="Allele pairs: average each pair's logits over its window moved -K..+K bases, where the whole "
+                   "differing block stays inside and no N padding is added (the table's shifts_used).")
 @click.option("--offset", type=int, help="Window index of the variant's first base (default: the centre).")
 @click.option("--strands", type=click.Choice(["both", "forward"]), default="both", show_default=True,
               help="Average each window's logits with its reverse complement's, or the forward strand only.")
@@ -44,9 +47,9 @@ from . import main, _jaspar_target_options, _notes, _say
 @click.option("--no-plots", is_flag=True, help="No figures.")
 @click.option("--force", is_flag=True, help="Overwrite the output (and its .skipped.tsv and _plots folder).")
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
-def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mismatch, pair_anchor, offset, strands,
-            batch_size, null, seed, shard, plot_top, jaspar, jaspar_release, jaspar_collection, motif_db, no_plots,
-            force, quiet):
+def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mismatch, pair_anchor, shifts, offset,
+             strands, batch_size, null, seed, shard, plot_top, jaspar, jaspar_release, jaspar_collection, motif_db,
+             no_plots, force, quiet):
     """Score how variants change a trained run's predictions: delta_logit = alt - ref, per output.
 
     Reference and alternative windows of the model's length around each variant, every one scored by a forward
@@ -62,9 +65,9 @@ def variants(run_dir, vcf, table, genome, ref_fasta, alt_fasta, output, ref_mism
     if batch_size < 1:
         raise SeqcnnError("--batch-size must be positive")
     r = run_variants(run_dir, output, force=force, vcf=vcf, table=table, genome=genome, ref_fasta=ref_fasta,
-                     alt_fasta=alt_fasta, pair_anchor=pair_anchor, offset=offset, ref_mismatch=ref_mismatch,
-                     strands=strands, batch_size=batch_size, shard=shard, null=null, seed=seed, plots=not no_plots,
-                     plot_top=plot_top, jaspar=jaspar, jaspar_release=jaspar_release,
+                     alt_fasta=alt_fasta, pair_anchor=pair_anchor, shifts=shifts, offset=offset,
+                     ref_mismatch=ref_mismatch, strands=strands, batch_size=batch_size, shard=shard, null=null,
+                     seed=seed, plots=not no_plots, plot_top=plot_top, jaspar=jaspar, jaspar_release=jaspar_release,
                      jaspar_collection=jaspar_collection, motif_db=motif_db)
     _notes(r)
     _say(quiet, f"wrote {r['out']}: {r['scored']} variants, output(s) "
