@@ -15,7 +15,6 @@ Layout of ``TUNE_DIR``::
     plots/tune_history.png   objective per trial and the running best, beside each parameter's importance
 """
 
-import json
 import os
 import shutil
 import time
