@@ -89,3 +89,13 @@ def binary_run(sim_binary, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("runs") / "binary"
     return training.train(sim_binary, out, **FAST), out
+
+
+def one_line_error(result, *words):
+    """Assert a CLI result is exit 2 with one ``seqcnn: error:`` line holding every word; returns the line."""
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seqcnn: error: "), result.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]

@@ -7,18 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import write_fasta
+from conftest import one_line_error, write_fasta
 
 TINY = ["--param", "filters=8", "--param", "kernel_size=15", "--param", "dense_units=8", "--lr", "0.01"]
-
-
-def one_line_error(result, *words):
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("seqcnn: error:"), result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -177,12 +177,7 @@ def test_genome_mode_cli_end_to_end_and_bad_input(cli, gen, tmp_path):
     assert "0 record(s) whose sequence occurs in another split; 0 window(s) overlapping" in info.stdout
     assert "negatives: gc-matched x 1.0" in info.stdout and "GC content" in info.stdout
 
-    def one_line(res, *words):
-        assert res.exit_code == 2, (res.stdout, res.stderr)
-        lines = res.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("seqcnn: error: "), res.stderr
-        for w in words:
-            assert w in lines[0], (w, lines[0])
+    from conftest import one_line_error as one_line
 
     o2 = tmp_path / "bad.h5"
     bad = tmp_path / "bad.bed"

@@ -208,12 +208,7 @@ def test_jittered_run_resumes_exactly_streamed_equals_in_memory_and_off_replays(
 def test_cli_refuses_jitter_without_a_genome_and_a_negative_jitter(cli, gen, tmp_path):
     from conftest import write_fasta
 
-    def one_line(res, *words):
-        assert res.exit_code == 2, (res.stdout, res.stderr)
-        lines = res.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("seqcnn: error: "), res.stderr
-        for w in words:
-            assert w in lines[0], (w, lines[0])
+    from conftest import one_line_error as one_line
 
     fa = write_fasta(tmp_path / "s.fa", [("a", "ACGT" * 25), ("b", "TTGA" * 25)])
     (tmp_path / "l.csv").write_text("id,label\na,1\nb,0\n")
