@@ -192,11 +192,15 @@ def train_replicates(data, out, replicates, seed=None, force=False, resume=False
 
     loaded = [rundir.load_run(os.path.join(partial, r)) for r in rel]
     cfgs = [c for _, c in loaded]
+    def fit(c):
+        # the jitter a member trained with belongs here too: a resumed ensemble must not mix shifted members
+        return (c["model"]["input_length"], c["model"]["task"], c["model"]["n_outputs"], c["data"]["sha256"],
+                (c["data"].get("jitter") or {}).get("used", 0))
+
     for r, c in zip(rel[1:], cfgs[1:]):
-        if (c["model"]["input_length"], c["model"]["task"], c["model"]["n_outputs"], c["data"]["sha256"]) != (
-                cfgs[0]["model"]["input_length"], cfgs[0]["model"]["task"], cfgs[0]["model"]["n_outputs"],
-                cfgs[0]["data"]["sha256"]):
-            raise InputFormatError(f"member {r} does not fit member {rel[0]} (length, task, outputs or data)",
+        if fit(c) != fit(cfgs[0]):
+            raise InputFormatError(f"member {r} does not fit member {rel[0]} (length, task, outputs, data or "
+                                   "jitter)",
                                    path=partial, hint="start again with --force")
     ens = models.replicate_average([m for m, _ in loaded], names=names)
     cfg = {k: v for k, v in cfgs[0].items() if k not in ("ensemble",)}
@@ -239,6 +243,9 @@ def _train_members(data, partial, seeds, rel, sha, config, quiet, plots, n_boot,
             if cfg_m["data"]["sha256"] != sha:
                 raise SeqcnnError(f"finished member {r} was trained on another data file", path=str(data),
                                   hint="resume with the same data, or start again with --force")
+            if train_kwargs.get("jitter") is None:
+                # The members still to train crop as the finished ones did (resumed without --jitter).
+                train_kwargs = {**train_kwargs, "jitter": int((cfg_m["data"].get("jitter") or {}).get("used", 0))}
             if not quiet:
                 print(f"seqcnn: replicate {i + 1}/{replicates} (seed {s}): finished earlier, kept", file=sys.stderr)
             m = _read_metrics(member)

@@ -14,9 +14,11 @@ made negatives kept off those boundaries, so no window of one split overlaps a w
 record's ``chrom``, ``start``, ``end``, ``strand`` and origin are stored with it (schema 2 of :mod:`seqcnn.store`).
 With ``jitter`` J > 0 (shift augmentation, as BPNet/ChromBPNet train) every record is stored ``length + 2J`` bases
 wide around the same centre (schema 3), so training can crop a random ``length`` window each epoch while every other
-reader sees the centred one; the rules above (merging, labels, splits, ids, coordinates, GC matching and the N
-limit) stay those of the centred window, a window whose widened span runs off its chromosome is dropped as past
-its end, and made negatives keep their widened span clear of peaks, excluded regions and block boundaries.
+reader sees the centred one; the rules above (merging, labels, chromosome splits, ids, coordinates, GC matching
+and the N limit) stay those of the centred window, a window whose widened span runs off its chromosome is dropped
+as past its end, position-block splits are planned for the stored width (a window whose widened span crosses a
+block boundary is dropped as crossing it), made negatives keep their widened span clear of peaks, excluded
+regions and block boundaries, and shuffle negatives shuffle the centred window apart from its flanks.
 Imports no TensorFlow.
 """
 
@@ -277,8 +279,9 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         windows of different files likewise (the first in genome order kept); both counted as dropped.
     jitter : int — J >= 0: store every window ``length + 2J`` bases wide around the same centre (shift
         augmentation; ``seqcnn train`` crops a random ``length`` window each epoch, every other reader the centred
-        one). Coordinates, ids, labels, splits, merging, GC and the N limit stay the centred window's; a window
-        whose widened span runs off its chromosome is dropped (past chromosome end). 0: the plain file.
+        one). Coordinates, ids, labels, chromosome splits, merging, GC and the N limit stay the centred window's;
+        a window whose widened span runs off its chromosome (past chromosome end) or, on a position-block split,
+        crosses a block boundary is dropped. 0: the plain file.
 
     Returns
     -------
@@ -416,7 +419,16 @@ def encode_intervals(beds, genome, out, *, length, center="summit", negatives=No
         elif negatives == "shuffle":
             reps = int(np.ceil(negative_ratio))
             src = np.tile(np.arange(len(start)), reps)[:n_made]
-            add_neg(chrom[src], start[src], strand[src], dinucleotide_shuffle(seqs[src], rng), "shuffle",
+            x = seqs[src]
+            if jitter:
+                # The centred window and each flank are shuffled apart: the window every verb scores keeps its
+                # positive's own base and dinucleotide content (and so the GC recorded for it).
+                x = np.concatenate([dinucleotide_shuffle(x[:, :jitter], rng),
+                                    dinucleotide_shuffle(x[:, jitter:jitter + length], rng),
+                                    dinucleotide_shuffle(x[:, jitter + length:], rng)], axis=1)
+            else:
+                x = dinucleotide_shuffle(x, rng)
+            add_neg(chrom[src], start[src], strand[src], x, "shuffle",
                     [f"{_rid(chrom[i], start[i], length, strand[i], names[i])}_shuffle{r}"
                      for r, i in zip(np.arange(len(src)) // len(start), src)], gc=pos_gc[src])
         elif negatives == "flank":

@@ -122,7 +122,8 @@ def train(data, out, arch=None, params=None, config=None, *, epochs=None, batch_
                              stopping=stopping, strand_fit=strand_fit, jaspar=jaspar)
         tr = cfg["training"]
         jit = _jit_setting(jit_compile, recorded)
-        shift = _jitter_setting(jitter, config, ds, resume)
+        # On resume the interrupted run's own record decides (a --config given with --resume is not that record).
+        shift = _jitter_setting(jitter, os.path.join(partial, CONFIG_FILE) if resume else config, ds, resume)
         if ds.task not in models.TASKS:
             raise InputFormatError(f"unknown task {ds.task!r} in the dataset", path=ds.path)
         idx = {s: ds.indices(s) for s in SPLITS}
@@ -421,7 +422,11 @@ def _jitter_setting(jitter, config, ds, resume):
         else {}
     rec = (base.get("data") or {}).get("jitter") if isinstance(base.get("data"), dict) else None
     if isinstance(rec, dict) and "used" in rec:
-        recorded = int(rec["used"])
+        recorded = rec["used"]
+        if isinstance(recorded, bool) or not isinstance(recorded, int) or recorded < 0:
+            raise InputFormatError(f"config data.jitter.used must be an integer >= 0, got {recorded!r}",
+                                   path=str(config) if isinstance(config, (str, os.PathLike)) else None,
+                                   hint="fix the config, or give --jitter auto|off|N")
     elif base.get("seqcnn_run"):
         recorded = 0  # a recorded run that predates jitter (or trained on a dataset without it) did not shift
     else:
@@ -435,6 +440,10 @@ def _jitter_setting(jitter, config, ds, resume):
     else:
         raise SeqcnnError(f"--jitter must be auto, off or an integer >= 0, got {jitter!r}",
                           hint="e.g. --jitter off (train on the centred window only)")
+    if want > ds.jitter and jitter is None:
+        raise SeqcnnError(f"the config records jitter {want}, but the dataset stores {ds.jitter} bases of flank on "
+                          "each side", path=ds.path, hint=f"give --jitter off (or up to {ds.jitter}), or use data "
+                                                         f"encoded with 'seqcnn encode ... --jitter {want}'")
     if want > ds.jitter:
         raise SeqcnnError(f"--jitter {want}: the dataset stores {ds.jitter} bases of flank on each side",
                           path=ds.path, hint=f"use --jitter {ds.jitter} or less (auto), or re-encode with "

@@ -466,8 +466,8 @@ def variant_effects(run_dir, **kw):
     alleles, negative where it begins with N padding), then ``ref_block_start, ref_block_end, alt_block_start,
     alt_block_end`` (each allele's differing bases in its window, 0-based half-open; an empty block marks the
     junction of a pure insertion or deletion) and ``window_fit`` (``whole``, ``cropped``: bases of an allele
-    lie outside the window, ``padded``: the window holds N beyond an allele's end, or ``cropped+padded``), then
-    the scores (``SCORES``; per output, suffixed ``_<name>``, when the model has several), then ``path``
+    lie outside the window, ``padded``: the window holds N beyond an allele's end, or ``cropped+padded``), with
+    ``shifts`` > 0 then ``shifts_used`` (the valid windows averaged, 1 .. 2K + 1), then the scores (``SCORES``; per output, suffixed ``_<name>``, when the model has several), then ``path``
     (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with the reason per row),
     ``records_read``, ``cropped`` and ``padded`` (scored rows), ``notes`` and ``outputs``.
 

@@ -263,3 +263,34 @@ def test_replica_slices_of_jittered_batches_are_the_whole_batches_crops(gen):
     assert len(whole) == len(parts[0]) == len(parts[1])
     for (x, _, _), (x0, _, _), (x1, _, _) in zip(whole, *parts):
         assert np.array_equal(np.concatenate([x0, x1])[:len(x)], x)
+
+
+def test_shuffle_negatives_keep_their_positive_centred_window_composition(gen):
+    """With --negatives shuffle, a negative's centred window is a shuffle of its positive's centred window."""
+    out = gen.d / "shuf.h5"
+    encode_intervals([gen.bed], gen.fa, out, length=L, seed=1, plots=False, jitter=J, negatives="shuffle")
+    with open_dataset(out) as ds:
+        ids, x = list(ds.ids), ds.read_x()
+        full = ds.read_x(full=True)
+        pos = {i: k for k, i in enumerate(ids) if ds.y[k] == 1}
+        neg = [(k, i.rsplit("_shuffle", 1)[0]) for k, i in enumerate(ids) if "_shuffle" in i]
+        assert len(neg) >= 0.9 * len(pos)
+        for k, src in neg:
+            # base counts of the centred window and of each flank are those of the source positive's
+            assert np.array_equal(x[k].sum(0), x[pos[src]].sum(0)), ids[k]
+            for sl in (slice(0, J), slice(J + L, None)):
+                assert np.array_equal(full[k, sl].sum(0), full[pos[src], sl].sum(0)), ids[k]
+
+
+def test_recorded_jitter_against_a_plain_dataset_and_malformed_records():
+    """A config recording a shift the data cannot give names the config's value and --jitter off; junk is refused."""
+    from seqcnn.errors import InputFormatError
+
+    plain = SimpleNamespace(jitter=0, path="plain.h5")
+    with pytest.raises(SeqcnnError, match="config records jitter 5") as e:
+        training._jitter_setting(None, {"seqcnn_run": "1", "data": {"jitter": {"stored": 5, "used": 5}}}, plain, False)
+    assert "--jitter off" in e.value.hint
+    assert training._jitter_setting("off", {"seqcnn_run": "1", "data": {"jitter": {"used": 5}}}, plain, False) == 0
+    for bad in ("auto", -1, 2.5, True):
+        with pytest.raises(InputFormatError, match="data.jitter.used"):
+            training._jitter_setting(None, {"data": {"jitter": {"used": bad}}}, plain, False)
