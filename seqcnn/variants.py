@@ -320,17 +320,16 @@ def _shift_mean(model, block, strands, batch_size, snv):
     Returns (ref, alt float64 [m, T], path object [m]: the unshifted window's path).
     """
     x_ref, x_alt, valid = block["shift"]
-    m, S = valid.shape
+    S = valid.shape[1]
     pair, j = np.nonzero(valid)                                     # row-major: each pair's windows together
     # A stable batch slot per window (its pair's slot times S plus its shift), as the unshifted rows have.
     ref, alt, path = score_pairs(model, x_ref[pair, j], x_alt[pair, j], strands=strands, batch_size=batch_size,
                                  snv=snv, keys=block["slots"][pair] * S + j)
-    count = valid.sum(1)[:, None]
-    sums = [np.zeros((m, ref.shape[1])) for _ in range(2)]
-    for total, values in zip(sums, (ref, alt)):
-        np.add.at(total, pair, values)
+    count = valid.sum(1)
+    first = np.r_[0, np.cumsum(count)[:-1]]                          # each pair's first window (count >= 1)
     centre = np.flatnonzero(j == S // 2)                             # the unshifted window is always valid
-    return sums[0] / count, sums[1] / count, path[centre]
+    return (np.add.reduceat(ref, first) / count[:, None], np.add.reduceat(alt, first) / count[:, None],
+            path[centre])
 
 
 def _scored_blocks(run_dir, *, vcf=None, table=None, genome=None, ref_fasta=None, alt_fasta=None, offset=None,
@@ -467,7 +466,8 @@ def variant_effects(run_dir, **kw):
     alt_block_end`` (each allele's differing bases in its window, 0-based half-open; an empty block marks the
     junction of a pure insertion or deletion) and ``window_fit`` (``whole``, ``cropped``: bases of an allele
     lie outside the window, ``padded``: the window holds N beyond an allele's end, or ``cropped+padded``), with
-    ``shifts`` > 0 then ``shifts_used`` (the valid windows averaged, 1 .. 2K + 1), then the scores (``SCORES``; per output, suffixed ``_<name>``, when the model has several), then ``path``
+    ``shifts`` > 0 then ``shifts_used`` (the valid windows averaged, 1 .. 2K + 1), then the scores (``SCORES``;
+    per output, suffixed ``_<name>``, when the model has several), then ``path``
     (``snv`` or ``forward``). ``.attrs`` holds ``skipped`` (a DataFrame with the reason per row),
     ``records_read``, ``cropped`` and ``padded`` (scored rows), ``notes`` and ``outputs``.
 
