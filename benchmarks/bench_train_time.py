@@ -3,8 +3,10 @@
 ``bench_accuracy.py`` times each method once per fold, in sequence, so a change in the machine's load between two
 runs moves their ratio (the shared machine's speed drifts by tens of percent within minutes). Here the two are
 run alternately, ``--rounds`` times each, on the same splits as ``bench_accuracy.py`` (Oct4/Mafk: train.fa
-0.9/0.1, test.fa; B panel and CTCF 1 kb: one fold, ``--fold``, of the 5-fold protocol), and the ratio of the
-medians is reported with both test auROCs (deterministic: the same every round).
+0.9/0.1, test.fa; B panel and CTCF 1 kb: one fold, ``--fold``, of the 5-fold protocol; the real-genome sets of
+``bench_genome_accuracy.py``, e.g. ``rap1_1000``: its chromosome split), and the ratio of the medians is reported
+with both test auROCs (deterministic: the same every round). ``--train-opt NAME=VALUE`` changes a seqcnn
+training option, to time a candidate default against the same baseline.
 
 Each run is a fresh Python process (as a user's ``seqcnn train`` is), timed from the start of training to the test
 predictions (imports excluded); beside its wall time the table gives the process's user and system CPU seconds
@@ -12,7 +14,7 @@ and context switches over the same span (``getrusage``), the numbers that show t
 time. ``--busy`` runs a competing process spinning one core for the whole benchmark: a user's machine is rarely
 idle, and the ratio must hold under load too.
 
-    python benchmarks/bench_train_time.py --sets oct4,CTCF,GATA3,long --rounds 3
+    python benchmarks/bench_train_time.py --sets oct4,CTCF,GATA3,rap1_1000 --rounds 3
     python benchmarks/bench_train_time.py --sets oct4 --rounds 2 --busy
 """
 
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -31,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_accuracy as acc  # noqa: E402  (the data sets and baselines of the accuracy benchmark)
+import bench_genome_accuracy as gacc  # noqa: E402  (the real-genome sets)
 
 
 def _usage():
@@ -38,7 +42,7 @@ def _usage():
     return np.array([r.ru_utime, r.ru_stime, r.ru_nvcsw + r.ru_nivcsw, r.ru_minflt], float)
 
 
-def one_run(method, npz, h5, tmp, arch):
+def one_run(method, npz, h5, tmp, arch, train_opts=None):
     """Train and score one method in this process; return its times, usage, epochs and test auROC (a dict)."""
     from sklearn.metrics import roc_auc_score
 
@@ -51,7 +55,7 @@ def one_run(method, npz, h5, tmp, arch):
     tr, va, te = (np.flatnonzero(split == c) for c in (0, 1, 2))
     t, u = time.time(), _usage()
     if method == "seqcnn":
-        model, r = acc.seqcnn_run(h5, arch, tmp, {}, {})
+        model, r = acc.seqcnn_run(h5, arch, tmp, {}, train_opts or {})
         p = scoring.predict_onehot(model, x[te], "binary")[:, 0]
         epochs, batch = len(r["history"]), r["config"]["training"]["batch_size"]
     else:
@@ -71,10 +75,10 @@ def one_run(method, npz, h5, tmp, arch):
             "epochs": int(epochs), "batch": int(batch), "auroc": float(roc_auc_score(y[te], p))}
 
 
-def measure(method, npz, h5, tmp, arch):
+def measure(method, npz, h5, tmp, arch, train_opts=()):
     """:func:`one_run` in a fresh Python process; its result dict."""
     cmd = [sys.executable, "-W", "ignore", os.path.abspath(__file__), "--one", method, "--npz", npz, "--h5", h5,
-           "--tmp", tmp, "--arch", arch]
+           "--tmp", tmp, "--arch", arch] + [f"--train-opt={o}" for o in train_opts]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
@@ -95,7 +99,12 @@ def load_set(name, data, fold):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.path.normpath(acc.DATA))
-    ap.add_argument("--sets", default="oct4,CTCF,GATA3,long", help="oct4, B-panel TF names, long (CTCF 1 kb)")
+    ap.add_argument("--sets", default="oct4,CTCF,GATA3,rap1_1000",
+                    help="oct4, B-panel TF names, long (CTCF 1 kb, semi-synthetic), or a real-genome set of "
+                         "bench_genome_accuracy.py (rap1_200, rap1_1000, fp_200, fp_1000)")
+    ap.add_argument("--train-opt", action="append", default=[], metavar="NAME=VALUE",
+                    help="a seqcnn training option for its runs, e.g. patience=5 (repeatable)")
+    ap.add_argument("--max-peaks", type=int, default=1000, help="footprint subsample (as bench_genome_accuracy)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--arch", default="deepbind")
     ap.add_argument("--fold", type=int, default=0, help="which of the 5 folds (B panel, CTCF 1 kb)")
@@ -106,7 +115,8 @@ def main(argv=None):
     ap.add_argument("--tmp", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(one_run(args.one, args.npz, args.h5, args.tmp, args.arch)), flush=True)
+        print(json.dumps(one_run(args.one, args.npz, args.h5, args.tmp, args.arch, gacc.parse_opts(args.train_opt))),
+              flush=True)
         return
 
     from seqcnn.encoding import one_hot
@@ -118,15 +128,24 @@ def main(argv=None):
     try:
         with tempfile.TemporaryDirectory(prefix="seqcnn-bench-time-") as tmp:
             for name in args.sets.split(","):
-                label, ids, seqs, y, split = load_set(name, args.data, args.fold)
-                x = one_hot(seqs)
-                h5, npz = os.path.join(tmp, f"{name}.h5"), os.path.join(tmp, f"{name}.npz")
-                acc.write_h5(h5, ids, x, y, split)
+                npz = os.path.join(tmp, f"{name}.npz")
+                if name in gacc.SETS:
+                    # Real genomic windows, encoded as `seqcnn encode --bed --genome --length` does.
+                    ns = SimpleNamespace(data=gacc.DATA, genome=os.path.join(gacc.DATA, "genome.fa.gz"),
+                                         workdir=tmp, max_peaks=args.max_peaks, encode_opts={})
+                    h5, meta = gacc.encode_set(name, ns)
+                    x, y, split = gacc.load_xy(h5, meta["length"])
+                    label = f"{name} (yeast genome)"
+                else:
+                    label, ids, seqs, y, split = load_set(name, args.data, args.fold)
+                    x = one_hot(seqs)
+                    h5 = os.path.join(tmp, f"{name}.h5")
+                    acc.write_h5(h5, ids, x, y, split)
                 np.savez(npz, x=x, y=y, split=split)
                 runs = {"seqcnn": [], "keras": []}
                 for _ in range(args.rounds):
                     for method in ("seqcnn", "keras"):
-                        runs[method].append(measure(method, npz, h5, tmp, args.arch))
+                        runs[method].append(measure(method, npz, h5, tmp, args.arch, args.train_opt))
                         print(f"  {label} {method}: {runs[method][-1]} (load {os.getloadavg()[0]:.1f})", flush=True)
                 med = {m: {k: float(np.median([r[k] for r in rs])) for k in ("wall", "user", "sys", "switches")}
                        for m, rs in runs.items()}
