@@ -19,14 +19,14 @@ install: $(STAMP)
 # `numerics`, tolerances from tests/numerics.py) run first in a second configuration: oneDNN off, one thread,
 # batch sizes 1 and 7 — all but those also marked slow (end-to-end runs that train or scan: a second configuration
 # of their arithmetic is covered by the fast tests of the same paths). Then the whole suite, whose summary closes
-# the output.
+# the output, after the 25 slowest tests (so a CI log shows where the suite's time goes).
 NUMERICS_ENV := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1 \
 	SEQCNN_TEST_BATCH=1,7
 
 test: $(STAMP)
 	@echo "numerics tests, second configuration: $(NUMERICS_ENV)"
 	$(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider -m "numerics and not slow"
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25
 
 demo: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo.sh

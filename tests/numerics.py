@@ -3,7 +3,7 @@
 Two computations of one quantity in float32 (another batch size, path, shard or strand order; XLA or not; exact
 or naive ISM; a saved or a loaded model; numpy or TensorFlow) agree only to rounding, and the rounding depends on
 the machine: oneDNN picks kernels and summation orders by batch shape and CPU features, XLA fuses differently,
-threads split reductions differently. A fixed absolute tolerance is either too tight elsewhere (``atol=1e-6``
+threads split reductions differently. A fixed absolute tolerance is either too tight elsewhere (one of a millionth
 failed at 2.1e-6 on an AVX2/FMA EPYC: ISM deltas of a batch-2 and a batch-1 run) or meaninglessly loose for
 large values. So the tolerance is derived from float32's machine epsilon and the magnitude compared::
 
