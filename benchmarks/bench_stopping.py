@@ -22,8 +22,8 @@ Sets: ``oct4`` (Oct4 vs Mafk, as ``bench_train_time.py``), a B-panel TF name (e.
     .venv/bin/python benchmarks/bench_stopping.py --report /tmp/stop.json
 
 The JSON keeps every epoch of every run; a run already in it is skipped, so commands merge into one file.
-The report gives, per rule and patience, the mean over seeds of the epochs run and the kept epoch's test
-auROC per set, beside the shipped rule (``monitor+loss``, patience 10).
+The report gives, per rule, rate and patience, the mean over seeds of the epochs run and the kept epoch's test
+auROC per set; the rows of ``seqcnn train``'s defaults for deepbind (short and long inputs) are marked.
 """
 
 import argparse
@@ -90,6 +90,7 @@ def full_run(h5, x_te, y_te, seed, stopping, opts, epochs, tmp):
     for row, (auroc, auprc) in zip(hist, tests):
         row["test_auroc"], row["test_auprc"] = auroc, auprc
     return {"history": hist, "seconds": round(time.time() - t, 1), "monitor": r["config"]["training"]["monitor"],
+            "lr": r["config"]["training"]["lr"],
             "batch_size": r["config"]["training"]["batch_size"], "shipped_test_auroc": r["metrics"]["test"]["auroc"]}
 
 
@@ -137,19 +138,30 @@ def key(r):
 
 
 def report(doc, patiences=PATIENCES):
-    """Markdown: per (rule, options, patience), mean epochs run and kept-epoch test auROC per set."""
+    """Markdown: per (rule, rate, options, patience), mean epochs run and kept-epoch test auROC per set."""
+    from seqcnn import rundir
+
     runs = doc["runs"]
+    for r in runs:
+        # The rate the run trained with; runs recorded before this field used the default of their day, 1e-3.
+        r.setdefault("lr", r["opts"].get("lr", 1e-3))
+
+    def opts_of(r):
+        return json.dumps({k: v for k, v in r["opts"].items() if k != "lr"}, sort_keys=True)
+
     order = ("oct4", "rap1_200", "rap1_1000", "fp_200", "fp_1000")
     sets = sorted({r["set"] for r in runs}, key=lambda s: (order.index(s) if s in order else 9, s))
-    variants = sorted({(r["stopping"], json.dumps(r["opts"], sort_keys=True)) for r in runs})
-    lines = ["| rule | options | patience | " + " | ".join(f"{s} epochs | {s} test auROC" for s in sets) + " |",
-             "|---|---|---|" + "---|---|" * len(sets)]
-    for stopping, opts in variants:
+    short_lr, long_lr = (rundir.default_lr("deepbind", n) for n in (rundir.SHORT_INPUT, rundir.SHORT_INPUT + 1))
+    variants = sorted({(r["stopping"], r["lr"], opts_of(r)) for r in runs})
+    lines = ["| rule | lr | other options | patience | "
+             + " | ".join(f"{s} epochs | {s} test auROC" for s in sets) + " |",
+             "|---|---|---|---|" + "---|---|" * len(sets)]
+    for stopping, lr, opts in variants:
         for p in patiences:
             cells = []
             for s in sets:
-                sel = [r for r in runs if r["set"] == s and r["stopping"] == stopping
-                       and json.dumps(r["opts"], sort_keys=True) == opts]
+                sel = [r for r in runs if r["set"] == s and r["stopping"] == stopping and r["lr"] == lr
+                       and opts_of(r) == opts]
                 if not sel:
                     cells += ["–", "–"]
                     continue
@@ -159,8 +171,12 @@ def report(doc, patiences=PATIENCES):
                     ep.append(stop)
                     au.append(r["history"][kept - 1]["test_auroc"])
                 cells += [f"{np.mean(ep):.1f}", f"{np.mean(au):.3f} ± {np.std(au):.3f} (n={len(au)})"]
-            shipped = " **(shipped)**" if stopping == "monitor+loss" and p == 10 and opts == "{}" else ""
-            lines.append(f"| {stopping}{shipped} | {opts} | {p} | " + " | ".join(cells) + " |")
+            default = ""
+            if (stopping, p, opts) == (rundir.TRAIN_DEFAULTS["stopping"], rundir.TRAIN_DEFAULTS["patience"], "{}"):
+                default = " ".join(t for t, r in ((f"**(default ≤ {rundir.SHORT_INPUT} bp)**", short_lr),
+                                                  (f"**(default > {rundir.SHORT_INPUT} bp)**", long_lr)) if lr == r)
+                default = " " + default if default else ""
+            lines.append(f"| {stopping}{default} | {lr:g} | {opts} | {p} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -99,6 +99,25 @@ def test_a_recorded_run_without_the_newer_options_replays_as_it_was_trained(bina
     assert [rundir.auto_batch(n, 2) for n in (10, 800, 3200, 7000, 10 ** 6)] == [32, 32, 32, 64, 128]
 
 
+def test_the_learning_rate_follows_the_architecture_and_length_unless_given_or_recorded(sim_binary):
+    from seqcnn import models, rundir
+    from seqcnn.store import open_dataset
+
+    with open_dataset(sim_binary) as ds:
+        lr = {arch: rundir.resolve_config(ds, arch=arch)["training"]["lr"]
+              for arch in ("deepbind", "zeng", "basset", "primer")}
+        assert ds.length <= rundir.SHORT_INPUT
+        assert lr == {"deepbind": 3e-3, "zeng": 1e-3, "basset": 1e-3, "primer": 1e-3}
+        assert rundir.resolve_config(ds)["training"]["lr"] == lr[models.DEFAULT_ARCH]
+        assert rundir.resolve_config(ds, lr=0.02)["training"]["lr"] == 0.02   # --lr wins
+        # a recorded run (trained with 1e-3 before the per-architecture rate) replays at its own rate
+        recorded = {"seqcnn_run": True, "arch": "deepbind", "training": {"lr": 1e-3}}
+        assert rundir.resolve_config(ds, config=recorded)["training"]["lr"] == 1e-3
+    # long inputs keep the slower rate (at 1 kb the faster one saved no epoch and cost accuracy)
+    assert [rundir.default_lr("deepbind", n) for n in (101, 500, 501, 1000)] == [3e-3, 3e-3, 1e-3, 1e-3]
+    assert rundir.default_lr("zeng", 200) == rundir.default_lr("zeng", 1000) == 1e-3
+
+
 def test_strand_averaged_run_reloads_and_plateau_decay_is_recorded(sim_binary, tmp_path):
     from seqcnn import rundir
     from seqcnn.models import strand_inner

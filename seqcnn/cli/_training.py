@@ -47,7 +47,8 @@ def models_cmd(length, outputs, as_json):
               help="Global batch size: each step's batch, split over the --strategy replicas. [default: from the n "
                    "training records, the largest power of two <= n/100 (n/50 with --strands single or "
                    "--strand-fit posthoc: one strand per sequence and step), clipped to 32..128]")
-@click.option("--lr", type=float, help="Adam learning rate. [default: 0.001]")
+@click.option("--lr", type=float, help="Adam learning rate. [default: 0.003 for deepbind on inputs up to 500 bp, "
+              "otherwise 0.001]")
 @click.option("--lr-schedule", type=click.Choice(["plateau", "constant"]),
               help="plateau: halve the rate after 3 epochs without improvement (down to lr/64). [default: plateau]")
 @click.option("--strands", type=click.Choice(["average", "single"]),
