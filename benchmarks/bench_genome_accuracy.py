@@ -9,6 +9,8 @@ chromosome split; encode seed 0):
 - ``fp_200``, ``fp_1000``: ``dnase_footprints.bed``, DNase I footprints (6,113), 200 bp / 1,000 bp; with
   ``--max-peaks N`` a seeded (seed 0) random subsample of N footprints (recorded in the JSON's ``sets``).
 ``--encode-opt NAME=VALUE`` passes an option to ``encode_intervals`` (e.g. ``negative_ratio=2``).
+``--archs deepbind_2w,deepbind_bn`` trains the first-layer levers of ``deepbind_variants.py`` (two kernel widths;
+batch normalisation after the first convolution), registered for the run only.
 
 Methods, all on the same split, in the same run, once per seed (``--seeds``; a seed changes the model's initial
 weights, batch order and augmentation, never the split):
@@ -356,6 +358,8 @@ def main(argv=None):
     args.genome = args.genome or os.path.join(args.data, "genome.fa.gz")
     args.sets = [s for s in args.sets.split(",") if s]
     args.archs = [a for a in args.archs.split(",") if a]
+    if any(a.startswith("deepbind_") for a in args.archs):
+        import deepbind_variants  # noqa: F401  (registers the first-layer levers: deepbind_2w, deepbind_bn)
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
     args.train_opts = parse_opts(args.train_opt)
     args.encode_opts = parse_opts(args.encode_opt)
