@@ -99,3 +99,15 @@ def one_line_error(result, *words):
     for w in words:
         assert w in lines[0], (w, lines[0])
     return lines[0]
+
+
+def interrupt_after(epoch):
+    """A Keras callback that raises KeyboardInterrupt at the end of 0-based ``epoch`` (Ctrl-C mid-training)."""
+    from seqcnn._tf import import_keras
+
+    class Interrupt(import_keras().callbacks.Callback):
+        def on_epoch_end(self, e, logs=None):
+            if e == epoch:
+                raise KeyboardInterrupt
+
+    return Interrupt()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import one_line_error, write_fasta
+from conftest import interrupt_after, one_line_error, write_fasta
 
 TINY = ["--param", "filters=8", "--param", "kernel_size=15", "--param", "dense_units=8", "--lr", "0.01"]
 
@@ -73,18 +73,10 @@ def test_train_config_reproduces_metrics(cli, run_dir, sim_binary, tmp_path):
 
 def test_train_resume(cli, sim_binary, tmp_path):
     from seqcnn import training
-    from seqcnn._tf import import_keras
-
-    keras = import_keras()
-
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         training.train(sim_binary, tmp_path / "r", params={"filters": 8}, epochs=4, quiet=True,
-                       callbacks=[Interrupt()])
+                       callbacks=[interrupt_after(1)])
     one_line_error(cli("train", sim_binary, "-o", tmp_path / "r"), "interrupted run", "--resume")
     res = cli("train", sim_binary, "-o", tmp_path / "r", "--resume")
     assert res.exit_code == 0, res.stderr

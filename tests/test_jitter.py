@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import TINY
+from conftest import TINY, interrupt_after
 from numerics import assert_close
 from seqcnn import feeding, losses, training
 from seqcnn.encoding import decode
@@ -168,19 +168,11 @@ def test_validation_and_evaluation_score_the_centred_window(gen, tmp_path):
 
 @pytest.mark.slow
 def test_jittered_run_resumes_exactly_streamed_equals_in_memory_and_off_replays(gen, tmp_path):
-    from seqcnn._tf import import_keras
-
-    keras = import_keras()
     full = training.train(gen.wide, tmp_path / "full", **QUICK)
-
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt
 
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        training.train(gen.wide, out, callbacks=[Interrupt()], **QUICK)
+        training.train(gen.wide, out, callbacks=[interrupt_after(1)], **QUICK)
     with pytest.raises(SeqcnnError, match="interrupted run trained with jitter 20"):
         training.train(gen.wide, out, resume=True, jitter="off", quiet=True)
     resumed = training.train(gen.wide, out, resume=True, quiet=True, n_boot=50, plots=False)

@@ -7,7 +7,7 @@ import pytest
 from seqcnn import scoring, training
 from seqcnn.errors import OutputExistsError, SeqcnnError
 
-from conftest import FAST, JANGGU, TINY, write_fasta
+from conftest import FAST, JANGGU, TINY, interrupt_after, write_fasta
 from numerics import assert_close
 
 
@@ -21,19 +21,11 @@ def test_deterministic_given_seed_and_different_across_seeds(sim_binary, tmp_pat
 
 
 def test_resume_after_interruption_equals_an_uninterrupted_run(sim_binary, tmp_path, binary_run):
-    from seqcnn._tf import import_keras
-
-    keras = import_keras()
     full, _ = binary_run
-
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 2:
-                raise KeyboardInterrupt
 
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        training.train(sim_binary, out, callbacks=[Interrupt()], **FAST)
+        training.train(sim_binary, out, callbacks=[interrupt_after(2)], **FAST)
     assert not out.exists() and (tmp_path / "run.partial" / "checkpoint" / "weights.npz").exists()
     with pytest.raises(OutputExistsError, match="interrupted run"):
         training.train(sim_binary, out, **FAST)
@@ -50,12 +42,10 @@ def test_strand_fits_train_differently_save_a_strand_averaged_model_and_resume_e
     """The strand_fit that binary_run (the defaults) did not use: its own trajectory, the same kind of model, and
     an interrupted run that resumes to the uninterrupted one (posthoc reloads the single-strand model it fits)."""
     from seqcnn import rundir
-    from seqcnn._tf import import_keras
     from seqcnn.encoding import reverse_complement
     from seqcnn.models import strand_inner
     from seqcnn.store import open_dataset
 
-    keras = import_keras()
     default_run, _ = binary_run
     other = {"joint": "posthoc", "posthoc": "joint"}[rundir.TRAIN_DEFAULTS["strand_fit"]]
     full = training.train(sim_binary, tmp_path / "full", strand_fit=other, plots=False, **FAST)
@@ -68,13 +58,8 @@ def test_strand_fits_train_differently_save_a_strand_averaged_model_and_resume_e
     # the strand average of x and of its reverse complement: the same sum in the other order
     assert_close(model.predict(x, verbose=0), model.predict(reverse_complement(x), verbose=0))
 
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 2:
-                raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        training.train(sim_binary, tmp_path / "run", strand_fit=other, callbacks=[Interrupt()], **FAST)
+        training.train(sim_binary, tmp_path / "run", strand_fit=other, callbacks=[interrupt_after(2)], **FAST)
     resumed = training.train(sim_binary, tmp_path / "run", resume=True, quiet=True, n_boot=200)
     assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in full["history"]]
     assert resumed["metrics"]["test"] == full["metrics"]["test"]
@@ -191,9 +176,6 @@ def test_xla_train_step_resumes_to_the_uninterrupted_run_and_differs_only_by_rou
     Without dropout the XLA step is the default step up to float rounding; with dropout XLA draws other dropout
     masks (its own random-number generator), so only the no-dropout comparison is one of rounding.
     """
-    from seqcnn._tf import import_keras
-
-    keras = import_keras()
     nodrop = {**FAST, "params": {**TINY, "dropout": 0.0}, "epochs": 2}
     plain = training.train(sim_binary, tmp_path / "plain", plots=False, **nodrop)
     xla = training.train(sim_binary, tmp_path / "xla1", plots=False, jit_compile=True, **nodrop)
@@ -203,13 +185,9 @@ def test_xla_train_step_resumes_to_the_uninterrupted_run_and_differs_only_by_rou
     opts = {**FAST, "epochs": 5}
     full = training.train(sim_binary, tmp_path / "full", plots=False, jit_compile=True, **opts)
 
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 2:
-                raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        training.train(sim_binary, tmp_path / "run", plots=False, jit_compile=True, callbacks=[Interrupt()], **opts)
+        training.train(sim_binary, tmp_path / "run", plots=False, jit_compile=True, callbacks=[interrupt_after(2)],
+                       **opts)
     with pytest.raises(SeqcnnError, match="interrupted run trained with jit_compile=True"):
         training.train(sim_binary, tmp_path / "run", resume=True, jit_compile=False, **FAST)
     resumed = training.train(sim_binary, tmp_path / "run", resume=True, plots=False, quiet=True, n_boot=200)
