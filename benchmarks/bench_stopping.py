@@ -122,8 +122,8 @@ def replay(history, monitor, stopping, patience, stop_delta=None):
         else:
             # A fall of more than stop_delta below the lowest loss seen so far (the reference moves only then).
             big = loss is not None and (stall_low is None or loss < stall_low * (1 - stop_delta))
-            if big or stall_low is None:
-                stall_low = loss if stall_low is None or big else stall_low
+            if big:
+                stall_low = loss
             progress = improved or big
         if improved:
             best, best_loss, best_epoch = current, loss, row["epoch"]
