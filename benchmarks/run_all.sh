@@ -26,6 +26,7 @@ run train-time-1kb python -W ignore benchmarks/bench_train_time.py --sets long -
 run checkpoint python benchmarks/bench_checkpoint.py --archs deepbind,basset --rounds 20
 run interpret python benchmarks/bench_interpret.py
 run bigwig python benchmarks/bench_bigwig.py --rounds 3
+run logo python benchmarks/bench_logo.py --rounds 3
 run scan-yeast python -W ignore benchmarks/scan_yeast.py
 run scan python benchmarks/bench_scan.py --rss --e2e-run /tmp/scanbench/yeast200/run
 echo "== done: outputs in benchmarks/out/; copy tables into benchmarks/RESULTS.md with their commands"
