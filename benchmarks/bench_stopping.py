@@ -21,6 +21,7 @@ Sets: ``oct4`` (Oct4 vs Mafk, as ``bench_train_time.py``), a B-panel TF name (e.
     nice .venv/bin/python benchmarks/bench_stopping.py --sets rap1_200,fp_200 --seeds 0,1 --out /tmp/stop.json
     .venv/bin/python benchmarks/bench_stopping.py --report /tmp/stop.json
 
+``--report`` also lists each ``monitor+loss`` run's stop and kept epoch at patience 5, 6 and 10 (``per_run``).
 The JSON keeps every epoch of every run; a run already in it is skipped, so commands merge into one file.
 The report gives, per rule, rate and patience, the mean over seeds of the epochs run and the kept epoch's test
 auROC per set; the rows of ``seqcnn train``'s defaults for deepbind (short and long inputs) are marked.
@@ -180,6 +181,29 @@ def report(doc, patiences=PATIENCES):
     return "\n".join(lines)
 
 
+def per_run(doc, patiences=(5, 6, 10), stopping="monitor+loss"):
+    """Markdown: each ``stopping`` run's stop and kept epoch at each patience, and how many keep the epoch of the last.
+
+    The kept epoch decides the model a user gets; a lower patience that keeps the same epoch loses nothing.
+    """
+    runs = sorted((r for r in doc["runs"] if r["stopping"] == stopping and set(r["opts"]) <= {"lr"}),
+                  key=lambda r: (r["set"], r.setdefault("lr", r["opts"].get("lr", 1e-3)), r["seed"]))
+    head = " | ".join(f"patience {p}: stop, kept (test auROC)" for p in patiences)
+    lines = [f"| set | lr | seed | {head} |", "|---|---|---|" + "---|" * len(patiences)]
+    same = {p: 0 for p in patiences}
+    for r in runs:
+        cells, ref = [], replay(r["history"], r["monitor"], stopping, patiences[-1])[1]
+        for p in patiences:
+            stop, kept = replay(r["history"], r["monitor"], stopping, p)
+            same[p] += kept == ref
+            cells.append(f"{stop}, {kept} ({r['history'][kept - 1]['test_auroc']:.4f})")
+        lines.append(f"| {r['set']} | {r['lr']:g} | {r['seed']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("; ".join(f"patience {p}: {same[p]} of {len(runs)} runs keep the epoch of patience {patiences[-1]}"
+                           for p in patiences[:-1]))
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default="oct4,rap1_200,rap1_1000,fp_200,fp_1000")
@@ -198,6 +222,8 @@ def main(argv=None):
         for f in args.report:
             doc["runs"] += gacc.load_json(f).get("runs", [])
         print(report(doc))
+        print()
+        print(per_run(doc))
         return
     opts = gacc.parse_opts(args.train_opt)
     doc = gacc.load_json(args.out)

@@ -16,6 +16,7 @@ idle, and the ratio must hold under load too.
 
     python benchmarks/bench_train_time.py --sets oct4,CTCF,GATA3,rap1_1000 --rounds 3
     python benchmarks/bench_train_time.py --sets oct4 --rounds 2 --busy
+    python benchmarks/bench_train_time.py --sets oct4 --seeds 0,1,2 --rounds 2
 """
 
 import argparse
@@ -42,8 +43,8 @@ def _usage():
     return np.array([r.ru_utime, r.ru_stime, r.ru_nvcsw + r.ru_nivcsw, r.ru_minflt], float)
 
 
-def one_run(method, npz, h5, tmp, arch, train_opts=None):
-    """Train and score one method in this process; return its times, usage, epochs and test auROC (a dict)."""
+def one_run(method, npz, h5, tmp, arch, train_opts=None, seed=0):
+    """Train and score one method in this process with ``seed``; return its times, usage, epochs and test auROC."""
     from sklearn.metrics import roc_auc_score
 
     from seqcnn import scoring
@@ -55,7 +56,7 @@ def one_run(method, npz, h5, tmp, arch, train_opts=None):
     tr, va, te = (np.flatnonzero(split == c) for c in (0, 1, 2))
     t, u = time.time(), _usage()
     if method == "seqcnn":
-        model, r = acc.seqcnn_run(h5, arch, tmp, {}, train_opts or {})
+        model, r = acc.seqcnn_run(h5, arch, tmp, {}, train_opts or {}, seed=seed)
         p = scoring.predict_onehot(model, x[te], "binary")[:, 0]
         epochs, batch = len(r["history"]), r["config"]["training"]["batch_size"]
     else:
@@ -68,17 +69,17 @@ def one_run(method, npz, h5, tmp, arch, train_opts=None):
             return h
 
         keras.Model.fit = counted
-        p = acc.plain_keras(x[tr], y[tr], x[va], y[va], x[te], rc=True)
+        p = acc.plain_keras(x[tr], y[tr], x[va], y[va], x[te], rc=True, seed=seed)
         epochs, batch = fits[-1], 128
     wall, (user, sys_, switches, faults) = time.time() - t, _usage() - u
     return {"wall": wall, "user": user, "sys": sys_, "switches": int(switches), "faults": int(faults),
             "epochs": int(epochs), "batch": int(batch), "auroc": float(roc_auc_score(y[te], p))}
 
 
-def measure(method, npz, h5, tmp, arch, train_opts=()):
+def measure(method, npz, h5, tmp, arch, train_opts=(), seed=0):
     """:func:`one_run` in a fresh Python process; its result dict."""
     cmd = [sys.executable, "-W", "ignore", os.path.abspath(__file__), "--one", method, "--npz", npz, "--h5", h5,
-           "--tmp", tmp, "--arch", arch] + [f"--train-opt={o}" for o in train_opts]
+           "--tmp", tmp, "--arch", arch, "--seeds", str(seed)] + [f"--train-opt={o}" for o in train_opts]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
@@ -109,14 +110,16 @@ def main(argv=None):
     ap.add_argument("--arch", default="deepbind")
     ap.add_argument("--fold", type=int, default=0, help="which of the 5 folds (B panel, CTCF 1 kb)")
     ap.add_argument("--busy", action="store_true", help="spin one core in another process during the runs")
+    ap.add_argument("--seeds", default="0", help="training seeds of both methods, comma-separated: a row each "
+                    "(the epochs early stopping picks, and so the wall time, move with the seed)")
     ap.add_argument("--one", choices=["seqcnn", "keras"], help=argparse.SUPPRESS)  # a child run
     ap.add_argument("--npz", help=argparse.SUPPRESS)
     ap.add_argument("--h5", help=argparse.SUPPRESS)
     ap.add_argument("--tmp", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(one_run(args.one, args.npz, args.h5, args.tmp, args.arch, gacc.parse_opts(args.train_opt))),
-              flush=True)
+        print(json.dumps(one_run(args.one, args.npz, args.h5, args.tmp, args.arch, gacc.parse_opts(args.train_opt),
+                                 int(args.seeds))), flush=True)
         return
 
     from seqcnn.encoding import one_hot
@@ -142,14 +145,18 @@ def main(argv=None):
                     h5 = os.path.join(tmp, f"{name}.h5")
                     acc.write_h5(h5, ids, x, y, split)
                 np.savez(npz, x=x, y=y, split=split)
-                runs = {"seqcnn": [], "keras": []}
-                for _ in range(args.rounds):
-                    for method in ("seqcnn", "keras"):
-                        runs[method].append(measure(method, npz, h5, tmp, args.arch, args.train_opt))
-                        print(f"  {label} {method}: {runs[method][-1]} (load {os.getloadavg()[0]:.1f})", flush=True)
-                med = {m: {k: float(np.median([r[k] for r in rs])) for k in ("wall", "user", "sys", "switches")}
-                       for m, rs in runs.items()}
-                rows.append((label, med, runs, os.getloadavg()[0]))
+                seeds = [int(v) for v in args.seeds.split(",")]
+                for seed in seeds:
+                    row_label = label + (f", seed {seed}" if seeds != [0] else "")
+                    runs = {"seqcnn": [], "keras": []}
+                    for _ in range(args.rounds):
+                        for method in ("seqcnn", "keras"):
+                            runs[method].append(measure(method, npz, h5, tmp, args.arch, args.train_opt, seed))
+                            print(f"  {row_label} {method}: {runs[method][-1]} (load {os.getloadavg()[0]:.1f})",
+                                  flush=True)
+                    med = {m: {k: float(np.median([r[k] for r in rs])) for k in ("wall", "user", "sys", "switches")}
+                           for m, rs in runs.items()}
+                    rows.append((row_label, med, runs, os.getloadavg()[0]))
     finally:
         if busy is not None:
             busy.kill()

@@ -56,12 +56,15 @@ MONITORS = ("val_auprc", "val_auroc", "val_accuracy", "val_mcc", "val_loss")
 # logits over both strands; ``lr_schedule='plateau'``: the learning rate halves after PLATEAU_WAIT epochs
 # without progress; ``stopping='monitor+loss'``: a falling validation loss is progress too (on 80-sequence
 # validation sets auPRC peaked by chance at epoch 4 and stopped TEAD4 runs undertrained: test auROC 0.934 /
-# 0.943, 0.961 / 0.977 with the loss counted).
+# 0.943, 0.961 / 0.977 with the loss counted). ``patience=6`` (two plateau decays without progress): replayed on
+# 28 full deepbind runs (benchmarks/bench_stopping.py: yeast Rap1 and footprints at 200 bp and 1 kb, Oct4, B-panel
+# GATA3 and CTCF; both rates), every run kept the same epoch as at patience 10, 4 epochs sooner; at patience 5
+# two of them kept an earlier one (RESULTS, "Patience, replayed").
 TRAIN_DEFAULTS = {
     "epochs": 50,
     "batch_size": None,  # resolved from the training set size (auto_batch) and recorded as a number
     "lr": None,  # resolved by default_lr (architecture, input length) and recorded as a number
-    "patience": 10,
+    "patience": 6,
     "seed": 0,
     "class_weight": None,
     "rc_augment": True,

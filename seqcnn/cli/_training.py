@@ -59,7 +59,7 @@ def models_cmd(length, outputs, as_json):
                    "the single-strand model (a random strand per sequence, --rc-augment), half the cost per step "
                    "but less stable on long inputs. Validation and the saved model average both strands either "
                    "way. [default: joint]")
-@click.option("--patience", type=int, help="Stop after this many epochs without progress. [default: 10]")
+@click.option("--patience", type=int, help="Stop after this many epochs without progress. [default: 6]")
 @click.option("--stopping", type=click.Choice(["monitor+loss", "monitor"]),
               help="What counts as progress: monitor+loss: the monitored metric or a new lowest validation loss "
                    "(ties of the metric go to the lower loss); monitor: the metric only. [default: monitor+loss]")
