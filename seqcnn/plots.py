@@ -241,10 +241,11 @@ def _logo(matrix, ax, ylabel):
     The letters of a position are stacked by value, the largest on top, positive ones from 0 upwards and negative
     ones, upside down, from 0 downwards; each letter is stretched to its value's height and to 0.95 of the
     position's width (no wider than an "E"). This is logomaker's ``Logo(df, color_scheme="classic")`` drawing,
-    with each letter's outline built once rather than per letter (``_glyph``), and one collection per base.
+    with each letter's outline built once (``_glyph``) and placed by array arithmetic: one compound path per base
+    and orientation, every letter of it a copy of the outline scaled and moved.
     """
     import matplotlib.collections as mcoll
-    from matplotlib.transforms import Affine2D
+    from matplotlib.path import Path
 
     m = np.asarray(matrix, float)
     order = np.argsort(m, axis=1, kind="stable")
@@ -253,17 +254,21 @@ def _logo(matrix, ax, ylabel):
     floors = np.clip(ordered, None, 0).sum(1, keepdims=True) + np.concatenate(
         [np.zeros((len(m), 1)), np.cumsum(np.abs(ordered), axis=1)[:, :-1]], axis=1)
     _, e_width, _ = _glyph("E", False)
-    paths = {b: [] for b in range(4)}
-    for p, j in zip(*np.nonzero(ordered)):
-        value, base = ordered[p, j], order[p, j]
-        path, w, h = _glyph(_BASES[base], value < 0)
-        sx = min(_GLYPH_WIDTH / w, _GLYPH_WIDTH / e_width)
-        shift = (_GLYPH_WIDTH - sx * w) / 2
-        t = Affine2D().scale(sx, abs(value) / h).translate(p - _GLYPH_WIDTH / 2 + shift, floors[p, j])
-        paths[base].append(t.transform_path(path))
-    for base, ps in paths.items():
-        if ps:
-            ax.add_collection(mcoll.PathCollection(ps, facecolors=[_BASE_COLORS[base]], edgecolors="none",
+    for base in range(4):
+        paths = []
+        for flip in (False, True):
+            shown = (order == base) & (ordered < 0 if flip else ordered > 0)
+            if not shown.any():
+                continue
+            outline, w, h = _glyph(_BASES[base], flip)
+            sx = min(_GLYPH_WIDTH / w, _GLYPH_WIDTH / e_width)
+            position = np.nonzero(shown)[0]
+            scale = np.stack([np.full(len(position), sx), np.abs(ordered[shown]) / h], axis=1)  # (n, 2)
+            offset = np.stack([position - _GLYPH_WIDTH / 2 + (_GLYPH_WIDTH - sx * w) / 2, floors[shown]], axis=1)
+            vertices = outline.vertices[None] * scale[:, None] + offset[:, None]  # (n, V, 2)
+            paths.append(Path(vertices.reshape(-1, 2), np.tile(outline.codes, len(position))))
+        if paths:
+            ax.add_collection(mcoll.PathCollection(paths, facecolors=[_BASE_COLORS[base]], edgecolors="none",
                                                    linewidths=0), autolim=False)
     ax.axhline(0, color="black", linewidth=0.5, zorder=-1)
     lo, hi = float(floors.min(initial=0.0)), float((floors + np.abs(ordered)).max(initial=0.0))

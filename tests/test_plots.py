@@ -2,6 +2,7 @@
 
 import matplotlib.collections as mcoll
 import matplotlib.pyplot as plt
+from matplotlib.path import Path
 import numpy as np
 import pytest
 
@@ -10,15 +11,29 @@ from seqcnn import plots
 EPS64 = float(np.finfo(float).eps)
 
 
-def _letters(ax):
-    """{base: [(xmin, xmax, ymin, ymax), ...]} of the letter outlines drawn on ``ax``, in data units."""
+def _glyphs(ax):
+    """{base: [letter outline (a Path), ...]} drawn on ``ax``, in data units.
+
+    ``_logo`` draws each base as compound paths of copies of one outline; a copy is as many vertices as it.
+    """
     out = {}
     for coll in ax.collections:
         if isinstance(coll, mcoll.PathCollection):
             rgb = tuple(np.round(coll.get_facecolor()[0][:3], 3))
             base = {(0.0, 0.5, 0.0): "A", (0.0, 0.0, 1.0): "C", (1.0, 0.65, 0.0): "G", (1.0, 0.0, 0.0): "T"}[rgb]
-            out[base] = sorted((e.xmin, e.xmax, e.ymin, e.ymax) for e in (p.get_extents() for p in coll.get_paths()))
+            outline = plots._glyph(base, False)[0]
+            n = len(outline.vertices)
+            for path in coll.get_paths():
+                assert len(path.vertices) % n == 0
+                out.setdefault(base, []).extend(Path(path.vertices[i:i + n], outline.codes)
+                                                for i in range(0, len(path.vertices), n))
     return out
+
+
+def _letters(ax):
+    """{base: [(xmin, xmax, ymin, ymax), ...]} of the letters drawn on ``ax``, in data units."""
+    return {b: sorted((e.xmin, e.xmax, e.ymin, e.ymax) for e in (p.get_extents() for p in ps))
+            for b, ps in _glyphs(ax).items()}
 
 
 def test_logo_stacks_letters_by_value_and_flips_negatives_below_zero():
@@ -59,7 +74,7 @@ def test_negative_letters_are_drawn_upside_down():
     # An "A" is wide at its feet and narrow at its apex; drawn below zero it hangs from the axis by its feet.
     fig, ax = plt.subplots()
     plots._logo(np.array([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]]), ax, "x")
-    up, down = ax.collections[0].get_paths()
+    up, down = _glyphs(ax)["A"]
     plt.close(fig)
 
     def width_near(path, y):
@@ -83,3 +98,26 @@ def test_logo_figures_write_a_png(tmp_path, draw):
 
     with Image.open(path) as im:
         assert im.format == "PNG" and im.width > 100 and im.height > 100
+
+
+def test_logo_of_a_random_matrix_places_every_letter_as_a_per_position_stacking_does():
+    # logomaker's stacking written plainly, position by position, against the array arithmetic of _logo.
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(40, 4)) * (rng.random((40, 4)) > 0.2)
+    expected = {b: [] for b in "ACGT"}
+    for p, row in enumerate(m):
+        floor = sum(v for v in row if v < 0)
+        for j in np.argsort(row, kind="stable"):
+            if row[j] != 0:
+                expected["ACGT"[j]].append((p, floor, floor + abs(row[j])))
+            floor += abs(row[j])
+    fig, ax = plt.subplots()
+    plots._logo(m, ax, "x")
+    got = _letters(ax)
+    plt.close(fig)
+    tol = 8 * EPS64 * 8
+    for b in "ACGT":
+        assert len(got[b]) == len(expected[b])
+        centres = [round((x0 + x1) / 2) for x0, x1, _, _ in got[b]]
+        got_b = sorted(zip(centres, [g[2] for g in got[b]], [g[3] for g in got[b]]))
+        np.testing.assert_allclose(np.array(got_b, float), np.array(sorted(expected[b]), float), atol=tol)
