@@ -23,9 +23,9 @@ install: $(STAMP)
 NUMERICS_ENV := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1 \
 	SEQCNN_TEST_BATCH=1,7
 # Both passes run in TEST_WORKERS pytest-xdist processes: much of the suite is process start-up, imports and
-# small single-threaded steps, so two workers use the second core. On the 2-core machine, a fresh clone: 23.5 min
-# for both passes against 32 serially (numba's first compiles and the README walk-through set the rest); with warm
-# caches 14 min for the whole suite. Not `-n auto`: each worker holds TensorFlow (1-2 GB).
+# small single-threaded steps, so two workers use the second core. On the 2-core machine, a fresh clone: 16.5 min
+# for both passes (23.5 with a benchmark running beside it), against 32 serially; the README walk-through (7 min)
+# and numba's first compiles set the floor. Not `-n auto`: each worker holds TensorFlow (1-2 GB).
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
