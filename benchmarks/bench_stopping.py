@@ -138,14 +138,18 @@ def key(r):
     return (r["set"], r["seed"], r["stopping"], json.dumps(r["opts"], sort_keys=True))
 
 
+def _with_lr(runs):
+    """``runs``, each with ``lr``: the rate it trained with (runs recorded before the field: their day's 1e-3)."""
+    for r in runs:
+        r.setdefault("lr", r["opts"].get("lr", 1e-3))
+    return runs
+
+
 def report(doc, patiences=PATIENCES):
     """Markdown: per (rule, rate, options, patience), mean epochs run and kept-epoch test auROC per set."""
     from seqcnn import rundir
 
-    runs = doc["runs"]
-    for r in runs:
-        # The rate the run trained with; runs recorded before this field used the default of their day, 1e-3.
-        r.setdefault("lr", r["opts"].get("lr", 1e-3))
+    runs = _with_lr(doc["runs"])
 
     def opts_of(r):
         return json.dumps({k: v for k, v in r["opts"].items() if k != "lr"}, sort_keys=True)
@@ -186,8 +190,8 @@ def per_run(doc, patiences=(5, 6, 10), stopping="monitor+loss"):
 
     The kept epoch decides the model a user gets; a lower patience that keeps the same epoch loses nothing.
     """
-    runs = sorted((r for r in doc["runs"] if r["stopping"] == stopping and set(r["opts"]) <= {"lr"}),
-                  key=lambda r: (r["set"], r.setdefault("lr", r["opts"].get("lr", 1e-3)), r["seed"]))
+    runs = sorted((r for r in _with_lr(doc["runs"]) if r["stopping"] == stopping and set(r["opts"]) <= {"lr"}),
+                  key=lambda r: (r["set"], r["lr"], r["seed"]))
     head = " | ".join(f"patience {p}: stop, kept (test auROC)" for p in patiences)
     lines = [f"| set | lr | seed | {head} |", "|---|---|---|" + "---|" * len(patiences)]
     same = {p: 0 for p in patiences}

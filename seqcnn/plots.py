@@ -10,8 +10,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.collections as mcoll  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib.path import Path  # noqa: E402
+from matplotlib.textpath import TextPath  # noqa: E402
+from matplotlib.transforms import Affine2D  # noqa: E402
 
 
 def _save(fig, path):
@@ -223,10 +228,6 @@ def _glyph(letter, flip):
     """
     key = (letter, flip)
     if key not in _GLYPHS:
-        from matplotlib.font_manager import FontProperties
-        from matplotlib.textpath import TextPath
-        from matplotlib.transforms import Affine2D
-
         path = TextPath((0, 0), letter, size=1, prop=FontProperties(family="DejaVu Sans", weight="bold"))
         if flip:
             path = Affine2D().scale(1, -1).transform_path(path)
@@ -244,9 +245,6 @@ def _logo(matrix, ax, ylabel):
     with each letter's outline built once (``_glyph``) and placed by array arithmetic: one compound path per base
     and orientation, every letter of it a copy of the outline scaled and moved.
     """
-    import matplotlib.collections as mcoll
-    from matplotlib.path import Path
-
     m = np.asarray(matrix, float)
     order = np.argsort(m, axis=1, kind="stable")
     ordered = np.take_along_axis(m, order, axis=1)

@@ -20,7 +20,7 @@ def _glyphs(ax):
     for coll in ax.collections:
         if isinstance(coll, mcoll.PathCollection):
             rgb = tuple(np.round(coll.get_facecolor()[0][:3], 3))
-            base = {(0.0, 0.5, 0.0): "A", (0.0, 0.0, 1.0): "C", (1.0, 0.65, 0.0): "G", (1.0, 0.0, 0.0): "T"}[rgb]
+            base = {tuple(np.round(c, 3)): b for b, c in zip(plots._BASES, plots._BASE_COLORS)}[rgb]
             outline = plots._glyph(base, False)[0]
             n = len(outline.vertices)
             for path in coll.get_paths():
